@@ -1,0 +1,50 @@
+# Finds every external dependency once and exposes it as an imported target.
+find_package(Threads REQUIRED)
+find_package(fmt REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(MPI REQUIRED COMPONENTS C)
+find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+
+# libtorch: Debian's libtorch-dev (CPU) here, any libtorch >= 1.13 (CUDA builds too) elsewhere.
+find_package(Torch REQUIRED)
+if(NOT TARGET mmaux_torch)
+  add_library(mmaux_torch INTERFACE)
+  target_link_libraries(mmaux_torch INTERFACE ${TORCH_LIBRARIES})
+  target_include_directories(mmaux_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+endif()
+
+if(NOT TARGET mmaux_hdf5)
+  add_library(mmaux_hdf5 INTERFACE)
+  target_link_libraries(mmaux_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
+  target_include_directories(mmaux_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS})
+  target_compile_definitions(mmaux_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
+endif()
+
+# NCCL backend: AUTO turns it on when the CUDA toolkit and NCCL are both found.
+set(MMAUX_WITH_NCCL_VALUE 0)
+if(NOT MMAUX_WITH_NCCL STREQUAL "OFF")
+  find_package(CUDAToolkit QUIET)
+  find_package(NCCL QUIET)
+  if(CUDAToolkit_FOUND AND NCCL_FOUND)
+    set(MMAUX_WITH_NCCL_VALUE 1)
+  elseif(MMAUX_WITH_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "MMAUX_WITH_NCCL=ON but CUDA toolkit found=${CUDAToolkit_FOUND}, NCCL found=${NCCL_FOUND}")
+  endif()
+endif()
+message(STATUS "mmaux: NCCL backend ${MMAUX_WITH_NCCL_VALUE} (MMAUX_WITH_NCCL=${MMAUX_WITH_NCCL})")
+
+find_program(MMAUX_GIT git)
+set(MMAUX_GIT_REVISION "unknown")
+if(MMAUX_GIT AND EXISTS "${PROJECT_SOURCE_DIR}/.git")
+  execute_process(COMMAND ${MMAUX_GIT} rev-parse --short=12 HEAD
+                  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+                  OUTPUT_VARIABLE MMAUX_GIT_REVISION OUTPUT_STRIP_TRAILING_WHITESPACE
+                  ERROR_QUIET)
+  if(NOT MMAUX_GIT_REVISION)
+    set(MMAUX_GIT_REVISION "unknown")
+  endif()
+endif()

@@ -1,0 +1,44 @@
+#pragma once
+#include <string>
+
+namespace mmaux {
+/// [data] section: where the preprocessed shards are and how batches are drawn.
+struct DataOptions {
+  std::string dir;           ///< directory holding manifest.json and the shards
+  int batch_size = 16;       ///< global batch size (split across ranks)
+  int eval_batch_size = 64;  ///< global batch size for evaluation
+  bool drop_last = true;     ///< drop the last incomplete training batch
+  int prefetch = 4;          ///< batches prepared ahead
+  int loader_threads = 1;    ///< background decoding threads per rank
+};
+
+/// Options of `mmaux synth`.
+struct SynthOptions {
+  std::string out;  ///< output directory
+  int posts = 2000;
+  unsigned seed = 1;
+  int image_size = 64;                         ///< side of the square images drawn
+  double png_fraction = 0.3;                   ///< share of images written as PNG (the rest JPEG)
+  std::string class_balance = "";              ///< comma-separated class weights ("" = uniform)
+  std::string relation_mix = "0.4,0.3,0.3";    ///< describes,loose,unrelated
+  std::string decided_by_mix = "0.3,0.3,0.4";  ///< text,image,both
+  double label_noise = 0.05;
+};
+
+/// Options of `mmaux preprocess`.
+struct PreprocessOptions {
+  std::string dataset;                 ///< tir | mvsa | mhp | msd | micd | csv
+  std::string raw;                     ///< directory of the raw files as distributed
+  std::string out;                     ///< output directory for shards, manifest and skip report
+  std::string model;                   ///< model directory (tokenizer files, config.json)
+  std::string image_preset = "";       ///< "" = from the model directory's config
+  std::string csv_file = "posts.csv";  ///< csv layout: file name under --raw
+  std::string image_template = "images/{post_id}.jpg";  ///< csv layout: image path template
+  unsigned seed = 42;                                   ///< seed of random splits
+  std::string split_fractions = "0.8,0.1,0.1";
+  int shard_size = 1024;  ///< posts per shard
+  int threads = 0;        ///< 0 = all cores
+  double max_skip_fraction = 0.05;
+  bool force = false;
+};
+}  // namespace mmaux

@@ -1,0 +1,22 @@
+#pragma once
+/// Small string helpers shared by the CLI, the data readers and the launch tools.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mmaux {
+
+/// Levenshtein edit distance.
+size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The candidate closest to `word` by edit distance, or "" when none is close enough
+/// (distance > max(2, |word| / 3)).
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+
+/// Splits on `sep`, keeping empty fields.
+std::vector<std::string> split(std::string_view text, char sep);
+
+/// Removes ASCII whitespace at both ends.
+std::string trim(std::string_view text);
+
+}  // namespace mmaux

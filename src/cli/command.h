@@ -1,0 +1,54 @@
+#pragma once
+// Private to the CLI: the table of `mmaux <command>` subcommands.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cli/option_set.h"
+#include "mmaux/config/data_options.h"
+#include "mmaux/config/dist_options.h"
+#include "mmaux/config/log_options.h"
+#include "mmaux/config/loss_options.h"
+#include "mmaux/config/model_options.h"
+#include "mmaux/config/train_options.h"
+
+namespace mmaux::cli {
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::string usage;    ///< "mmaux synth --out DIR [options]"
+  std::string example;  ///< one complete example command line
+  std::vector<std::string> positional;
+  bool distributed = false;  ///< initialise the distributed runtime before run()
+  int issue = 0;             ///< when run is empty: the issue that builds this command
+  std::function<void(OptionSet&)> declare;
+  std::function<int()> run;   ///< empty: "not built yet", exit 2
+  LogOptions* log = nullptr;  ///< the command's [log] options, applied before run()
+};
+
+std::vector<Command> all_commands();
+
+Command make_version_command();
+Command make_synth_command();
+Command make_preprocess_command();
+Command make_train_command();
+Command make_eval_command();
+Command make_sweep_command();
+Command make_aggregate_command();
+
+// Option groups, one per option struct; names as in configs/*.ini.
+void declare_log_options(OptionSet& set, LogOptions& o);
+void declare_dist_options(OptionSet& set, DistOptions& o);
+void declare_data_options(OptionSet& set, DataOptions& o);
+void declare_synth_options(OptionSet& set, SynthOptions& o);
+void declare_preprocess_options(OptionSet& set, PreprocessOptions& o);
+void declare_model_options(OptionSet& set, ModelOptions& o);
+void declare_loss_options(OptionSet& set, LossOptions& o);
+void declare_train_options(OptionSet& set, TrainOptions& o);
+void declare_eval_options(OptionSet& set, EvalOptions& o);
+void declare_sweep_options(OptionSet& set, SweepOptions& o);
+void declare_aggregate_options(OptionSet& set, AggregateOptions& o);
+
+}  // namespace mmaux::cli

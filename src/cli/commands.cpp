@@ -1,0 +1,30 @@
+#include "cli/command.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "mmaux/core/version.h"
+
+namespace mmaux::cli {
+
+std::vector<Command> all_commands() {
+  return {make_preprocess_command(), make_synth_command(), make_train_command(),
+          make_eval_command(),       make_sweep_command(), make_aggregate_command(),
+          make_version_command()};
+}
+
+Command make_version_command() {
+  Command c;
+  c.name = "version";
+  c.summary = "print the version and build information";
+  c.usage = "mmaux version";
+  c.example = "mmaux version";
+  c.declare = [](OptionSet&) {};
+  c.run = [] {
+    std::fputs(build_summary().c_str(), stdout);
+    return 0;
+  };
+  return c;
+}
+
+}  // namespace mmaux::cli

@@ -1,0 +1,54 @@
+#include "cli/command.h"
+
+namespace mmaux::cli {
+
+void declare_data_options(OptionSet& set, DataOptions& o) {
+  set.group("Data")
+      .add("data.dir", &o.dir, "directory with manifest.json and shards (from mmaux preprocess)")
+      .add("data.batch-size", &o.batch_size, "global batch size, split across ranks",
+           int_range(1, 1 << 20))
+      .add("data.eval-batch-size", &o.eval_batch_size, "global evaluation batch size",
+           int_range(1, 1 << 20))
+      .add("data.drop-last", &o.drop_last, "drop the last incomplete training batch of an epoch")
+      .add("data.prefetch", &o.prefetch, "batches prepared ahead (0 = no background prefetch)",
+           int_range(0, 1024))
+      .add("data.loader-threads", &o.loader_threads, "background loader threads per rank",
+           int_range(1, 64));
+}
+
+void declare_synth_options(OptionSet& set, SynthOptions& o) {
+  set.group("Synthetic data set")
+      .add("out", &o.out, "output directory", required("give --out DIR"))
+      .add("posts", &o.posts, "number of posts", int_range(1, 10000000))
+      .add("seed", &o.seed, "random seed (same seed, same files)")
+      .add("image-size", &o.image_size, "side of the square images in pixels", int_range(16, 4096))
+      .add("png-fraction", &o.png_fraction, "share of images written as PNG", in_range(0, 1))
+      .add("class-balance", &o.class_balance, "comma-separated class weights (\"\" = uniform)")
+      .add("relation-mix", &o.relation_mix, "weights of the relations describes,loose,unrelated")
+      .add("decided-by-mix", &o.decided_by_mix, "weights of labels decided by text,image,both")
+      .add("label-noise", &o.label_noise, "probability of a random label", in_range(0, 1));
+}
+
+void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
+  set.group("Preprocessing")
+      .add("dataset", &o.dataset, "tir, mvsa, mhp, msd, micd or csv",
+           one_of({"tir", "mvsa", "mhp", "msd", "micd", "csv"}))
+      .add("raw", &o.raw, "directory of the raw files as distributed", required("give --raw DIR"))
+      .add("out", &o.out, "output directory (shards, manifest.json, skipped.csv)",
+           required("give --out DIR"))
+      .add("model", &o.model, "model directory with tokenizer files and config.json",
+           required("give --model DIR"))
+      .add("image-preset", &o.image_preset, "image preset (\"\" = from the model's config.json)")
+      .add("csv-file", &o.csv_file, "csv layout: the posts file under --raw")
+      .add("image-template", &o.image_template, "csv layout: image path under --raw")
+      .add("seed", &o.seed, "seed of random splits (written to the manifest)")
+      .add("split-fractions", &o.split_fractions,
+           "train,validation,test fractions of random splits")
+      .add("shard-size", &o.shard_size, "posts per shard", int_range(1, 1 << 24))
+      .add("threads", &o.threads, "worker threads (0 = all cores)", int_range(0, 1024))
+      .add("max-skip-fraction", &o.max_skip_fraction,
+           "fail when more than this share of posts is skipped", in_range(0, 1))
+      .add("force", &o.force, "rebuild even when the output is up to date");
+}
+
+}  // namespace mmaux::cli

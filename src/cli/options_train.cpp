@@ -1,0 +1,63 @@
+#include "cli/command.h"
+
+namespace mmaux::cli {
+
+void declare_train_options(OptionSet& set, TrainOptions& o) {
+  set.group("Training")
+      .add("train.out", &o.out, "run directory (checkpoints, metrics.jsonl, results.json)")
+      .add("train.seed", &o.seed, "random seed")
+      .add("train.epochs", &o.epochs, "epochs", int_range(1, 100000))
+      .add("train.max-steps", &o.max_steps, "stop after this many steps (0 = run all epochs)",
+           int_range(0, 1LL << 40))
+      .add("train.lr", &o.lr, "peak learning rate", in_range(0, 10))
+      .add("train.weight-decay", &o.weight_decay, "AdamW weight decay", in_range(0, 10))
+      .add("train.decay-norm-and-bias", &o.decay_norm_and_bias,
+           "apply weight decay to biases and LayerNorm too (paper: true)")
+      .add("train.schedule", &o.schedule, "constant, linear or cosine",
+           one_of({"constant", "linear", "cosine"}))
+      .add("train.warmup", &o.warmup, "warmup steps (>= 1) or fraction of all steps (< 1)",
+           in_range(0, 1e9))
+      .add("train.clip-norm", &o.clip_norm, "gradient clipping max norm (0 = off)",
+           in_range(0, 1e9))
+      .add("train.accumulate", &o.accumulate, "micro-batches per optimizer step",
+           int_range(1, 1 << 16))
+      .add("train.paper", &o.paper,
+           "paper mode: one parameter group, constant lr, decay on every parameter")
+      .add("train.select-metric", &o.select_metric, "validation metric that picks the best epoch",
+           one_of({"macro_f1", "weighted_f1", "accuracy", "loss"}))
+      .add("train.checkpoint-every", &o.checkpoint_every,
+           "steps between checkpoints (0 = at epoch ends only)", int_range(0, 1LL << 40))
+      .add("train.keep-last", &o.keep_last, "step checkpoints kept besides the best",
+           int_range(1, 1000))
+      .add("train.resume", &o.resume, "none, auto (newest valid checkpoint) or a checkpoint path")
+      .add("train.max-bad-steps", &o.max_bad_steps,
+           "non-finite steps in a row before the run aborts", int_range(1, 1 << 20))
+      .add("train.log-every", &o.log_every, "steps between metric lines", int_range(1, 1LL << 40))
+      .add("train.bf16", &o.bf16, "bf16 autocast on GPU (ignored with a warning on CPU)")
+      .add("train.device", &o.device, "auto, cpu or cuda", one_of({"auto", "cpu", "cuda"}));
+}
+
+void declare_eval_options(OptionSet& set, EvalOptions& o) {
+  set.group("Evaluation")
+      .add("checkpoint", &o.checkpoint, "checkpoint directory", required("give --checkpoint DIR"))
+      .add("split", &o.split, "train, validation or test", one_of({"train", "validation", "test"}))
+      .add("out", &o.out, "predictions CSV (\"\" = CHECKPOINT/predictions_SPLIT.csv)");
+}
+
+void declare_sweep_options(OptionSet& set, SweepOptions& o) {
+  set.group("Sweep")
+      .add("spec", &o.spec, "sweep INI file", required("give --spec FILE"))
+      .add("runs", &o.runs, "directory holding one directory per run")
+      .add("submit", &o.submit, "submit one Slurm job array instead of running locally")
+      .add("dry-run", &o.dry_run, "print the plan and exit")
+      .add("ranks", &o.ranks, "ranks per run", int_range(1, 4096));
+}
+
+void declare_aggregate_options(OptionSet& set, AggregateOptions& o) {
+  set.group("Aggregation")
+      .add("runs-dir", &o.runs_dir, "directory of runs (positional)", required("give RUNS_DIR"))
+      .add("out", &o.out, "output directory (\"\" = RUNS_DIR/aggregate)")
+      .add("metric", &o.metric, "metric reported", one_of({"macro_f1", "weighted_f1"}));
+}
+
+}  // namespace mmaux::cli

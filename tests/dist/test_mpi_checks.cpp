@@ -1,0 +1,30 @@
+// MPI error wrappers, with MPI initialised (Open MPI has no error strings before MPI_Init).
+#include <gtest/gtest.h>
+
+#include "core/check_mpi.h"
+#include "mmaux/core/error.h"
+
+namespace mmaux {
+namespace {
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
+
+TEST(ForeignCheck, MpiNamesCallErrorAndRank) {
+  set_error_rank(3);
+  std::string msg = message_of([] { MMAUX_MPI_CHECK(MPI_ERR_TRUNCATE); });
+  set_error_rank(-1);
+  EXPECT_NE(msg.find("MPI call MPI_ERR_TRUNCATE failed on rank 3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  EXPECT_THROW(MMAUX_MPI_CHECK(MPI_ERR_COMM), CommError);
+  EXPECT_NO_THROW(MMAUX_MPI_CHECK(MPI_SUCCESS));
+}
+
+}  // namespace
+}  // namespace mmaux

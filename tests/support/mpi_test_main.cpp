@@ -1,0 +1,24 @@
+// main() of tests run under mpirun (see mmaux_add_mpi_test).
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cstdlib>
+
+#include "mmaux/dist/runtime.h"
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  auto launch = mmaux::dist::detect_launch([](const char* n) { return std::getenv(n); });
+  launch.mpi = true;  // also when started without mpirun: a singleton world of one rank
+  const auto& info = mmaux::dist::init_runtime(launch);
+  if (info.rank != 0) {
+    // Other ranks print only failures, so the log stays readable at 4 ranks.
+    GTEST_FLAG_SET(brief, true);
+  }
+  int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
+  int any_failed = failed;
+  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (failed) std::fprintf(stderr, "[rank %d] tests FAILED on this rank\n", info.rank);
+  mmaux::dist::finalize_runtime();
+  return any_failed;
+}
