@@ -1,0 +1,52 @@
+#pragma once
+/// The interface the trainer uses for every multimodal model (ber-vit-concat, ber-vit-att, vilt).
+///
+/// Contract between the model, loss and train areas.
+
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mmaux/config/model_options.h"
+
+namespace mmaux::model {
+
+/// Inputs of one forward pass (any device; dtypes as in data::Batch).
+struct ModelInput {
+  at::Tensor input_ids;       ///< int64 [b, L]
+  at::Tensor attention_mask;  ///< int64 [b, L]
+  at::Tensor pixels;          ///< float [b, 3, H, W]
+  at::Tensor pixel_mask;      ///< int64 [b, H, W]
+};
+
+/// What one encode() pass returns.
+struct Encoded {
+  at::Tensor fused;      ///< [b, D] fused vector (classifier and ITM head input)
+  at::Tensor itc_text;   ///< [b, d] text vector for ITC, before L2 normalisation
+  at::Tensor itc_image;  ///< [b, d] image vector for ITC, before L2 normalisation
+  /// Image tower output kept for the ITM pass when the image tower is frozen and
+  /// reuse_frozen is on (undefined otherwise); model-specific layout.
+  at::Tensor image_cache;
+};
+
+class MultimodalModel : public torch::nn::Module {
+ public:
+  /// Encodes the (text i, image i) pairs of a batch.
+  virtual Encoded encode(const ModelInput& input) = 0;
+  /// Class logits [b, C] from the fused vector (dropout, then the linear classifier).
+  virtual at::Tensor classify(const at::Tensor& fused) = 0;
+  /// ITM logits [m, 2] (index 1 = matched) for arbitrary pairs: text rows and image rows of
+  /// `pairs` form the pairs row by row (a second multimodal pass). `image_cache` may hold the
+  /// frozen image tower's output for these image rows (undefined: recompute).
+  virtual at::Tensor itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) = 0;
+  virtual int num_classes() const = 0;
+  /// "ber-vit-concat", "ber-vit-att" or "vilt".
+  virtual std::string kind() const = 0;
+};
+
+/// Builds a model from options (preset or a Hugging Face directory) for `num_classes` classes.
+std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num_classes);
+
+}  // namespace mmaux::model
