@@ -10,6 +10,7 @@ packages=(
   libhdf5-dev
   libboost-program-options-dev libfmt-dev libgtest-dev
   libvips-dev libutf8proc-dev nlohmann-json3-dev
+  libssl-dev
   gnuplot-nox
   slurm-wlm munge libpmix-dev
 )

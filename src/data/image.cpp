@@ -3,6 +3,10 @@
 #include <vips/vips.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -69,6 +73,114 @@ std::pair<int, int> target_size(int height, int width, const ImagePreset& p) {
   return {th, tw};
 }
 
+namespace {
+
+/// PIL's precompute_coeffs + normalize_coeffs_8bpc for one axis: for each output pixel, the first
+/// input pixel and fixed-point weights of a triangle filter widened by the downscale factor.
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+struct Coeffs {
+  std::vector<int> first;
+  std::vector<int> count;
+  std::vector<int32_t> weights;  ///< out_size * taps
+  int taps = 0;
+};
+
+Coeffs triangle_coeffs(int in_size, int out_size) {
+  const double scale = double(in_size) / out_size;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = 1.0 * filterscale;
+  Coeffs c;
+  c.taps = int(std::ceil(support)) * 2 + 1;
+  c.first.resize(out_size);
+  c.count.resize(out_size);
+  c.weights.assign(size_t(out_size) * c.taps, 0);
+  std::vector<double> k(size_t(c.taps));
+  for (int o = 0; o < out_size; ++o) {
+    const double center = (o + 0.5) * scale;
+    int lo = std::max(int(center - support + 0.5), 0);
+    int hi = std::min(int(center + support + 0.5), in_size);
+    int n = std::min(hi - lo, c.taps);
+    double total = 0;
+    for (int j = 0; j < n; ++j) {
+      double x = (j + lo - center + 0.5) / filterscale;
+      k[j] = std::abs(x) < 1.0 ? 1.0 - std::abs(x) : 0.0;
+      total += k[j];
+    }
+    int32_t* w = &c.weights[size_t(o) * c.taps];
+    for (int j = 0; j < n; ++j) {
+      double v = total > 0 ? k[j] / total : 0.0;
+      w[j] = int32_t(v < 0 ? -0.5 + v * (1 << kPrecisionBits) : 0.5 + v * (1 << kPrecisionBits));
+    }
+    c.first[o] = lo;
+    c.count[o] = n;
+  }
+  return c;
+}
+
+inline uint8_t clip8(int32_t v) {
+  if (v >= (1 << kPrecisionBits << 8)) return 255;
+  if (v <= 0) return 0;
+  return uint8_t(v >> kPrecisionBits);
+}
+
+}  // namespace
+
+Image resize_bilinear(const uint8_t* hwc, int height, int width, int out_height, int out_width) {
+  // Horizontal pass into 8-bit interleaved rows, then the vertical pass into channel-first
+  // output, both in PIL's fixed point (so the result is PIL's bit for bit).
+  Coeffs cx = triangle_coeffs(width, out_width);
+  Coeffs cy = triangle_coeffs(height, out_height);
+  const int row_len = out_width * 3;
+  // Reused per thread: fresh large buffers would be fresh pages (page faults) for every image.
+  thread_local std::vector<uint8_t> tmp;
+  thread_local std::vector<int32_t> acc;
+  tmp.resize(size_t(height) * row_len);
+  acc.resize(size_t(row_len));
+  const int32_t half = 1 << (kPrecisionBits - 1);
+  for (int y = 0; y < height; ++y) {
+    const uint8_t* row = hwc + size_t(y) * width * 3;
+    uint8_t* dst = &tmp[size_t(y) * row_len];
+    for (int o = 0; o < out_width; ++o) {
+      const int32_t* w = &cx.weights[size_t(o) * cx.taps];
+      const uint8_t* src = row + size_t(cx.first[o]) * 3;
+      int32_t r = half, g = half, b = half;
+      for (int k = 0; k < cx.count[o]; ++k) {
+        r += src[3 * k] * w[k];
+        g += src[3 * k + 1] * w[k];
+        b += src[3 * k + 2] * w[k];
+      }
+      dst[3 * o] = clip8(r);
+      dst[3 * o + 1] = clip8(g);
+      dst[3 * o + 2] = clip8(b);
+    }
+  }
+  Image out;
+  out.height = out_height;
+  out.width = out_width;
+  const size_t plane = size_t(out_height) * out_width;
+  out.pixels.resize(3 * plane);
+  int32_t* a = acc.data();
+  for (int o = 0; o < out_height; ++o) {
+    std::fill(acc.begin(), acc.end(), half);
+    const int32_t* w = &cy.weights[size_t(o) * cy.taps];
+    for (int k = 0; k < cy.count[o]; ++k) {
+      const uint8_t* src = &tmp[size_t(cy.first[o] + k) * row_len];
+      const int32_t wk = w[k];
+      for (int i = 0; i < row_len; ++i) a[i] += src[i] * wk;
+    }
+    uint8_t* r = &out.pixels[size_t(o) * out_width];
+    uint8_t* g = r + plane;
+    uint8_t* b = g + plane;
+    for (int x = 0; x < out_width; ++x) {
+      r[x] = clip8(a[3 * x]);
+      g[x] = clip8(a[3 * x + 1]);
+      b[x] = clip8(a[3 * x + 2]);
+    }
+  }
+  return out;
+}
+
 Image load_image(const std::string& path, const ImagePreset& preset) {
   init_image_library();
   std::error_code ec;
@@ -76,31 +188,70 @@ Image load_image(const std::string& path, const ImagePreset& preset) {
     throw ImageError("missing image", fmt::format("image '{}' does not exist", path));
   }
   if (std::filesystem::file_size(path, ec) == 0) undecodable(path, "the file is empty (0 bytes)");
-  int th = preset.height, tw = preset.width;
-  if (preset.variable_size()) {
-    VipsRef header;
-    header.p = vips_image_new_from_file(path.c_str(), nullptr);
-    if (header.p == nullptr) undecodable(path, vips_message());
-    int h = vips_image_get_height(header.p), w = vips_image_get_width(header.p);
-    if (vips_image_get_orientation_swap(header.p)) std::swap(h, w);
-    std::tie(th, tw) = target_size(h, w, preset);
+  // 1. Read the file once; JPEGs go straight to the JPEG loader (the generic one sniffs every
+  //    format, slide formats included, which costs more than decoding a small JPEG).
+  thread_local std::string bytes;
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) undecodable(path, std::strerror(errno));
+    bytes.resize(size_t(std::filesystem::file_size(path, ec)));
+    size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    if (got != bytes.size()) undecodable(path, "short read");
   }
+  const bool jpeg = bytes.size() >= 3 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8 &&
+                    uint8_t(bytes[2]) == 0xFF;
+  auto open = [&](int shrink) -> VipsImage* {
+    VipsImage* out = nullptr;
+    int rc = jpeg ? vips_jpegload_buffer(bytes.data(), bytes.size(), &out, "access",
+                                         VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED,
+                                         "shrink", shrink, nullptr)
+                  : ((out = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access",
+                                                       VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                                       VIPS_FAIL_ON_TRUNCATED, nullptr)) != nullptr
+                         ? 0
+                         : -1);
+    if (rc != 0 || out == nullptr) undecodable(path, vips_message());
+    return out;
+  };
+  // 2. Header only (lazy): upright size, target size, and for JPEGs the shrink-on-load factor
+  //    (libjpeg's DCT scaling by 2, 4 or 8 while both sides stay at or above the target).
   VipsRef img;
-  // thumbnail: shrink-on-load, EXIF autorotation, ICC/CMYK import to sRGB, then Lanczos-3.
-  if (vips_thumbnail(path.c_str(), &img.p, tw, "height", th, "size", VIPS_SIZE_FORCE, "fail_on",
-                     VIPS_FAIL_ON_TRUNCATED, nullptr) != 0) {
-    undecodable(path, vips_message());
+  img.p = open(1);
+  const bool swap = vips_image_get_orientation_swap(img.p);
+  int h = vips_image_get_height(img.p), w = vips_image_get_width(img.p);
+  if (swap) std::swap(h, w);
+  auto [th, tw] = target_size(h, w, preset);
+  int shrink = 1;
+  if (jpeg) {
+    while (shrink < 8 && h / (shrink * 2) >= th && w / (shrink * 2) >= tw) shrink *= 2;
+  }
+  if (shrink > 1) img.reset(open(shrink));
+  // 3. Upright, 8-bit sRGB, no alpha.
+  if (vips_image_get_orientation(img.p) > 1) {
+    step(img, path, "apply EXIF orientation",
+         [](VipsImage* in, VipsImage** out) { return vips_autorot(in, out, nullptr); });
+  }
+  const auto interp = vips_image_get_interpretation(img.p);
+  if (interp == VIPS_INTERPRETATION_CMYK || vips_image_get_typeof(img.p, VIPS_META_ICC_NAME) != 0) {
+    // An embedded profile (or libvips' CMYK fallback) converts exactly to sRGB.
+    step(img, path, "import colour profile", [](VipsImage* in, VipsImage** out) {
+      return vips_icc_transform(in, out, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_RELATIVE,
+                                nullptr);
+    });
   }
   if (vips_image_hasalpha(img.p)) {
     step(img, path, "flatten alpha", [](VipsImage* in, VipsImage** out) {
-      VipsArrayDouble* white = vips_array_double_newv(1, 255.0);
+      double max = vips_image_get_format(in) == VIPS_FORMAT_USHORT ? 65535.0 : 255.0;
+      VipsArrayDouble* white = vips_array_double_newv(1, max);
       int rc = vips_flatten(in, out, "background", white, nullptr);
       vips_area_unref(VIPS_AREA(white));
       return rc;
     });
   }
-  if (vips_image_get_interpretation(img.p) != VIPS_INTERPRETATION_sRGB ||
-      vips_image_get_bands(img.p) != 3) {
+  if (vips_image_get_bands(img.p) != 3 ||
+      (vips_image_get_interpretation(img.p) != VIPS_INTERPRETATION_sRGB &&
+       vips_image_get_interpretation(img.p) != VIPS_INTERPRETATION_MULTIBAND)) {
     step(img, path, "convert to sRGB", [](VipsImage* in, VipsImage** out) {
       return vips_colourspace(in, out, VIPS_INTERPRETATION_sRGB, nullptr);
     });
@@ -114,23 +265,14 @@ Image load_image(const std::string& path, const ImagePreset& preset) {
       return vips_extract_band(in, out, 0, "n", 3, nullptr);
     });
   }
+  // 4. Decode into memory (errors such as truncation surface here), then resample.
   size_t size = 0;
   void* mem = vips_image_write_to_memory(img.p, &size);
   if (mem == nullptr) undecodable(path, vips_message());
-  Image out;
-  out.height = vips_image_get_height(img.p);
-  out.width = vips_image_get_width(img.p);
-  MMAUX_ASSERT(out.height == th && out.width == tw && size == size_t(3) * th * tw,
-               "thumbnail of '{}' is {}x{} ({} bytes), expected {}x{}", path, out.height, out.width,
-               size, th, tw);
-  out.pixels.resize(size);
-  const auto* src = static_cast<const uint8_t*>(mem);
-  const size_t plane = size_t(th) * tw;
-  for (size_t i = 0; i < plane; ++i) {
-    out.pixels[i] = src[3 * i];
-    out.pixels[plane + i] = src[3 * i + 1];
-    out.pixels[2 * plane + i] = src[3 * i + 2];
-  }
+  const int dh = vips_image_get_height(img.p), dw = vips_image_get_width(img.p);
+  MMAUX_ASSERT(size == size_t(3) * dh * dw && vips_image_get_bands(img.p) == 3,
+               "decoded '{}' to {} bytes for {}x{}", path, size, dh, dw);
+  Image out = resize_bilinear(static_cast<const uint8_t*>(mem), dh, dw, th, tw);
   g_free(mem);
   return out;
 }

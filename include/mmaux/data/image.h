@@ -3,11 +3,16 @@
 /// libvips reads), apply the EXIF orientation, convert to 8-bit sRGB (grey, CMYK via an ICC
 /// profile or libvips' fallback, alpha flattened onto white), and resize per ImagePreset.
 ///
-/// Resampling: libvips `thumbnail` — JPEGs are first decoded at a reduced scale by libjpeg's DCT
-/// scaling (1/2, 1/4, 1/8, never below twice the target), then reduced with a Lanczos-3 kernel
-/// (and upsized with bicubic). PIL's `resize(..., BILINEAR)` uses a triangle filter widened by the
-/// scale factor from the full-resolution image: our output is slightly sharper; values differ by a
-/// few levels on average, edges more.
+/// Resampling: JPEGs are decoded at a reduced scale by libjpeg's DCT scaling (1/2, 1/4 or 1/8,
+/// the largest that keeps both sides at or above the target); then PIL's BILINEAR algorithm is
+/// applied (a separable triangle filter whose support widens with the downscale factor, weights
+/// normalised per output pixel, in PIL's 22-bit fixed point, rounding to 8 bits between the
+/// horizontal and vertical passes). On images that need no shrink-on-load (PNG, GIF, WebP, or
+/// JPEGs less than twice the target) the output is PIL's `resize((w, h), Image.BILINEAR)` bit for
+/// bit (PIL applies both passes even when one axis keeps its size only if that axis changes; a
+/// pass at scale 1 is the identity either way); on larger JPEGs the DCT pre-shrink (an
+/// 8×8-block-based box-like reduction) replaces part of the triangle filtering, so values differ
+/// from PIL's by a few levels, more at edges.
 
 #include <cstdint>
 #include <string>
@@ -49,6 +54,10 @@ std::pair<int, int> target_size(int height, int width, const ImagePreset& preset
 /// the file does not exist and ImageError("undecodable image") when it cannot be decoded
 /// (zero bytes, truncated, not an image).
 Image load_image(const std::string& path, const ImagePreset& preset);
+
+/// PIL-compatible bilinear (triangle, antialiased) resize of interleaved RGB `hwc` to channel-first
+/// out_height × out_width.
+Image resize_bilinear(const uint8_t* hwc, int height, int width, int out_height, int out_width);
 
 /// Writes an RGB image (channel-first) as JPEG (quality 90) or PNG, chosen by the extension.
 void save_image(const std::string& path, const Image& image);

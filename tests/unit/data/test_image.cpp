@@ -146,3 +146,26 @@ TEST(Image, BrokenFilesAreUndecodableAndMissingFilesMissing) {
 }
 
 }  // namespace mmaux::data
+
+namespace mmaux::data {
+
+// Worked by hand from PIL's precompute_coeffs: 4 -> 2 pixels, scale 2, support 2; output 0 has
+// weights 0.75, 0.75, 0.25 over inputs 0, 1, 2 (normalised by 1.75).
+TEST(Image, BilinearResizeFollowsPil) {
+  std::vector<uint8_t> row;
+  for (int v : {0, 100, 200, 255}) row.insert(row.end(), {uint8_t(v), uint8_t(v), uint8_t(v)});
+  Image out = resize_bilinear(row.data(), 1, 4, 1, 2);
+  EXPECT_EQ(out.pixels[0], 71);  // (0*.75 + 100*.75 + 200*.25) / 1.75 = 71.4
+  // Output 1: centre 3, inputs 1, 2, 3 with weights 0.25, 0.75, 0.75.
+  EXPECT_EQ(out.pixels[1], 209);  // (100*.25 + 200*.75 + 255*.75) / 1.75 = 209.3
+  EXPECT_EQ(out.pixels[2], 71);   // channel-first: the green plane starts at index 2
+  // Upscaling keeps PIL's support of 1: 2 -> 4 pixels.
+  std::vector<uint8_t> two{0, 0, 0, 200, 200, 200};
+  Image up = resize_bilinear(two.data(), 1, 2, 1, 4);
+  EXPECT_EQ(up.pixels[0], 0);    // centre 0.25: taps 0 (w .75+.25 clipped) -> 0
+  EXPECT_EQ(up.pixels[1], 50);   // centre 0.75: 0*.75 + 200*.25
+  EXPECT_EQ(up.pixels[2], 150);  // centre 1.25
+  EXPECT_EQ(up.pixels[3], 200);
+}
+
+}  // namespace mmaux::data
