@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -17,6 +19,59 @@
 #include "mmaux/data/shard.h"
 
 namespace mmaux::data {
+namespace {
+
+/// Recycles the large per-batch buffers (pixels, pixel mask). A fresh multi-megabyte allocation
+/// is fresh pages from the kernel, and their page faults cost more than filling them; batches
+/// are built on worker threads and freed on the consumer's, so malloc does not recycle them well.
+/// Tensors keep the pool alive through their deleters, so they may outlive the loader.
+class BufferPool : public std::enable_shared_from_this<BufferPool> {
+ public:
+  explicit BufferPool(size_t keep) : keep_(keep) {}
+  ~BufferPool() {
+    for (auto& [bytes, list] : free_) {
+      for (void* p : list) std::free(p);
+    }
+  }
+
+  /// An uninitialised tensor of `sizes` whose storage returns to this pool.
+  at::Tensor empty(at::IntArrayRef sizes, at::ScalarType type) {
+    size_t bytes = at::elementSize(type);
+    for (auto s : sizes) bytes *= size_t(s);
+    bytes = std::max<size_t>(bytes, 64);
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& list = free_[bytes];
+      if (!list.empty()) {
+        p = list.back();
+        list.pop_back();
+      }
+    }
+    if (p == nullptr) p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    MMAUX_CHECK(p != nullptr, "loader: out of memory allocating {} bytes for a batch", bytes);
+    auto self = shared_from_this();
+    return at::from_blob(
+        p, sizes, [self, bytes](void* q) { self->give_back(q, bytes); },
+        at::TensorOptions().dtype(type));
+  }
+
+ private:
+  void give_back(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& list = free_[bytes];
+    if (list.size() < keep_) {
+      list.push_back(p);
+    } else {
+      std::free(p);
+    }
+  }
+  size_t keep_;
+  std::mutex mu_;
+  std::map<size_t, std::vector<void*>> free_;
+};
+
+}  // namespace
 
 /// Reads the split's small columns once, streams pixels per sample, and runs a small pool of
 /// workers that build whole batches ahead of the consumer.
@@ -50,6 +105,7 @@ class Loader::Impl {
     n = int64_t(where.size());
     float scale = 1.0f / (255.0f * preset.std);
     for (int v = 0; v < 256; ++v) lut[v] = float(v) * scale - preset.mean / preset.std;
+    pool_buffers = std::make_shared<BufferPool>(size_t(o.prefetch) + 4);
     int workers = o.prefetch > 0 ? std::max(1, o.threads) : 0;
     for (int t = 0; t < workers; ++t) pool.emplace_back([this] { work(); });
   }
@@ -98,6 +154,7 @@ class Loader::Impl {
   std::vector<std::unique_ptr<ShardReader>> readers;
   std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
   float lut[256];
+  std::shared_ptr<BufferPool> pool_buffers;
 
   std::shared_ptr<const std::vector<int64_t>> order;  ///< current epoch's order
   int64_t order_epoch = -1;
@@ -133,8 +190,10 @@ Batch Loader::Impl::build(const Plan& plan) const {
   const int64_t L = text_length;
   b.input_ids = at::empty({count, L}, at::kLong);
   b.attention_mask = at::zeros({count, L}, at::kLong);
-  b.pixels = at::empty({count, 3, H, W}, at::kFloat);
-  b.pixel_mask = at::zeros({count, H, W}, at::kLong);
+  b.pixels = pool_buffers->empty({count, 3, H, W}, at::kFloat);
+  b.pixel_mask = pool_buffers->empty({count, H, W}, at::kLong);
+  std::fill(b.pixel_mask.data_ptr<int64_t>(), b.pixel_mask.data_ptr<int64_t>() + count * H * W,
+            int64_t(0));
   b.labels = at::empty({count}, at::kLong);
   b.relation = at::empty({count}, at::kLong);
   b.global_row = at::arange(offset, offset + count, at::kLong);
