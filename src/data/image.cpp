@@ -1,5 +1,7 @@
 #include "mmaux/data/image.h"
 
+#include "mmaux/core/log.h"
+
 #include <vips/vips.h>
 
 #include <algorithm>
@@ -56,6 +58,14 @@ void init_image_library() {
     // operation cache would only add contention and memory.
     vips_concurrency_set(1);
     vips_cache_set_max(0);
+    // libvips' warnings (e.g. "premature end of JPEG file") become debug lines: the skip report
+    // already names every image that failed, and a broken data set would flood stderr.
+    g_log_set_handler(
+        "VIPS", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO),
+        [](const gchar*, GLogLevelFlags, const gchar* message, gpointer) {
+          log_debug("image", "libvips: {}", message ? message : "");
+        },
+        nullptr);
   });
 }
 

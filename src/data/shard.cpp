@@ -16,6 +16,10 @@ namespace {
 
 constexpr hsize_t kSmallChunk = 256;
 
+/// HDF5 prints its error stack to stderr by default; our exceptions carry the message instead.
+/// The setting is per thread in thread-safe builds, so every entry point calls this.
+void quiet_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
 /// Closes an HDF5 handle with the right function when it goes out of scope.
 class Handle {
  public:
@@ -140,6 +144,7 @@ class ShardWriter::Impl {
 ShardWriter::ShardWriter(const std::string& path, int text_length, const ImagePreset& preset,
                          std::vector<std::string> meta_names)
     : impl_(std::make_unique<Impl>()) {
+  quiet_hdf5();
   auto& m = *impl_;
   m.path = path;
   m.text_length = text_length;
@@ -262,6 +267,7 @@ class ShardReader::Impl {
 };
 
 ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  quiet_hdf5();
   auto& m = *impl_;
   m.path = path;
   MMAUX_CHECK_DATA(std::filesystem::exists(path), "shard '{}' does not exist", path);
@@ -372,6 +378,7 @@ void ShardReader::read_pixels(int64_t row, uint8_t* out) const {
     }
     return;
   }
+  quiet_hdf5();
   Handle fspace(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), m.path), H5Sclose);
   hsize_t start[4] = {hsize_t(row), 0, 0, 0};
   hsize_t count[4] = {1, 3, hsize_t(m.ch), hsize_t(m.cw)};
