@@ -320,4 +320,29 @@ std::pair<int64_t, int64_t> Loader::rank_share(int64_t rows, int rank, int world
   return {offset, count};
 }
 
+LoaderOptions training_loader_options(const DataOptions& data, uint64_t seed, int rank,
+                                      int world_size) {
+  LoaderOptions o;
+  o.split = "train";
+  o.global_batch_size = data.batch_size;
+  o.drop_last = data.drop_last;
+  o.shuffle = true;
+  o.seed = seed;
+  o.prefetch = data.prefetch;
+  o.threads = data.loader_threads;
+  o.rank = rank;
+  o.world_size = world_size;
+  return o;
+}
+
+LoaderOptions evaluation_loader_options(const DataOptions& data, const std::string& split, int rank,
+                                        int world_size) {
+  LoaderOptions o = training_loader_options(data, 0, rank, world_size);
+  o.split = split;
+  o.global_batch_size = data.eval_batch_size;
+  o.drop_last = false;
+  o.shuffle = false;
+  return o;
+}
+
 }  // namespace mmaux::data

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "mmaux/config/data_options.h"
 #include "mmaux/data/batch.h"
 #include "mmaux/data/manifest.h"
 
@@ -94,5 +95,13 @@ class Loader {
   Cursor cursor_;
   std::unique_ptr<Impl> impl_;
 };
+
+/// Training loader options from the [data] section: split "train", shuffled with `seed`, global
+/// batch data.batch_size, drop_last, prefetch and threads as configured.
+LoaderOptions training_loader_options(const DataOptions& data, uint64_t seed, int rank,
+                                      int world_size);
+/// Evaluation loader options: `split`, file order, no drop, global batch data.eval_batch_size.
+LoaderOptions evaluation_loader_options(const DataOptions& data, const std::string& split, int rank,
+                                        int world_size);
 
 }  // namespace mmaux::data

@@ -263,4 +263,26 @@ TEST(Loader, BadOptionsAreConfigErrors) {
   EXPECT_THROW(l.start_epoch(0, 99), ConfigError);
 }
 
+TEST(Loader, OptionsFromTheDataSection) {
+  DataOptions d;
+  d.batch_size = 8;
+  d.eval_batch_size = 5;
+  d.drop_last = true;
+  d.prefetch = 3;
+  d.loader_threads = 2;
+  auto t = training_loader_options(d, 9, 1, 4);
+  EXPECT_EQ(t.split, "train");
+  EXPECT_EQ(t.global_batch_size, 8);
+  EXPECT_TRUE(t.shuffle && t.drop_last);
+  EXPECT_EQ(t.seed, 9u);
+  EXPECT_EQ(t.rank, 1);
+  EXPECT_EQ(t.world_size, 4);
+  EXPECT_EQ(t.prefetch, 3);
+  EXPECT_EQ(t.threads, 2);
+  auto e = evaluation_loader_options(d, "validation", 0, 2);
+  EXPECT_EQ(e.global_batch_size, 5);
+  EXPECT_FALSE(e.shuffle || e.drop_last);
+  EXPECT_EQ(e.split, "validation");
+}
+
 }  // namespace mmaux::data
