@@ -55,7 +55,8 @@ void load_tower(torch::nn::Module& tower, const std::string& dir,
   LoadRules rules;
   rules.strict = strict;
   rules.ignore = ignore;
-  rules.may_miss = {"pooler."};  // RoBERTa MLM checkpoints have no pooler: initialised, logged
+  // RoBERTa MLM checkpoints have no pooler; the ViLT heads are new: initialised, logged.
+  rules.may_miss = {"pooler.", "vilt.pooler.", "classifier.", "itm_head."};
   load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules, dir);
 }
 
