@@ -95,7 +95,7 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& v, u
                    "{}: tensor '{}': 'shape' must be an array of at most 16 dimensions", origin,
                    name);
   uint64_t elements = 1;
-  bool overflow = false;
+  bool overflow = false, has_zero = false;
   for (const auto& d : *shape) {
     MMAUX_CHECK_DATA(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0),
                      "{}: tensor '{}': shape entry {} is not a non-negative integer", origin, name,
@@ -103,11 +103,15 @@ SafetensorsEntry parse_entry(const std::string& name, const nlohmann::json& v, u
     const uint64_t n = d.get<uint64_t>();
     MMAUX_CHECK_DATA(n <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
                      "{}: tensor '{}': shape entry {} is too large", origin, name, n);
+    has_zero = has_zero || n == 0;
     if (n != 0 && elements > std::numeric_limits<uint64_t>::max() / n) overflow = true;
     elements *= n;
     e.shape.push_back(static_cast<int64_t>(n));
   }
-  if (elements == 0) overflow = false;  // a zero dimension makes any product empty
+  if (has_zero) {  // a zero dimension makes the product empty whatever the others are
+    overflow = false;
+    elements = 0;
+  }
   MMAUX_CHECK_DATA(!overflow && elements <= std::numeric_limits<uint64_t>::max() / info->size,
                    "{}: tensor '{}': shape {} overflows", origin, name, shape->dump());
   auto offsets = v.find("data_offsets");
