@@ -3,6 +3,7 @@
 //
 //   bench_model [--threads 2] [--batch 16] [--steps 6] [--presets tiny,small]
 //               [--models ber-vit-concat,ber-vit-att,vilt]
+//   bench_model --one-model vilt --one-preset small [--profile trace.json]   (one run, raw line)
 //
 // Each (model, preset) runs in a child process (this binary with --one) so that its peak resident
 // memory is its own. One step = encode + classify + cross entropy + backward (the main pass; the
@@ -12,6 +13,7 @@
 #include <ATen/Parallel.h>
 #include <sys/resource.h>
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -37,6 +39,7 @@ struct Args {
   std::string presets = "tiny,small";
   std::string models = "ber-vit-concat,ber-vit-att,vilt";
   std::string one_model, one_preset;
+  std::string profile;  ///< with --one-model: write a Chrome trace of the timed steps here
 };
 
 double seconds_since(Clock::time_point t0) {
@@ -44,12 +47,12 @@ double seconds_since(Clock::time_point t0) {
 }
 
 /// GFLOP/s of a square float32 matmul large enough to reach the BLAS peak.
-double matmul_gflops(int64_t n = 1024) {
+double matmul_gflops(int64_t n = 1024, double seconds = 1.0) {
   at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
   at::matmul(a, b);  // warm-up
   int reps = 0;
   auto t0 = Clock::now();
-  while (seconds_since(t0) < 1.5) {
+  while (seconds_since(t0) < seconds) {
     at::matmul(a, b);
     ++reps;
   }
@@ -83,15 +86,25 @@ void run_one(const Args& args) {
     loss.backward();
   };
   step();  // warm-up (allocations, first-touch)
+  // The matmul peak is measured right before and after the model, in the same process, so that
+  // a busy machine affects both figures alike.
+  const double peak_before = matmul_gflops();
   auto t0 = Clock::now();
-  for (int i = 0; i < args.steps; ++i) step();
+  {
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+    if (!args.profile.empty()) {
+      profile = std::make_unique<torch::autograd::profiler::RecordProfile>(args.profile);
+    }
+    for (int i = 0; i < args.steps; ++i) step();
+  }
   const double sps = args.steps * b / seconds_since(t0);
+  const double peak = 0.5 * (peak_before + matmul_gflops());
   const double flops = mmaux::model::forward_flops(c, length);
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("%s %s %lld %.6g %.4f %.1f\n", o.name.c_str(), o.preset.c_str(),
+  std::printf("%s %s %lld %.6g %.4f %.1f %.2f\n", o.name.c_str(), o.preset.c_str(),
               static_cast<long long>(mmaux::model::count_parameters(*model)), flops, sps,
-              usage.ru_maxrss / 1024.0);
+              usage.ru_maxrss / 1024.0, peak);
 }
 
 Args parse(int argc, char** argv) {
@@ -112,6 +125,8 @@ Args parse(int argc, char** argv) {
       a.one_model = v;
     else if (k == "--one-preset")
       a.one_preset = v;
+    else if (k == "--profile")
+      a.profile = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -135,11 +150,18 @@ int main(int argc, char** argv) {
   char exe[4096] = {0};
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   const std::string self = n > 0 ? std::string(exe, n) : std::string(argv[0]);
-  const double peak = matmul_gflops();
-  std::printf("threads %d, batch %lld, %d timed steps; matmul 1024^3 float32: %.1f GFLOP/s\n",
-              args.threads, static_cast<long long>(args.batch), args.steps, peak);
-  std::printf("%-15s %-8s %12s %14s %12s %12s %10s %9s\n", "model", "preset", "parameters",
-              "GFLOP/sample", "samples/s", "GFLOP/s", "of peak", "peak MiB");
+  std::string load = "?";
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    char buf[64] = {0};
+    if (std::fgets(buf, sizeof(buf), f)) load = mmaux::trim(buf);
+    std::fclose(f);
+  }
+  std::printf(
+      "threads %d, batch %lld, %d timed steps of encode + classify + CE + backward; "
+      "load average %s\n",
+      args.threads, static_cast<long long>(args.batch), args.steps, load.c_str());
+  std::printf("%-15s %-8s %11s %13s %10s %9s %12s %8s %9s\n", "model", "preset", "parameters",
+              "GFLOP/sample", "samples/s", "GFLOP/s", "matmul GF/s", "of peak", "peak MiB");
   for (const auto& preset : mmaux::split(args.presets, ',')) {
     for (const auto& name : mmaux::split(args.models, ',')) {
       std::string cmd = self + " --threads " + std::to_string(args.threads) + " --batch " +
@@ -148,18 +170,18 @@ int main(int argc, char** argv) {
       FILE* pipe = popen(cmd.c_str(), "r");
       char model[64] = {0}, pre[64] = {0};
       long long params = 0;
-      double flops = 0, sps = 0, mib = 0;
-      int got = pipe ? std::fscanf(pipe, "%63s %63s %lld %lf %lf %lf", model, pre, &params, &flops,
-                                   &sps, &mib)
+      double flops = 0, sps = 0, mib = 0, peak = 0;
+      int got = pipe ? std::fscanf(pipe, "%63s %63s %lld %lf %lf %lf %lf", model, pre, &params,
+                                   &flops, &sps, &mib, &peak)
                      : 0;
       if (pipe) pclose(pipe);
-      if (got != 6) {
+      if (got != 7) {
         std::printf("%-15s %-8s failed\n", name.c_str(), preset.c_str());
         continue;
       }
       const double achieved = 3.0 * flops * sps / 1e9;
-      std::printf("%-15s %-8s %12lld %14.3f %12.1f %12.1f %9.0f%% %9.0f\n", model, pre, params,
-                  flops / 1e9, sps, achieved, 100.0 * achieved / peak, mib);
+      std::printf("%-15s %-8s %11lld %13.3f %10.1f %9.1f %12.1f %7.0f%% %9.0f\n", model, pre,
+                  params, flops / 1e9, sps, achieved, peak, 100.0 * achieved / peak, mib);
     }
   }
   return 0;

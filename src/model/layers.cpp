@@ -36,7 +36,13 @@ Embedding::Embedding(int64_t num, int64_t dim) {
   normal_init(weight_, 0.02);
 }
 
-at::Tensor Embedding::forward(const at::Tensor& ids) const { return at::embedding(weight_, ids); }
+at::Tensor Embedding::forward(const at::Tensor& ids) const {
+  // index_select rather than at::embedding: same values, but its backward is one vectorised
+  // index_add instead of a per-token loop (10% of a small-model step on CPU).
+  std::vector<int64_t> shape = ids.sizes().vec();
+  shape.push_back(weight_.size(1));
+  return at::index_select(weight_, 0, ids.reshape({-1})).view(shape);
+}
 
 torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias) {
   torch::nn::Linear l(torch::nn::LinearOptions(in, out).bias(bias));
@@ -49,6 +55,9 @@ torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias) {
 }
 
 at::Tensor attention_bias(const at::Tensor& key_mask, at::ScalarType dtype) {
+  // A CPU mask without padding (fixed-size images) needs no bias: skip the [b, h, L, L] add.
+  // (On a GPU the test would synchronise; the add is cheap there.)
+  if (key_mask.is_cpu() && key_mask.ne(0).all().item<bool>()) return at::Tensor();
   at::Tensor keep = key_mask.to(at::kBool).unsqueeze(1).unsqueeze(2);
   at::Tensor zero = at::zeros({}, key_mask.options().dtype(dtype));
   at::Tensor lowest = at::full({}, -std::numeric_limits<float>::max(), zero.options());
@@ -58,17 +67,16 @@ at::Tensor attention_bias(const at::Tensor& key_mask, at::ScalarType dtype) {
 
 at::Tensor multi_head_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& bias, int64_t heads, double dropout,
-                                bool training) {
+                                bool training, bool query_scaled) {
   const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), d = q.size(2);
   const int64_t dh = d / heads;
   auto split = [&](const at::Tensor& t, int64_t len) {
-    return t.view({b, len, heads, dh}).transpose(1, 2);  // [b, h, len, dh]
+    return t.reshape({b, len, heads, dh}).transpose(1, 2);  // [b, h, len, dh]
   };
   at::Tensor qh = split(q, lq), kh = split(k, lk), vh = split(v, lk);
-  // Scaling q before the product costs b·L·D instead of b·h·L·L multiplications.
-  at::Tensor scores =
-      at::matmul(qh * (1.0 / std::sqrt(static_cast<double>(dh))), kh.transpose(-1, -2));
-  if (bias.defined()) scores = scores + bias;
+  if (!query_scaled) qh = qh * (1.0 / std::sqrt(static_cast<double>(dh)));
+  at::Tensor scores = at::matmul(qh, kh.transpose(-1, -2));
+  if (bias.defined()) scores.add_(bias);  // in place: matmul's backward does not need its output
   at::Tensor probs = at::softmax(scores, -1);
   if (training && dropout > 0) probs = at::dropout(probs, dropout, true);
   at::Tensor ctx = at::matmul(probs, vh);  // [b, h, lq, dh]
@@ -83,7 +91,16 @@ SelfAttention::SelfAttention(int64_t hidden, int64_t heads, double dropout, bool
 }
 
 at::Tensor SelfAttention::forward(const at::Tensor& x, const at::Tensor& bias) {
-  return multi_head_attention(query_(x), key_(x), value_(x), bias, heads_, dropout_, is_training());
+  // One [3D, D] product instead of three [D, D] ones: a larger GEMM runs closer to peak on CPUs;
+  // the parameters stay separate (checkpoint names) and the concatenation is cheap.
+  // The 1/sqrt(d_head) scale is folded into the query weights (D² multiplications instead of
+  // b·L·D on the activations).
+  const double scale = 1.0 / std::sqrt(static_cast<double>(x.size(-1) / heads_));
+  at::Tensor w = at::cat({query_->weight * scale, key_->weight, value_->weight});
+  at::Tensor b;
+  if (query_->bias.defined()) b = at::cat({query_->bias * scale, key_->bias, value_->bias});
+  std::vector<at::Tensor> qkv = at::linear(x, w, b).chunk(3, -1);
+  return multi_head_attention(qkv[0], qkv[1], qkv[2], bias, heads_, dropout_, is_training(), true);
 }
 
 namespace {

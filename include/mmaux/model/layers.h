@@ -38,14 +38,16 @@ torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias = true);
 
 /// Additive attention bias from a key mask: [b, Lk] (1 = attend, 0 = padding) →
 /// [b, 1, 1, Lk] in `dtype` with 0 for kept keys and the dtype's lowest value for masked keys,
-/// so that a masked key gets exactly zero weight.
+/// so that a masked key gets exactly zero weight. Undefined (no bias needed) for a CPU mask
+/// without zeros.
 at::Tensor attention_bias(const at::Tensor& key_mask, at::ScalarType dtype);
 
 /// Multi-head scaled dot-product attention. q [b, Lq, D], k and v [b, Lk, D]; `bias`
-/// [b, 1, 1, Lk] or undefined. Returns the context [b, Lq, D].
+/// [b, 1, 1, Lk] or undefined. `query_scaled`: q already carries the 1/sqrt(D / heads) factor.
+/// Returns the context [b, Lq, D].
 at::Tensor multi_head_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& bias, int64_t heads, double dropout,
-                                bool training);
+                                bool training, bool query_scaled = false);
 
 /// Q, K, V projections of self-attention: submodules `query`, `key`, `value`.
 class SelfAttention : public torch::nn::Module {
