@@ -64,4 +64,28 @@ at::Tensor all_gather_no_grad(const at::Tensor& x, Communicator& comm,
   return gather(x.detach(), comm, c);
 }
 
+at::Tensor all_gather_padded(const at::Tensor& x, Communicator& comm, double pad_value) {
+  MMAUX_CHECK_COMM(x.dim() >= 1, "all_gather_padded needs a tensor with a dim 0");
+  const int64_t dims = x.dim();
+  at::Tensor shape = at::tensor(x.sizes().vec(), at::kLong).to(comm.device());
+  at::Tensor shapes = comm.all_gather(shape).cpu().view({comm.world_size(), dims});
+  at::Tensor most = std::get<0>(shapes.max(0));
+  std::vector<int64_t> target = x.sizes().vec();
+  bool pad = false;
+  for (int64_t d = 1; d < dims; ++d) {
+    target[d] = most[d].item<int64_t>();
+    pad = pad || target[d] != x.size(d);
+  }
+  at::Tensor local = x.detach();
+  if (pad) {
+    local = at::full(target, pad_value, x.options().requires_grad(false));
+    at::Tensor region = local;
+    for (int64_t d = 1; d < dims; ++d) region = region.narrow(d, 0, x.size(d));
+    region.copy_(x.detach());
+  }
+  std::vector<int64_t> counts(comm.world_size());
+  for (int r = 0; r < comm.world_size(); ++r) counts[r] = shapes[r][0].item<int64_t>();
+  return gather(local.contiguous(), comm, counts);
+}
+
 }  // namespace mmaux::dist

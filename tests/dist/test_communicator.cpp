@@ -153,6 +153,25 @@ TEST_P(GatherGrad, BackwardIsTheSumOverRanksOfTheUpstreamSlices) {
   EXPECT_TRUE(at::equal(x.grad(), expected)) << x.grad() << "\nexpected\n" << expected;
 }
 
+TEST(GatherPadded, PadsEveryDimToTheLargestRank) {
+  DistOptions o;
+  auto comm = make_communicator(o, false);
+  const int r = comm->rank(), w = comm->world_size();
+  // Rank q holds q + 1 rows of q + 2 tokens, all equal to q + 10; padding is -1.
+  at::Tensor mine = at::full({r + 1, r + 2}, r + 10.0, at::kLong);
+  at::Tensor got = all_gather_padded(mine, *comm, -1);
+  ASSERT_EQ(got.size(0), w * (w + 1) / 2);
+  ASSERT_EQ(got.size(1), w + 1);
+  int64_t row = 0;
+  for (int q = 0; q < w; ++q) {
+    for (int i = 0; i <= q; ++i, ++row) {
+      for (int j = 0; j < w + 1; ++j) {
+        EXPECT_EQ(got[row][j].item<int64_t>(), j < q + 2 ? q + 10 : -1) << row << "," << j;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, GatherGrad, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Unequal" : "Equal"; });
 

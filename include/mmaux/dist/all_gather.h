@@ -28,4 +28,10 @@ at::Tensor all_gather_with_grad(const at::Tensor& x, Communicator& comm,
 at::Tensor all_gather_no_grad(const at::Tensor& x, Communicator& comm,
                               const std::vector<int64_t>& counts = {});
 
+/// Gathers tensors whose sizes may differ in every dim (token ids padded to each rank's longest
+/// text, ViLT pixels padded to each rank's largest image): every dim >= 1 is padded with
+/// `pad_value` at its end to the largest size over ranks, then rows are concatenated along
+/// dim 0 (no gradient). Collective (two small all-gathers, then the data).
+at::Tensor all_gather_padded(const at::Tensor& x, Communicator& comm, double pad_value = 0);
+
 }  // namespace mmaux::dist

@@ -10,6 +10,7 @@
 
 #include "core/check_mpi.h"
 #include "mmaux/core/error.h"
+#include "mmaux/dist/runtime.h"
 
 namespace mmaux::dist {
 namespace {
@@ -108,6 +109,8 @@ MpiCommunicator::MpiCommunicator(double timeout_s) : timeout_s_(timeout_s) {
   MMAUX_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MMAUX_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MMAUX_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  const unsigned cores = std::thread::hardware_concurrency();
+  oversubscribed_ = cores > 0 && runtime_info().local_size > static_cast<int>(cores);
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -117,8 +120,8 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 void MpiCommunicator::wait(MPI_Request& request, const std::string& what) const {
-  // Spin (yielding, so that oversubscribed ranks make progress) while the peers are close, then
-  // sleep between polls: a peer that is still computing should not cost this core.
+  // Spin while the peers are close (yielding when ranks outnumber cores, so that the peers get
+  // to run), then sleep between polls: a peer that is still computing should not cost a core.
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration<double>(timeout_s_);
   int done = 0;
@@ -134,7 +137,7 @@ void MpiCommunicator::wait(MPI_Request& request, const std::string& what) const 
                   rank_, size_, what, timeout_s_);
     }
     if (now - start < std::chrono::milliseconds(20)) {
-      std::this_thread::yield();
+      if (oversubscribed_) std::this_thread::yield();
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }

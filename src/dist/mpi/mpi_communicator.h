@@ -36,6 +36,7 @@ class MpiCommunicator : public Communicator {
   int rank_ = 0;
   int size_ = 1;
   double timeout_s_;
+  bool oversubscribed_ = false;  ///< more ranks on this node than cores: yield while polling
 };
 
 }  // namespace mmaux::dist
