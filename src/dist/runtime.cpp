@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -105,6 +106,12 @@ void abort_job(int code) {
   std::fflush(stderr);
   if (mpi_active() && g_info.world_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);
+}
+
+int threads_per_rank(const DistOptions& options, const LaunchInfo& launch, unsigned cores) {
+  if (options.threads > 0) return options.threads;
+  if (cores == 0) return 1;
+  return std::max(1, static_cast<int>(cores) / std::max(1, launch.local_size));
 }
 
 void finalize_runtime() {

@@ -14,6 +14,8 @@
 #include <functional>
 #include <string>
 
+#include "mmaux/config/dist_options.h"
+
 namespace mmaux::dist {
 
 struct LaunchInfo {
@@ -42,6 +44,10 @@ bool mpi_active();
 
 /// Ends every rank of the job with `code`: MPI_Abort when MPI is active, else _Exit.
 [[noreturn]] void abort_job(int code);
+
+/// Intra-op threads for each rank: options.threads when > 0, else the node's cores divided by the
+/// ranks on the node (at least 1). `cores` = 0 means unknown (then 1 thread).
+int threads_per_rank(const DistOptions& options, const LaunchInfo& launch, unsigned cores);
 
 /// Finalises MPI if init_runtime initialised it (call after the last collective).
 void finalize_runtime();

@@ -68,5 +68,16 @@ TEST(Launch, BadValuesAreNamed) {
   }
 }
 
+TEST(Launch, ThreadsPerRankShareTheNodesCores) {
+  DistOptions o;
+  LaunchInfo four;
+  four.local_size = 4;
+  EXPECT_EQ(threads_per_rank(o, four, 16), 4);
+  EXPECT_EQ(threads_per_rank(o, four, 2), 1);  // oversubscribed: never 0
+  EXPECT_EQ(threads_per_rank(o, four, 0), 1);
+  o.threads = 3;
+  EXPECT_EQ(threads_per_rank(o, four, 16), 3);
+}
+
 }  // namespace
 }  // namespace mmaux::dist

@@ -1,0 +1,139 @@
+// GradSync over real MPI ranks: start-up broadcast, architecture check, bucketed averaging
+// against closed forms, unused parameters, gradient accumulation, divergence check.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include "mmaux/config/dist_options.h"
+#include "mmaux/core/error.h"
+#include "mmaux/dist/grad_sync.h"
+
+namespace mmaux::dist {
+namespace {
+
+class GradSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.timeout_s = 60;
+    options_.bucket_mb = 40.0 / (1024 * 1024);  // 40 bytes: 5 float64 per bucket
+    comm_ = make_communicator(options_, false);
+    r_ = comm_->rank();
+    w_ = comm_->world_size();
+  }
+  /// Three parameters, initialised from this rank's number (so that only a broadcast makes
+  /// them equal), and a frozen one.
+  NamedTensors make_params() const {
+    NamedTensors p;
+    p.emplace_back("a", at::full({3}, 1.0 + r_, at::kDouble).set_requires_grad(true));
+    p.emplace_back("b", at::full({2, 4}, 2.0 + r_, at::kDouble).set_requires_grad(true));
+    p.emplace_back("c", at::full({2}, 3.0 + r_, at::kDouble).set_requires_grad(true));
+    p.emplace_back("frozen", at::full({2}, 4.0 + r_, at::kDouble));
+    return p;
+  }
+  DistOptions options_;
+  std::shared_ptr<Communicator> comm_;
+  int r_ = 0, w_ = 1;
+};
+
+TEST_F(GradSyncTest, BroadcastsRankZerosParametersAndBuffers) {
+  NamedTensors p = make_params();
+  NamedTensors buffers{{"running", at::full({2}, 10.0 + r_, at::kDouble)}};
+  GradSync sync(p, buffers, comm_, options_);
+  EXPECT_TRUE(at::equal(p[0].second, at::full({3}, 1.0, at::kDouble)));
+  EXPECT_TRUE(at::equal(p[1].second, at::full({2, 4}, 2.0, at::kDouble)));
+  EXPECT_TRUE(at::equal(p[3].second, at::full({2}, 4.0, at::kDouble)));
+  EXPECT_TRUE(at::equal(buffers[0].second, at::full({2}, 10.0, at::kDouble)));
+  if (w_ > 1) {
+    // Reverse order, 40-byte cap: [c, b] closes at 80 bytes, then [a].
+    ASSERT_EQ(sync.num_buckets(), 2);
+    EXPECT_EQ(sync.bucket_names(0), (std::vector<std::string>{"c", "b"}));
+    EXPECT_EQ(sync.bucket_names(1), (std::vector<std::string>{"a"}));
+  }
+}
+
+TEST_F(GradSyncTest, AveragesGradientsAndKeepsUnusedOnesUndefined) {
+  NamedTensors p = make_params();
+  GradSync sync(p, {}, comm_, options_);
+  // Loss on rank r: (r + 1) Σ a + Σ b² ; "c" is used on rank 0 only (when W > 1).
+  for (int step = 0; step < 2; ++step) {
+    for (auto& [n, t] : p) t.mutable_grad() = at::Tensor();
+    at::Tensor loss = (r_ + 1.0) * p[0].second.sum() + p[1].second.pow(2).sum();
+    if (r_ == 0) loss = loss + 5.0 * p[2].second.sum();
+    loss.backward();
+    sync.finish();
+    const double mean_r1 = (w_ + 1) / 2.0;  // mean of r + 1
+    EXPECT_TRUE(at::allclose(p[0].second.grad(), at::full({3}, mean_r1, at::kDouble)));
+    EXPECT_TRUE(at::allclose(p[1].second.grad(), 2.0 * p[1].second.detach()));
+    // Used on one rank: defined everywhere, averaged with zeros.
+    ASSERT_TRUE(p[2].second.grad().defined());
+    EXPECT_TRUE(at::allclose(p[2].second.grad(), at::full({2}, 5.0 / w_, at::kDouble)));
+    EXPECT_FALSE(p[3].second.grad().defined());
+  }
+  // A parameter no rank uses keeps an undefined gradient on every rank.
+  for (auto& [n, t] : p) t.mutable_grad() = at::Tensor();
+  (p[0].second.sum() * 2.0).backward();
+  sync.finish();
+  EXPECT_TRUE(p[0].second.grad().defined());
+  EXPECT_FALSE(p[1].second.grad().defined());
+  EXPECT_FALSE(p[2].second.grad().defined());
+}
+
+TEST_F(GradSyncTest, AccumulatesMicroBatchesWithSyncOff) {
+  NamedTensors p = make_params();
+  GradSync sync(p, {}, comm_, options_);
+  for (auto& [n, t] : p) t.mutable_grad() = at::Tensor();
+  sync.set_sync(false);
+  ((r_ + 1.0) * p[0].second.sum()).backward();  // micro-batch 1
+  (3.0 * p[1].second.sum()).backward();         // micro-batch 2 (only b)
+  sync.set_sync(true);
+  ((r_ + 1.0) * 10.0 * p[0].second.sum()).backward();  // last micro-batch
+  sync.finish();
+  const double mean_r1 = (w_ + 1) / 2.0;
+  EXPECT_TRUE(at::allclose(p[0].second.grad(), at::full({3}, 11.0 * mean_r1, at::kDouble)));
+  EXPECT_TRUE(at::allclose(p[1].second.grad(), at::full({2, 4}, 3.0, at::kDouble)));
+}
+
+TEST_F(GradSyncTest, DifferentArchitecturesAreNamed) {
+  NamedTensors p = make_params();
+  if (r_ == w_ - 1 && w_ > 1) {
+    p[1].second = at::zeros({2, 5}, at::kDouble).set_requires_grad(true);  // b is [2, 5] here
+  }
+  if (w_ == 1) {
+    EXPECT_NO_THROW(GradSync(p, {}, comm_, options_));
+    return;
+  }
+  try {
+    GradSync sync(p, {}, comm_, options_);
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("'b Double [2, 4] grad' on rank 0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(fmt::format("'b Double [2, 5] grad' on rank {}", w_ - 1)), std::string::npos)
+        << msg;
+  }
+}
+
+TEST_F(GradSyncTest, DivergenceCheckNamesTheRankThatDiffers) {
+  options_.divergence_check_every = 3;
+  NamedTensors p = make_params();
+  GradSync sync(p, {}, comm_, options_);
+  EXPECT_NO_THROW(sync.check_divergence(3));
+  if (r_ == w_ - 1 && w_ > 1) {
+    at::NoGradGuard no_grad;
+    p[0].second[0].add_(1e-12);
+  }
+  EXPECT_NO_THROW(sync.check_divergence(4));  // not a multiple of 3: nothing compared
+  if (w_ == 1) return;
+  try {
+    sync.check_divergence(6);
+    FAIL() << "expected CommError";
+  } catch (const CommError& e) {
+    EXPECT_NE(std::string(e.what()).find(fmt::format("rank(s) {} differ", w_ - 1)),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace mmaux::dist
