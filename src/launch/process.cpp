@@ -1,0 +1,73 @@
+#include "launch/process.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+#include "mmaux/core/strings.h"
+
+extern char** environ;
+
+namespace mmaux::launch::detail {
+
+ProcessResult run_process(const std::vector<std::string>& argv, bool capture) {
+  ProcessResult result;
+  if (argv.empty()) return result;
+  int pipe_fd[2] = {-1, -1};
+  if (capture && pipe(pipe_fd) != 0) return result;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (capture) {
+    posix_spawn_file_actions_adddup2(&actions, pipe_fd[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, pipe_fd[0]);
+    posix_spawn_file_actions_addclose(&actions, pipe_fd[1]);
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (capture) close(pipe_fd[1]);
+  if (rc != 0) {
+    if (capture) close(pipe_fd[0]);
+    result.exit_code = 127;
+    return result;
+  }
+  if (capture) {
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = read(pipe_fd[0], buf, sizeof buf)) != 0) {
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      result.output.append(buf, static_cast<size_t>(n));
+    }
+    close(pipe_fd[0]);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return result;
+  }
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+  return result;
+}
+
+bool have_program(const std::string& program) {
+  if (program.find('/') != std::string::npos) return access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return false;
+  for (const auto& dir : split(path, ':')) {
+    std::string full = (dir.empty() ? "." : dir) + "/" + program;
+    if (access(full.c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace mmaux::launch::detail

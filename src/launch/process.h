@@ -1,0 +1,21 @@
+#pragma once
+// Private: starting external programs (sbatch, squeue, gnuplot, the launcher).
+#include <string>
+#include <vector>
+
+namespace mmaux::launch::detail {
+
+struct ProcessResult {
+  int exit_code = -1;  ///< the program's exit code; 128 + n when killed by signal n; 127 when
+                       ///< it could not be started
+  std::string output;  ///< stdout (when captured)
+};
+
+/// Runs `argv` (argv[0] looked up in PATH) and waits. Captures stdout when `capture`; stderr
+/// goes to ours. Never throws for a failing program; the caller decides.
+ProcessResult run_process(const std::vector<std::string>& argv, bool capture);
+
+/// True when `program` is found in PATH (or is an existing path).
+bool have_program(const std::string& program);
+
+}  // namespace mmaux::launch::detail
