@@ -52,7 +52,7 @@ start() {
   local d=$dir
   while [ "$d" != / ]; do chmod o+x "$d" 2> /dev/null || true; d=$(dirname "$d"); done
   chmod 755 "$dir"
-  mkdir -p "$dir/state" "$dir/spool"
+  mkdir -p "$dir/state" "$dir/spool" "$dir/tmp"
   dd if=/dev/urandom bs=1024 count=1 of="$dir/munge.key" status=none
   chmod 600 "$dir/munge.key"
   munged --force --key-file="$dir/munge.key" --socket="$dir/munge.sock" \
@@ -75,6 +75,7 @@ CredType=cred/munge
 AuthInfo=socket=$dir/munge.sock,cred_expire=10
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
+TmpFS=$dir/tmp
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
@@ -97,6 +98,9 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 NodeName=localhost NodeAddr=127.0.0.1 $hw State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
+  # PMIx's per-step directories go to the cluster's own directory: job ids start at 1 in every
+  # new cluster, and a directory left in /tmp by an earlier one would make srun --mpi=pmix fail.
+  echo "PMIxCliTmpDirBase=$dir/tmp" > "$dir/mpi.conf"
   export SLURM_CONF=$dir/slurm.conf
   slurmctld -c -f "$SLURM_CONF" || die "slurmctld did not start; see $dir/slurmctld.log"
   local ok=0

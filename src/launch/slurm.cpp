@@ -161,6 +161,12 @@ int run_local(const std::vector<const RunPlan*>& todo) {
                  r.id);
       return kExitRequeue;
     }
+    // Success means results.json: a launch that failed before the ranks started can end with 0.
+    if (p.exit_code == 0 && !fs::exists(r.dir / "results.json")) {
+      p.exit_code = kExitRuntimeError;
+      std::ofstream(r.dir / "exit_code") << p.exit_code << "\n";
+      fmt::print("{} ended with exit code 0 but wrote no results.json\n", r.id);
+    }
     if (p.exit_code != 0)
       failed.push_back(
           fmt::format("{}: exit {}, log {}", r.id, p.exit_code, (r.dir / "train.log").string()));
