@@ -1,5 +1,6 @@
 #include "launch/process.h"
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@ extern char** environ;
 
 namespace mmaux::launch::detail {
 
-ProcessResult run_process(const std::vector<std::string>& argv, bool capture) {
+ProcessResult run_process(const std::vector<std::string>& argv, bool capture, bool quiet) {
   ProcessResult result;
   if (argv.empty()) return result;
   int pipe_fd[2] = {-1, -1};
@@ -26,6 +27,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, bool capture) {
     posix_spawn_file_actions_addclose(&actions, pipe_fd[0]);
     posix_spawn_file_actions_addclose(&actions, pipe_fd[1]);
   }
+  if (quiet) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

@@ -12,8 +12,9 @@ struct ProcessResult {
 };
 
 /// Runs `argv` (argv[0] looked up in PATH) and waits. Captures stdout when `capture`; stderr
-/// goes to ours. Never throws for a failing program; the caller decides.
-ProcessResult run_process(const std::vector<std::string>& argv, bool capture);
+/// goes to ours, or to /dev/null when `quiet`. Never throws for a failing program; the caller
+/// decides.
+ProcessResult run_process(const std::vector<std::string>& argv, bool capture, bool quiet = false);
 
 /// True when `program` is found in PATH (or is an existing path).
 bool have_program(const std::string& program);

@@ -104,9 +104,12 @@ std::string render_batch_script(const SweepSpec& spec, int ranks, int tasks,
 std::vector<std::string> active_slurm_jobs() {
   if (!detail::have_program("squeue")) return {};
   // -r lists each array task as JOBID_TASK; pending, running, requeued and suspended jobs.
-  detail::ProcessResult r = detail::run_process({"squeue", "-h", "-r", "-o", "%i"}, true);
+  detail::ProcessResult r = detail::run_process({"squeue", "-h", "-r", "-o", "%i"}, true, true);
   if (r.exit_code != 0) {
-    log_warn("sweep", "squeue failed (exit {}); no run counts as queued", r.exit_code);
+    log_warn("sweep",
+             "squeue failed (exit {}; is this a Slurm login node?); no run counts as "
+             "queued",
+             r.exit_code);
     return {};
   }
   std::vector<std::string> ids;
