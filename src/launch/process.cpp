@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -59,6 +60,40 @@ ProcessResult run_process(const std::vector<std::string>& argv, bool capture, bo
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
   return result;
+}
+
+namespace {
+volatile sig_atomic_t g_child = 0;
+extern "C" void forward_to_child(int) {
+  if (g_child > 0) kill(static_cast<pid_t>(g_child), SIGUSR1);
+}
+}  // namespace
+
+int run_forwarding_signals(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  // A handler (not SIG_IGN) so that the child starts with default dispositions after exec and
+  // can install its own traps.
+  struct sigaction act {};
+  act.sa_handler = forward_to_child;
+  sigemptyset(&act.sa_mask);
+  struct sigaction old[3];
+  const int signals[3] = {SIGINT, SIGTERM, SIGUSR1};
+  for (int i = 0; i < 3; ++i) sigaction(signals[i], &act, &old[i]);
+  pid_t pid = 0;
+  int code = 127;
+  if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) == 0) {
+    g_child = pid;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    g_child = 0;
+    if (WIFEXITED(status)) code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) code = 128 + WTERMSIG(status);
+  }
+  for (int i = 0; i < 3; ++i) sigaction(signals[i], &old[i], nullptr);
+  return code;
 }
 
 bool have_program(const std::string& program) {

@@ -16,6 +16,10 @@ struct ProcessResult {
 /// decides.
 ProcessResult run_process(const std::vector<std::string>& argv, bool capture, bool quiet = false);
 
+/// Runs `argv` like run_process, and while it runs passes INT, TERM and USR1 sent to this
+/// process on to the child as USR1 (the launcher's "checkpoint and stop"), instead of dying.
+int run_forwarding_signals(const std::vector<std::string>& argv);
+
 /// True when `program` is found in PATH (or is an existing path).
 bool have_program(const std::string& program);
 

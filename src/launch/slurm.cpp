@@ -158,7 +158,8 @@ int run_local(const std::vector<const RunPlan*>& todo) {
     const RunPlan& r = *todo[i];
     fmt::print("[{}/{}] {}\n", i + 1, todo.size(), r.id);
     std::fflush(stdout);
-    detail::ProcessResult p = detail::run_process({"bash", (r.dir / "command.sh").string()}, false);
+    detail::ProcessResult p;
+    p.exit_code = detail::run_forwarding_signals({"bash", (r.dir / "command.sh").string()});
     if (p.exit_code == kExitRequeue) {
       fmt::print("{} stopped on a signal after a checkpoint; run the sweep again to continue\n",
                  r.id);

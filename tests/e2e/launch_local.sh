@@ -86,4 +86,26 @@ expect_in sweep2.txt '^\[2/2\] itm-s3-' "the second sweep ran only the two faile
 "$mmaux" aggregate runs > agg2.txt
 expect_in agg2.txt 'CE +3/3 +57\.00 ± 1\.00 +52\.00 ± 1\.00' "CE over 3 seeds"
 check "local sweep, failed run listed, rerun of what is missing"
+
+# 4. TERM to a local sweep stops its run with a checkpoint (exit 75); the next sweep resumes it.
+cat > one.ini << INI
+[sweep]
+runs = one
+ranks = 2
+trainer = $fixture train
+INI
+MMAUX_FIXTURE_STEPS=40 MMAUX_FIXTURE_STEP_S=0.1 "$mmaux" sweep --spec one.ini > one1.txt 2>&1 &
+pid=$!
+wait_for 30 "the run to train" sh -c '[ "$(cat one/*/checkpoint 2>/dev/null || echo 0)" -ge 3 ]'
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 75 ] || { cat one1.txt; fail "a stopped local sweep exits 75, got $rc"; }
+expect_in one1.txt 'stopped on a signal after a checkpoint' "the sweep says how to continue"
+"$mmaux" sweep --spec one.ini --dry-run > one2.txt
+expect_in one2.txt 'interrupted .*\(exit 75\)' "the run is listed as interrupted"
+MMAUX_FIXTURE_STEPS=40 MMAUX_FIXTURE_STEP_S=0.01 "$mmaux" sweep --spec one.ini > one3.txt 2>&1 \
+  || { cat one3.txt; fail "resuming sweep"; }
+expect_in one/*/train.log 'resumed from checkpoint at step' "the next sweep resumed the run"
+check "TERM to a local sweep -> exit 75 -> resumed by the next sweep"
 echo PASS
