@@ -20,7 +20,7 @@ printf '#!/bin/sh\n[ "$1" = --mpi=list ] && echo "MPI plugin types are... pmix"\
 chmod +x fakebin/srun
 out=$(PATH=$work/fakebin:$PATH SLURM_JOB_ID=7 SLURM_NTASKS=3 SLURM_CPUS_PER_TASK=4 \
       "$launcher" --dry-run -- "$mmaux" train)
-[[ "$out" == "srun --mpi=pmix -n 3 --export=ALL $mmaux train --dist.threads 4 " ]] || fail "in Slurm: $out"
+[[ "$out" == "srun --mpi=pmix -n 3 --cpus-per-task=4 --export=ALL $mmaux train --dist.threads 4 " ]] || fail "in Slurm: $out"
 printf '#!/bin/sh\necho "MPI plugin types are... none pmi2"\n' > fakebin/srun
 out=$(PATH=$work/fakebin:$PATH SLURM_JOB_ID=7 SLURM_NTASKS=2 "$launcher" --dry-run -- "$mmaux" train)
 [[ "$out" == "mpirun -np 2 "* ]] || fail "in Slurm without pmix falls back to mpirun: $out"

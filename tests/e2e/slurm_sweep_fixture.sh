@@ -5,6 +5,8 @@
 # completes from its checkpoint; `mmaux aggregate` reports the fixture's known means; a second
 # submission submits nothing.
 source "$(dirname "$0")/common.sh"
+# Two tasks of 2 ranks at a time: the fixture sleeps, so 4 CPUs on 2 cores are fine.
+export MMAUX_SLURM_CPUS=4
 start_local_slurm
 cd "$work"
 export MMAUX_FIXTURE_STEPS=20 MMAUX_FIXTURE_STEP_S=0.2
