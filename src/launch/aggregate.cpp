@@ -562,18 +562,16 @@ std::vector<fs::path> write_aggregate(const Aggregate& a, const fs::path& out_di
       terminal, image, name, name, fmt::format("{}", fmt::join(series, ", \\\n     ")));
   put("figure.gp", gp);
   if (figure == "none") return written;
-  if (!detail::have_program("gnuplot")) {
-    log_warn("aggregate",
-             "gnuplot is not installed; no {} (install gnuplot-nox, then run "
-             "'gnuplot figure.gp' in {})",
-             image, out_dir.string());
-    return written;
-  }
   // gnuplot reads figure.dat relative to its working directory: run it there.
   detail::ProcessResult r = detail::run_process(
       {"sh", "-c", "cd \"$1\" && exec gnuplot figure.gp", "sh", out_dir.string()}, false);
   if (r.exit_code == 0 && fs::exists(out_dir / image)) {
     written.push_back(out_dir / image);
+  } else if (r.exit_code == 127) {
+    log_warn("aggregate",
+             "gnuplot is not installed; no {} (install gnuplot-nox, then run "
+             "'gnuplot figure.gp' in {})",
+             image, out_dir.string());
   } else {
     log_warn("aggregate", "gnuplot failed (exit {}); figure.gp and figure.dat are in {}",
              r.exit_code, out_dir.string());

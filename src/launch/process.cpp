@@ -10,8 +10,6 @@
 #include <cstdlib>
 #include <string>
 
-#include "mmaux/core/strings.h"
-
 extern char** environ;
 
 namespace mmaux::launch::detail {
@@ -94,17 +92,6 @@ int run_forwarding_signals(const std::vector<std::string>& argv) {
   }
   for (int i = 0; i < 3; ++i) sigaction(signals[i], &old[i], nullptr);
   return code;
-}
-
-bool have_program(const std::string& program) {
-  if (program.find('/') != std::string::npos) return access(program.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return false;
-  for (const auto& dir : split(path, ':')) {
-    std::string full = (dir.empty() ? "." : dir) + "/" + program;
-    if (access(full.c_str(), X_OK) == 0) return true;
-  }
-  return false;
 }
 
 }  // namespace mmaux::launch::detail

@@ -20,7 +20,4 @@ ProcessResult run_process(const std::vector<std::string>& argv, bool capture, bo
 /// process on to the child as USR1 (the launcher's "checkpoint and stop"), instead of dying.
 int run_forwarding_signals(const std::vector<std::string>& argv);
 
-/// True when `program` is found in PATH (or is an existing path).
-bool have_program(const std::string& program);
-
 }  // namespace mmaux::launch::detail

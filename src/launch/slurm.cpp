@@ -102,9 +102,9 @@ std::string render_batch_script(const SweepSpec& spec, int ranks, int tasks,
 }
 
 std::vector<std::string> active_slurm_jobs() {
-  if (!detail::have_program("squeue")) return {};
   // -r lists each array task as JOBID_TASK; pending, running, requeued and suspended jobs.
   detail::ProcessResult r = detail::run_process({"squeue", "-h", "-r", "-o", "%i"}, true, true);
+  if (r.exit_code == 127) return {};  // no Slurm here
   if (r.exit_code != 0) {
     log_warn("sweep",
              "squeue failed (exit {}; is this a Slurm login node?); no run counts as "
@@ -135,11 +135,11 @@ int submit(const SweepSpec& spec, const SweepRequest& req,
   for (const RunPlan* r : todo) tasks += r->dir.string() + "\n";
   std::ofstream(dir / "tasks.txt") << tasks;
   std::ofstream(dir / "job.sbatch") << script;
-  MMAUX_CHECK(detail::have_program("sbatch"),
-              "sbatch is not in PATH; submit from a Slurm login node, or run the sweep "
-              "locally without --submit");
   detail::ProcessResult r =
       detail::run_process({"sbatch", "--parsable", (dir / "job.sbatch").string()}, true);
+  MMAUX_CHECK(r.exit_code != 127,
+              "sbatch is not in PATH; submit from a Slurm login node, or run the sweep "
+              "locally without --submit");
   std::string job = trim(split(r.output, ';')[0]);
   MMAUX_CHECK(r.exit_code == 0 && !job.empty(),
               "sbatch {} failed with exit code {} (output '{}'); the batch script is kept there",
@@ -194,7 +194,11 @@ int execute_sweep(const SweepSpec& spec, const SweepRequest& req) {
                        spec.name, req.only_run);
     runs = {*it};
   }
-  std::vector<std::string> active = req.submit ? active_slurm_jobs() : std::vector<std::string>{};
+  // Runs once submitted (slurm_job file) may still be queued or running: ask squeue, so that they
+  // are neither submitted again nor run here as well.
+  bool submitted = std::any_of(runs.begin(), runs.end(),
+                               [](const RunPlan& r) { return fs::exists(r.dir / "slurm_job"); });
+  std::vector<std::string> active = submitted ? active_slurm_jobs() : std::vector<std::string>{};
   std::vector<RunStatus> status;
   std::vector<const RunPlan*> todo;
   for (const auto& r : runs) {

@@ -35,6 +35,11 @@ expect_in "$batch/job.sbatch" '^#SBATCH --signal=B:USR1@60$' "the batch script a
 expect_in "$batch/job.sbatch" '^#SBATCH --requeue$' "the batch script is requeueable"
 expect_in "$batch/job.sbatch" '^#SBATCH --open-mode=append$' "a requeued task appends to its log"
 first=$(sed -n 1p "$batch/tasks.txt")
+# While the array is queued or running, its runs are neither submitted again nor run here.
+"$mmaux" sweep --spec sweep.ini --submit > during.txt 2>&1 || { cat during.txt; fail "sweep --submit while queued"; }
+expect_in during.txt 'queued' "runs of the submitted array show as queued"
+expect_in during.txt 'nothing to submit' "a submission while the array is queued submits nothing"
+[ "$(ls -d runs/.sweep/fixture-* | wc -l)" = 1 ] || fail "a second job array was written"
 
 # Preempt task 1 once it has trained a few steps.
 wait_for 60 "task ${job}_1 to train" sh -c "[ \"\$(cat '$first/checkpoint' 2>/dev/null || echo 0)\" -ge 3 ]"
