@@ -1,6 +1,7 @@
 #include "mmaux/launch/aggregate.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <boost/math/distributions/students_t.hpp>

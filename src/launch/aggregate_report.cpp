@@ -1,5 +1,6 @@
 // The reports of `mmaux aggregate`: terminal table, Markdown, CSV, LaTeX and the gnuplot figure.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>

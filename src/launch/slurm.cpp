@@ -1,5 +1,6 @@
 // Batch scripts and submission of sweeps as Slurm job arrays; local execution.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdio>
