@@ -10,7 +10,7 @@ void declare_sweep_options(OptionSet& set, SweepOptions& o) {
       .add("dry-run", &o.dry_run,
            "print the plan (and with --submit the batch script); run nothing")
       .add("ranks", &o.ranks, "ranks per run (0 = [sweep] ranks of the spec)", int_range(0, 65536))
-      .add("run", &o.run, "run only the run with this id (used by the batch script)");
+      .add("run", &o.run, "run only the run with this id (ids: see --dry-run)");
 }
 
 void declare_aggregate_options(OptionSet& set, AggregateOptions& o) {

@@ -9,7 +9,7 @@ struct SweepOptions {
   bool submit = false;   ///< write and submit one Slurm job array
   bool dry_run = false;  ///< print the plan (and the batch script with --submit); run nothing
   int ranks = 0;         ///< ranks per run (0 = [sweep] ranks of the spec, else 1)
-  std::string run;       ///< run only this run id (the batch script uses it); "" = every run
+  std::string run;       ///< run only this run id ("" = every run)
 };
 
 /// Options of `mmaux aggregate`.
