@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -10,6 +11,7 @@
 namespace mmaux::launch {
 namespace {
 
+namespace fs = std::filesystem;
 using mmaux::testing::read_file;
 using mmaux::testing::TempDir;
 using mmaux::testing::write_file;
@@ -204,6 +206,19 @@ TEST(BatchScript, GpuTemplateOneRankPerGpu) {
   EXPECT_NE(render_batch_script(s, 2, 1, "t", "l", "/w").find("#SBATCH --gpus-per-node=2\n"),
             std::string::npos);
   EXPECT_THROW(render_batch_script(s, 6, 1, "t", "l", "/w"), ConfigError);
+}
+
+TEST(BatchScript, RenderedScriptsAreValidBash) {
+  TempDir tmp;
+  for (const char* node : {"cpu", "gpu"}) {
+    SweepSpec s = parse_sweep_spec(
+        fmt::format("[slurm]\nnode = {}\nextra = --exclusive --constraint=a100\n", node), "s");
+    fs::path file = tmp / (std::string(node) + ".sbatch");
+    write_file(file, render_batch_script(s, 1, 2, tmp / "tasks.txt", tmp.path(), "/w x"));
+    EXPECT_EQ(std::system(("bash -n " + file.string()).c_str()), 0) << read_file(file);
+    EXPECT_NE(read_file(file).find("#SBATCH --exclusive\n#SBATCH --constraint=a100\n"),
+              std::string::npos);
+  }
 }
 
 TEST(BatchScript, OwnTemplateWithUnknownPlaceholderIsRefused) {
