@@ -48,6 +48,13 @@ start() {
   [ ${#dir} -lt 80 ] || die "DIR '$dir' is too long for socket paths; use a short one under /tmp"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
+  local name pid
+  for name in munged slurmctld slurmd; do
+    pid=$(pid_of "$name")
+    if [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null; then
+      die "$name of a cluster in $dir is running (pid $pid); stop it first: $0 stop $dir"
+    fi
+  done
   # munged checks that every directory on its socket path is world-executable.
   local d=$dir
   while [ "$d" != / ]; do chmod o+x "$d" 2> /dev/null || true; d=$(dirname "$d"); done
