@@ -170,6 +170,15 @@ std::string id_part(const std::string& axis, const std::string& value) {
   return sanitize(key + value);
 }
 
+// The options of an axis: "model.name" or, for a linked axis, "model.name+data.dir".
+std::vector<std::string> axis_options(const std::string& axis) { return split(axis, '+'); }
+
+// One value of an axis, split into the values of its options ("vilt:data/mvsa-vilt").
+std::vector<std::string> axis_values(const std::string& axis, const std::string& value) {
+  if (axis.find('+') == std::string::npos) return {value};
+  return split(value, ':');
+}
+
 std::string fmt_weight(double w) { return fmt::format("{}", w); }
 
 }  // namespace
@@ -215,33 +224,44 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& origin) {
     } else if (section == "axes") {
       std::vector<std::string> values = split_list(value);
       MMAUX_CHECK_CONFIG(!values.empty(), "{}:{}: axis '{}' lists no values", origin, line, key);
-      if (key == "loss") {
-        for (const auto& v : values)
-          MMAUX_CHECK_CONFIG(
-              std::find(kLossSettings.begin(), kLossSettings.end(), v) != kLossSettings.end(),
-              "{}:{}: loss setting '{}' is not one of ce, itc, itm, itc+itm", origin, line, v);
+      std::vector<std::string> names = axis_options(key);
+      for (const auto& n : names)
+        MMAUX_CHECK_CONFIG(!n.empty(), "{}:{}: axis '{}' has an empty option name", origin, line,
+                           key);
+      for (const auto& v : values) {
+        std::vector<std::string> parts = axis_values(key, v);
+        MMAUX_CHECK_CONFIG(parts.size() == names.size(),
+                           "{}:{}: value '{}' of the linked axis '{}' has {} part(s); give {} "
+                           "separated by ':'",
+                           origin, line, v, key, parts.size(), names.size());
+        for (size_t i = 0; i < names.size(); ++i)
+          MMAUX_CHECK_CONFIG(names[i] != "loss" ||
+                                 std::find(kLossSettings.begin(), kLossSettings.end(), parts[i]) !=
+                                     kLossSettings.end(),
+                             "{}:{}: loss setting '{}' is not one of ce, itc, itm, itc+itm", origin,
+                             line, parts[i]);
       }
       s.axes.emplace_back(key, values);
     } else {
       s.options[key] = value;
     }
   }
-  for (const auto& [axis, values] : s.axes) {
-    MMAUX_CHECK_CONFIG(s.options.count(axis) == 0,
-                       "{}: '{}' is both an axis and a shared option; keep one", origin, axis);
-    if (axis == "loss") {
-      for (const char* k : {"loss.itc", "loss.itm"})
-        MMAUX_CHECK_CONFIG(
-            s.options.count(k) == 0 && std::none_of(s.axes.begin(), s.axes.end(),
-                                                    [&](const auto& a) { return a.first == k; }),
-            "{}: the 'loss' axis sets {}; remove it from the sweep", origin, k);
+  // Every option is set by one place only: one axis, or the shared options.
+  std::set<std::string> on_axes;
+  for (const auto& [axis, values] : s.axes)
+    for (const auto& name : axis_options(axis)) {
+      MMAUX_CHECK_CONFIG(on_axes.insert(name).second, "{}: '{}' is on two axes; keep one", origin,
+                         name);
+      MMAUX_CHECK_CONFIG(s.options.count(name) == 0,
+                         "{}: '{}' is both an axis and a shared option; keep one", origin, name);
     }
-  }
+  if (on_axes.count("loss"))
+    for (const char* k : {"loss.itc", "loss.itm"})
+      MMAUX_CHECK_CONFIG(s.options.count(k) == 0 && on_axes.count(k) == 0,
+                         "{}: the 'loss' axis sets {}; remove it from the sweep", origin, k);
   for (const char* k : {"train.out", "train.resume"})
-    MMAUX_CHECK_CONFIG(
-        s.options.count(k) == 0 &&
-            std::none_of(s.axes.begin(), s.axes.end(), [&](const auto& a) { return a.first == k; }),
-        "{}: {} is set by the sweep for every run; remove it", origin, k);
+    MMAUX_CHECK_CONFIG(s.options.count(k) == 0 && on_axes.count(k) == 0,
+                       "{}: {} is set by the sweep for every run; remove it", origin, k);
   return s;
 }
 
@@ -264,7 +284,8 @@ void check_option_names(const SweepSpec& spec, const std::vector<std::string>& k
                 "train --print-config'",
                 spec.name, name, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
   };
-  for (const auto& [axis, values] : spec.axes) check(axis);
+  for (const auto& [axis, values] : spec.axes)
+    for (const auto& name : axis_options(axis)) check(name);
   for (const auto& [key, value] : spec.options) check(key);
 }
 
@@ -280,13 +301,16 @@ std::vector<RunPlan> expand_sweep(const SweepSpec& spec, const fs::path& runs_di
     std::string loss = "";
     for (size_t a = 0; a < spec.axes.size(); ++a) {
       const auto& [axis, values] = spec.axes[a];
-      const std::string& v = values[index[a]];
-      if (axis == "loss") {
-        loss = v;
-      } else {
-        run.options[axis] = v;
+      std::vector<std::string> names = axis_options(axis);
+      std::vector<std::string> v = axis_values(axis, values[index[a]]);
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == "loss") {
+          loss = v[i];
+        } else {
+          run.options[names[i]] = v[i];
+        }
       }
-      if (values.size() > 1) parts.push_back(id_part(axis, v));
+      if (values.size() > 1) parts.push_back(id_part(names[0], v[0]));
     }
     if (!loss.empty()) {
       bool itc = loss == "itc" || loss == "itc+itm";

@@ -16,6 +16,8 @@
 ///     loss = ce itc itm itc+itm
 ///     train.seed = 1 2 3
 ///     data.dir = data/mvsa data/tir
+///     ; a linked axis: options that change together, values joined by ':'
+///     model.name+data.dir = ber-vit-concat:data/mvsa-bert vilt:data/mvsa-vilt
 ///     [options]                ; passed to every run as --key value
 ///     model.preset = tiny
 ///     [slurm]                  ; see SlurmSettings

@@ -126,6 +126,31 @@ TEST(SweepExpansion, EveryCombinationWithReadableStableIds) {
   EXPECT_NE(runs2[0].id, runs[0].id);
 }
 
+TEST(SweepExpansion, LinkedAxisChangesOptionsTogether) {
+  SweepSpec s = parse_sweep_spec(
+      "[axes]\nmodel.name+data.dir = ber-vit-concat:data/mvsa-bert vilt:data/mvsa-vilt\n"
+      "train.seed = 1 2\n",
+      "s.ini");
+  std::vector<RunPlan> runs = expand_sweep(s, "r");
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].options.at("model.name"), "ber-vit-concat");
+  EXPECT_EQ(runs[0].options.at("data.dir"), "data/mvsa-bert");
+  EXPECT_EQ(runs[2].options.at("model.name"), "vilt");
+  EXPECT_EQ(runs[2].options.at("data.dir"), "data/mvsa-vilt");
+  EXPECT_EQ(runs[2].id.substr(0, 8), "vilt-s1-");
+  EXPECT_NE(error_of("[axes]\nmodel.name+data.dir = vilt\n").find("has 1 part(s); give 2"),
+            std::string::npos);
+  EXPECT_NE(error_of("[axes]\nmodel.name+data.dir = a:b\ndata.dir = c\n").find("on two axes"),
+            std::string::npos);
+  try {
+    check_option_names(parse_sweep_spec("[axes]\nmodel.name+data.dri = a:b\n", "s"),
+                       {"model.name", "data.dir"});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'data.dri'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(SweepExpansion, NoAxesIsOneRunWithSeedOne) {
   std::vector<RunPlan> runs =
       expand_sweep(parse_sweep_spec("[options]\nmodel.preset = tiny\n", "s.ini"), "r");
