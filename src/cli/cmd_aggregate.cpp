@@ -1,6 +1,9 @@
+#include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cli/command.h"
+#include "mmaux/launch/aggregate.h"
 
 namespace mmaux::cli {
 
@@ -14,7 +17,7 @@ Command make_aggregate_command() {
   c.name = "aggregate";
   c.summary = "mean ± std over seeds per data set × model × loss setting, as tables and a figure";
   c.usage = "mmaux aggregate RUNS_DIR [options]";
-  c.example = "mmaux aggregate runs/sweep";
+  c.example = "mmaux aggregate runs/tiny --metric weighted_f1";
   c.issue = 7;
   c.distributed = false;
   c.positional = {"runs-dir"};
@@ -22,6 +25,16 @@ Command make_aggregate_command() {
   c.declare = [s](OptionSet& set) {
     declare_aggregate_options(set, s->aggregate);
     declare_log_options(set, s->log);
+  };
+  c.run = [s] {
+    namespace fs = std::filesystem;
+    const AggregateOptions& o = s->aggregate;
+    launch::Aggregate agg = launch::collect_runs(o.runs_dir);
+    std::fputs(launch::format_terminal(agg).c_str(), stdout);
+    fs::path out = o.out.empty() ? fs::path(o.runs_dir) / "aggregate" : fs::path(o.out);
+    for (const auto& f : launch::write_aggregate(agg, out, o.metric, o.figure))
+      std::printf("wrote %s\n", f.string().c_str());
+    return 0;
   };
   return c;
 }

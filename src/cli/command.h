@@ -8,6 +8,7 @@
 #include "cli/option_set.h"
 #include "mmaux/config/data_options.h"
 #include "mmaux/config/dist_options.h"
+#include "mmaux/config/launch_options.h"
 #include "mmaux/config/log_options.h"
 #include "mmaux/config/loss_options.h"
 #include "mmaux/config/model_options.h"

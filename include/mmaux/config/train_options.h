@@ -33,19 +33,4 @@ struct EvalOptions {
   std::string out;  ///< predictions CSV ("" = CHECKPOINT/predictions_SPLIT.csv)
 };
 
-/// Options of `mmaux sweep`.
-struct SweepOptions {
-  std::string spec;  ///< sweep INI file
-  std::string runs = "runs";
-  bool submit = false;
-  bool dry_run = false;
-  int ranks = 1;
-};
-
-/// Options of `mmaux aggregate`.
-struct AggregateOptions {
-  std::string runs_dir;
-  std::string out;  ///< "" = RUNS_DIR/aggregate
-  std::string metric = "macro_f1";
-};
 }  // namespace mmaux
