@@ -2,6 +2,7 @@
 // Private to the CLI: the table of `mmaux <command>` subcommands.
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct Command {
 };
 
 std::vector<Command> all_commands();
+
+/// name -> value text of every option of `set` (dotted names).
+std::map<std::string, std::string> option_values(const OptionSet& set);
 
 Command make_version_command();
 Command make_synth_command();
