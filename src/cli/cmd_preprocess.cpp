@@ -1,6 +1,12 @@
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <memory>
 
 #include "cli/command.h"
+#include "mmaux/core/log.h"
+#include "mmaux/data/preprocess.h"
+#include "readers.h"
 
 namespace mmaux::cli {
 
@@ -24,6 +30,23 @@ Command make_preprocess_command() {
   c.declare = [s](OptionSet& set) {
     declare_preprocess_options(set, s->preprocess);
     declare_log_options(set, s->log);
+  };
+  c.run = [s] {
+    const auto& o = s->preprocess;
+    auto raw = preprocessing::read_raw_dataset(o);
+    log_info("data", "read {} posts and {} unusable rows from '{}' ({})", raw.posts.size(),
+             raw.skipped.size(), o.raw, o.dataset);
+    auto report = data::run_preprocess(o, std::move(raw));
+    if (report.up_to_date) {
+      fmt::print("{} is up to date (read {} posts); use --force to rebuild\n", o.out, report.read);
+    } else {
+      fmt::print(
+          "{}\nwrote {}/manifest.json, skip report {}/skipped.csv ({:.1f} s, {:.0f} "
+          "posts/s)\n",
+          report.summary(), o.out, o.out, report.seconds,
+          report.read / std::max(report.seconds, 1e-9));
+    }
+    return 0;
   };
   return c;
 }

@@ -1,6 +1,11 @@
+#include <fmt/format.h>
+
+#include <map>
 #include <memory>
 
 #include "cli/command.h"
+#include "mmaux/core/log.h"
+#include "mmaux/data/synth.h"
 
 namespace mmaux::cli {
 
@@ -23,6 +28,16 @@ Command make_synth_command() {
   c.declare = [s](OptionSet& set) {
     declare_synth_options(set, s->synth);
     declare_log_options(set, s->log);
+  };
+  c.run = [s] {
+    auto posts = data::write_synth_dataset(s->synth);
+    std::map<std::string, int> by_split;
+    for (const auto& p : posts) by_split[p.split]++;
+    fmt::print(
+        "wrote {} posts to {} (train {}, validation {}, test {}); model directory {}/model\n",
+        posts.size(), s->synth.out, by_split["train"], by_split["validation"], by_split["test"],
+        s->synth.out);
+    return 0;
   };
   return c;
 }

@@ -21,7 +21,11 @@ void declare_synth_options(OptionSet& set, SynthOptions& o) {
       .add("out", &o.out, "output directory", required("give --out DIR"))
       .add("posts", &o.posts, "number of posts", int_range(1, 10000000))
       .add("seed", &o.seed, "random seed (same seed, same files)")
-      .add("image-size", &o.image_size, "side of the square images in pixels", int_range(16, 4096))
+      .add("image-size", &o.image_size, "image width in pixels (height too unless --image-height)",
+           int_range(16, 4096))
+      .add("image-height", &o.image_height, "image height in pixels (0 = square)",
+           int_range(0, 4096))
+      .add("threads", &o.threads, "image-writing threads (0 = all cores)", int_range(0, 1024))
       .add("png-fraction", &o.png_fraction, "share of images written as PNG", in_range(0, 1))
       .add("class-balance", &o.class_balance, "comma-separated class weights (\"\" = uniform)")
       .add("relation-mix", &o.relation_mix, "weights of the relations describes,loose,unrelated")

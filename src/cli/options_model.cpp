@@ -14,7 +14,9 @@ void declare_model_options(OptionSet& set, ModelOptions& o) {
       .add("model.freeze-text", &o.freeze_text, "freeze the text tower")
       .add("model.freeze-image", &o.freeze_image, "freeze the image tower (paper: ber-vit-*)")
       .add("model.reuse-frozen", &o.reuse_frozen,
-           "reuse a frozen tower's output in the ITM pass instead of recomputing it");
+           "reuse a frozen tower's output in the ITM pass instead of recomputing it")
+      .add("model.encoder-dropout", &o.encoder_dropout,
+           "dropout inside the encoders; < 0 keeps the config's values (BERT 0.1, ViT 0)");
 }
 
 }  // namespace mmaux::cli

@@ -17,7 +17,9 @@ struct SynthOptions {
   std::string out;  ///< output directory
   int posts = 2000;
   unsigned seed = 1;
-  int image_size = 64;                         ///< side of the square images drawn
+  int image_size = 64;                         ///< width of the images drawn
+  int image_height = 0;                        ///< height (0 = image_size: square)
+  int threads = 0;                             ///< image-writing threads (0 = all cores)
   double png_fraction = 0.3;                   ///< share of images written as PNG (the rest JPEG)
   std::string class_balance = "";              ///< comma-separated class weights ("" = uniform)
   std::string relation_mix = "0.4,0.3,0.3";    ///< describes,loose,unrelated

@@ -12,5 +12,8 @@ struct ModelOptions {
   bool freeze_text = false;
   bool freeze_image = false;
   bool reuse_frozen = true;  ///< reuse a frozen tower's output in the ITM pass
+  /// Dropout inside the encoders (hidden and attention); < 0 keeps the config's values (BERT 0.1,
+  /// ViT and ViLT 0). Set 0 for runs that must be deterministic across world sizes.
+  double encoder_dropout = -1;
 };
 }  // namespace mmaux

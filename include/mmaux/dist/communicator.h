@@ -4,8 +4,13 @@
 /// is collective: every rank must call it, in the same order, with tensors of the same dtype
 /// (and, unless stated, the same shape). Failures and timeouts throw CommError naming the rank;
 /// the top-level handler then ends the job.
+///
+/// Supported dtypes: float32, float64, bfloat16, int64 (bfloat16 is reduced in float32 by MPI).
+/// Tensors live on device(): the CPU for local and mpi, this rank's GPU for nccl (the local
+/// communicator accepts any device).
 
 #include <ATen/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
 #include <memory>
@@ -18,6 +23,18 @@ namespace mmaux::dist {
 
 enum class ReduceOp { kSum, kAvg, kMax, kMin };
 
+/// "sum", "avg", "max", "min" (for messages).
+const char* reduce_op_name(ReduceOp op);
+
+/// A collective started by an *_async call. wait() blocks until it is complete (for NCCL: until
+/// the current CUDA stream is ordered after it), or throws CommError when it does not complete
+/// within the communicator's timeout.
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -25,6 +42,8 @@ class Communicator {
   virtual int world_size() const = 0;
   /// "local", "mpi" or "nccl".
   virtual std::string backend() const = 0;
+  /// Where this communicator's tensors must live (CPU for local and mpi, cuda:k for nccl).
+  virtual c10::Device device() const { return c10::Device(c10::kCPU); }
 
   /// In place on a contiguous tensor. Collective.
   virtual void all_reduce(at::Tensor& tensor, ReduceOp op) = 0;
@@ -39,10 +58,31 @@ class Communicator {
   /// In place: every rank receives root's tensor. Collective.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
+
+  /// Starts an in-place all-reduce of a contiguous tensor and returns at once where the backend
+  /// can overlap it with computation (mpi: non-blocking MPI; nccl: a communication stream). The
+  /// tensor must not be read or written until wait() returns. Collective: every rank starts the
+  /// same async operations in the same order. The default runs all_reduce synchronously.
+  virtual std::shared_ptr<Work> all_reduce_async(at::Tensor& tensor, ReduceOp op);
 };
 
 /// Picks the backend from options.backend (auto: nccl when `cuda` is true and NCCL is compiled,
-/// else mpi when the MPI runtime is active, else local). Collective.
+/// else mpi when the MPI runtime is active, else local). Collectives time out after
+/// options.timeout_s. Requires init_runtime() for mpi and nccl. Collective.
 std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool cuda);
+
+/// A communicator for one process (world size 1; every collective is the identity).
+std::shared_ptr<Communicator> make_local_communicator();
+
+/// True when this build contains the NCCL backend (MMAUX_WITH_NCCL).
+bool nccl_compiled();
+
+/// Number of CUDA devices visible to this process (0 without CUDA, without a driver, or when
+/// the NCCL backend is not compiled).
+int cuda_device_count();
+
+/// Row counts of every rank for a tensor of `rows` rows on this rank (all-gathers one int64;
+/// the result is on the host). Collective.
+std::vector<int64_t> gather_counts(int64_t rows, Communicator& comm);
 
 }  // namespace mmaux::dist

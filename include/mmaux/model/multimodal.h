@@ -44,9 +44,32 @@ class MultimodalModel : public torch::nn::Module {
   virtual int num_classes() const = 0;
   /// "ber-vit-concat", "ber-vit-att" or "vilt".
   virtual std::string kind() const = 0;
+  /// The config.json text that rebuilds this architecture (written by save_pretrained); "" for a
+  /// model that cannot be rebuilt from a directory.
+  virtual std::string config_json() const { return {}; }
 };
 
 /// Builds a model from options (preset or a Hugging Face directory) for `num_classes` classes.
+///
+/// options.dir:
+///  - "": the preset options.preset, randomly initialised;
+///  - a directory written by save_pretrained: its architecture and weights (strict unless
+///    options.strict is false; a different num_classes needs strict = false and gets a new head);
+///  - a Hugging Face directory (config.json [+ model.safetensors or model.safetensors.index.json]):
+///    model_type vilt for `vilt`, a BERT-family text model for the dual-stream models (the image
+///    tower then comes from options.preset, randomly initialised);
+///  - a dual-stream directory with text/ and image/ Hugging Face subdirectories;
+///  - a config.json with "mmaux_preset": that preset, with vocab_size, max_position_embeddings,
+///    type_vocab_size, pad_token_id, image_size and patch_size taken from the file.
+/// A directory without weights means random initialisation (logged). Random initialisation draws
+/// from libtorch's global generator: seed it (at::manual_seed) identically on every rank.
+/// Not collective.
 std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num_classes);
+
+/// Writes `dir`/model.safetensors (every parameter, named as model.named_parameters()) and
+/// `dir`/config.json so that make_model with model.dir = `dir` rebuilds it bit-identically.
+/// Creates `dir`; overwrites both files (written to temporary names, then renamed). Throws Error
+/// when the model has no config_json(). Not collective: call it on one rank.
+void save_pretrained(const MultimodalModel& model, const std::string& dir);
 
 }  // namespace mmaux::model

@@ -1,0 +1,94 @@
+#pragma once
+/// HDF5 shard files: one split's samples in files of a configurable number of rows.
+///
+/// Layout of one shard (every per-sample array has the sample as its first dimension):
+///   input_ids    int32 [n, L]            token ids padded with the pad id
+///   lengths      int32 [n]               attention length (real tokens)
+///   pixels       uint8 [n, 3, Hs, Ws]    RGB, channel-first, image at the top-left of the canvas
+///   image_hw     int32 [n, 2]            real image height and width inside the canvas
+///   labels       int32 [n]
+///   relation     int32 [n]               -1 when the data set has no relation annotation
+///   sample_index int64 [n]               index inside the split
+///   post_ids     string [n]
+///   meta/<name>  string [n]              free metadata columns (e.g. decided_by)
+/// Pixels are chunked one sample per chunk, uncompressed, so reading a sample touches exactly one
+/// chunk and can bypass HDF5 (a positioned read at the chunk's address, see ShardReader). The
+/// small columns are chunked by 256 rows and read whole when a reader opens.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mmaux/data/manifest.h"
+
+namespace mmaux::data {
+
+/// One preprocessed post.
+struct Sample {
+  std::string post_id;
+  std::vector<int32_t> input_ids;  ///< exactly the shard's text length L
+  int32_t length = 0;              ///< real tokens (attention mask ones)
+  std::vector<uint8_t> pixels;     ///< [3, height, width] channel-first
+  int32_t height = 0;
+  int32_t width = 0;
+  int32_t label = 0;
+  int32_t relation = -1;
+  int64_t sample_index = 0;
+  std::vector<std::string> meta;  ///< values of the writer's meta columns, in order
+};
+
+/// Writes one shard. Not thread-safe; one writer per file.
+class ShardWriter {
+ public:
+  /// Creates `path` (truncating). Throws DataError naming the path on failure.
+  ShardWriter(const std::string& path, int text_length, const ImagePreset& preset,
+              std::vector<std::string> meta_names);
+  ~ShardWriter();
+  ShardWriter(const ShardWriter&) = delete;
+  ShardWriter& operator=(const ShardWriter&) = delete;
+
+  /// Appends a sample; its pixels must fit the preset's storage canvas.
+  void append(const Sample& sample);
+  int64_t rows() const;
+  /// Writes the columns, closes the file and returns its size and SHA-256 (split left empty).
+  ShardInfo finish();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Reads one shard. After construction, read_pixels() is safe to call from several threads.
+class ShardReader {
+ public:
+  /// Opens `path` and reads the small columns. Throws DataError naming the file when it is not a
+  /// readable shard.
+  explicit ShardReader(const std::string& path);
+  ~ShardReader();
+  ShardReader(const ShardReader&) = delete;
+  ShardReader& operator=(const ShardReader&) = delete;
+
+  int64_t rows() const;
+  int text_length() const;
+  int canvas_height() const;
+  int canvas_width() const;
+  const std::vector<int32_t>& input_ids() const;  ///< [rows * L]
+  const std::vector<int32_t>& lengths() const;
+  const std::vector<int32_t>& image_hw() const;  ///< [rows * 2]
+  const std::vector<int32_t>& labels() const;
+  const std::vector<int32_t>& relation() const;
+  const std::vector<int64_t>& sample_index() const;
+  const std::vector<std::string>& post_ids() const;
+  /// A meta column by name (throws DataError when absent).
+  std::vector<std::string> meta(const std::string& name) const;
+  std::vector<std::string> meta_names() const;
+  /// Copies row `row`'s canvas (3 · canvas_height · canvas_width bytes) into `out`. Thread-safe.
+  void read_pixels(int64_t row, uint8_t* out) const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mmaux::data

@@ -1,0 +1,114 @@
+#pragma once
+/// Architecture descriptions of the encoders and the multimodal models, the built-in presets,
+/// and their mapping to and from Hugging Face `config.json` files.
+
+#include <cstdint>
+#include <string>
+
+namespace mmaux::model {
+
+/// A BERT-family text encoder (BERT, RoBERTa, XLM-R / Bernice). Field names as in Hugging Face's
+/// BertConfig / RobertaConfig.
+struct TextConfig {
+  std::string model_type = "bert";  ///< "bert" or a RoBERTa-family type ("roberta", "xlm-roberta")
+  int64_t vocab_size = 30522;
+  int64_t hidden_size = 768;
+  int64_t num_hidden_layers = 12;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  int64_t pad_token_id = 0;
+  double layer_norm_eps = 1e-12;
+  double hidden_dropout_prob = 0.1;
+  double attention_probs_dropout_prob = 0.1;
+
+  /// RoBERTa-family: position ids start at pad_token_id + 1 and padding keeps pad_token_id.
+  bool roberta_positions() const;
+};
+
+/// A ViT image encoder (Hugging Face ViTConfig).
+struct VisionConfig {
+  int64_t hidden_size = 768;
+  int64_t num_hidden_layers = 12;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  int64_t image_size = 224;
+  int64_t patch_size = 16;
+  int64_t num_channels = 3;
+  double layer_norm_eps = 1e-12;
+  double hidden_dropout_prob = 0.0;
+  double attention_probs_dropout_prob = 0.0;
+  bool qkv_bias = true;
+};
+
+/// ViLT (Hugging Face ViltConfig): one transformer over [text ; image].
+struct ViltConfig {
+  int64_t vocab_size = 30522;
+  int64_t type_vocab_size = 2;
+  int64_t modality_type_vocab_size = 2;
+  int64_t max_position_embeddings = 40;
+  int64_t hidden_size = 768;
+  int64_t num_hidden_layers = 12;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  int64_t image_size = 384;
+  int64_t patch_size = 32;
+  int64_t num_channels = 3;
+  double layer_norm_eps = 1e-12;
+  double hidden_dropout_prob = 0.0;
+  double attention_probs_dropout_prob = 0.0;
+  bool qkv_bias = true;
+};
+
+/// Everything needed to build one multimodal model.
+struct ModelConfig {
+  std::string kind = "ber-vit-concat";  ///< ber-vit-concat | ber-vit-att | vilt
+  TextConfig text;                      ///< dual stream only
+  VisionConfig vision;                  ///< dual stream only
+  ViltConfig vilt;                      ///< vilt only
+  int64_t projection_dim = 512;         ///< dual stream ITC projections (bias-free)
+  int64_t num_classes = 2;
+  double classifier_dropout = 0.05;
+};
+
+/// The preset `name` (tiny | small | ber-vit-base | vilt-b32) for model `kind`. Dual-stream kinds
+/// get text + vision, vilt gets vilt; presets are defined for every kind (ber-vit-base used with
+/// vilt gives a ViLT-B/32 shape, vilt-b32 with a dual-stream kind gives the base towers). Throws
+/// ConfigError for an unknown preset or kind.
+ModelConfig preset_config(const std::string& kind, const std::string& name);
+
+/// The preset names, in order of size.
+const char* const* preset_names();
+
+/// Parses a Hugging Face BERT/RoBERTa config.json text over `base` (missing keys keep base's
+/// values). Throws DataError naming `origin` on malformed JSON or bad values.
+TextConfig parse_text_config(const std::string& json_text, const TextConfig& base,
+                             const std::string& origin);
+/// Same for a ViT config.json.
+VisionConfig parse_vision_config(const std::string& json_text, const VisionConfig& base,
+                                 const std::string& origin);
+/// Same for a ViLT config.json.
+ViltConfig parse_vilt_config(const std::string& json_text, const ViltConfig& base,
+                             const std::string& origin);
+
+/// Hugging Face style config.json text for each part (what save_pretrained writes).
+std::string text_config_json(const TextConfig& c);
+std::string vision_config_json(const VisionConfig& c);
+std::string vilt_config_json(const ViltConfig& c);
+/// The whole model: {"mmaux_model": kind, "num_classes", ..., "text_config", "vision_config"}
+/// or {"mmaux_model": "vilt", ..., "vilt_config"}.
+std::string model_config_json(const ModelConfig& c);
+/// Inverse of model_config_json. Throws DataError naming `origin`.
+ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);
+
+/// Forward FLOPs per sample (2 × multiply-adds of the matmuls and the patch convolution;
+/// element-wise work not counted) for text length `text_length` at the config's image size. Forward
+/// + backward is about 3× this.
+double forward_flops(const ModelConfig& c, int64_t text_length);
+
+/// Checks the invariants (positive sizes, hidden divisible by heads, image divisible by patch);
+/// throws ConfigError naming the field.
+void validate(const ModelConfig& c);
+
+}  // namespace mmaux::model

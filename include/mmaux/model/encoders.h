@@ -1,0 +1,95 @@
+#pragma once
+/// The text encoder (BERT / RoBERTa family) and the image encoder (ViT). Their `named_parameters()`
+/// are the Hugging Face checkpoint keys of BertModel / RobertaModel / ViTModel (without a
+/// "bert." / "roberta." / "vit." prefix).
+
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <vector>
+
+#include "mmaux/model/config.h"
+#include "mmaux/model/layers.h"
+
+namespace mmaux::model {
+
+/// What an encoder returns.
+struct EncoderOutput {
+  at::Tensor last_hidden_state;  ///< [b, L, D]
+  at::Tensor pooled;             ///< [b, D]: tanh(dense(last_hidden_state[:, 0]))
+  at::Tensor mask;               ///< int64 [b, L]: 1 = real token or patch
+};
+
+/// Word + position + token type embeddings, LayerNorm, dropout (`embeddings.*`).
+class TextEmbeddings : public torch::nn::Module {
+ public:
+  /// `roberta_positions`: position ids count real tokens from pad_token_id + 1 (RoBERTa family);
+  /// otherwise 0, 1, 2, ... (BERT).
+  TextEmbeddings(int64_t vocab, int64_t hidden, int64_t max_positions, int64_t type_vocab,
+                 int64_t pad_token_id, bool roberta_positions, double eps, double dropout);
+  /// input_ids int64 [b, L] → [b, L, D]; token type 0 for every token.
+  at::Tensor forward(const at::Tensor& input_ids);
+
+ private:
+  std::shared_ptr<Embedding> word_, position_, token_type_;
+  std::shared_ptr<LayerNorm> norm_;
+  int64_t max_positions_, pad_token_id_;
+  bool roberta_positions_;
+  double dropout_;
+};
+
+/// BERT-family encoder: embeddings, encoder.layer.N (post-LN), pooler.
+class TextEncoder : public torch::nn::Module {
+ public:
+  explicit TextEncoder(const TextConfig& config);
+  /// input_ids, attention_mask int64 [b, L] (same device). Padding (mask 0) is never attended to.
+  EncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask);
+  const TextConfig& config() const { return config_; }
+
+ private:
+  TextConfig config_;
+  std::shared_ptr<TextEmbeddings> embeddings_;
+  std::vector<std::shared_ptr<BertLayer>> layers_;
+  std::shared_ptr<Pooler> pooler_;
+};
+
+/// ViT patch embedding (`embeddings.patch_embeddings.projection`, a stride-p convolution).
+class PatchEmbedding : public torch::nn::Module {
+ public:
+  PatchEmbedding(int64_t channels, int64_t hidden, int64_t patch);
+  /// [b, C, H, W] → [b, D, H/p, W/p].
+  at::Tensor forward(const at::Tensor& pixels);
+
+ private:
+  at::Tensor weight_, bias_;
+  int64_t patch_;
+};
+
+/// The patch mask of a pixel mask: [b, H, W] → int64 [b, H/p, W/p], 1 where the patch's top-left
+/// pixel is real (what nearest-neighbour downsampling gives; patches are wholly real or padding
+/// when images are padded to multiples of p).
+at::Tensor patch_mask(const at::Tensor& pixel_mask, int64_t patch);
+
+/// ViT encoder: embeddings.{cls_token, position_embeddings, patch_embeddings.projection},
+/// encoder.layer.N (pre-LN), layernorm, pooler.
+class VisionEncoder : public torch::nn::Module {
+ public:
+  explicit VisionEncoder(const VisionConfig& config);
+  /// pixels float [b, C, H, W] with H, W multiples of patch_size (other sizes than image_size
+  /// interpolate the position embeddings, bicubic); pixel_mask int64 [b, H, W] or undefined
+  /// (all real). Patches whose pixels are padding are never attended to.
+  EncoderOutput forward(const at::Tensor& pixels, const at::Tensor& pixel_mask);
+  const VisionConfig& config() const { return config_; }
+
+ private:
+  at::Tensor position_embeddings(int64_t grid_h, int64_t grid_w) const;
+
+  VisionConfig config_;
+  at::Tensor cls_token_, position_embeddings_;
+  std::shared_ptr<PatchEmbedding> patch_;
+  std::vector<std::shared_ptr<VitLayer>> layers_;
+  std::shared_ptr<LayerNorm> final_norm_;
+  std::shared_ptr<Pooler> pooler_;
+};
+
+}  // namespace mmaux::model

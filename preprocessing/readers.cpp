@@ -1,0 +1,83 @@
+#include "readers.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "mmaux/core/error.h"
+#include "mmaux/core/strings.h"
+
+namespace mmaux::preprocessing {
+
+data::RawDataset read_raw_dataset(const PreprocessOptions& o) {
+  if (o.dataset == "csv") return read_csv_dataset(o);
+  if (o.dataset == "tir") return read_tir(o);
+  if (o.dataset == "mvsa") return read_mvsa(o);
+  if (o.dataset == "mhp") return read_mhp(o);
+  if (o.dataset == "msd") return read_msd(o);
+  if (o.dataset == "micd") return read_micd(o);
+  MMAUX_THROW(ConfigError, "--dataset '{}' is not one of tir, mvsa, mhp, msd, micd, csv",
+              o.dataset);
+}
+
+std::vector<std::string> lower_header(const std::vector<std::string>& fields) {
+  std::vector<std::string> out;
+  for (auto f : fields) {
+    f = trim(f);
+    for (auto& c : f) c = char(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back(f);
+  }
+  return out;
+}
+
+int column_index(const std::vector<std::string>& header, const std::string& name) {
+  auto it = std::find(header.begin(), header.end(), name);
+  return it == header.end() ? -1 : int(it - header.begin());
+}
+
+bool parse_python_list(const std::string& line, std::vector<std::string>& items) {
+  items.clear();
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+  };
+  skip_space();
+  if (i >= line.size() || line[i] != '[') return false;
+  ++i;
+  for (;;) {
+    skip_space();
+    if (i >= line.size()) return false;
+    if (line[i] == ']') return true;
+    if (line[i] == '\'' || line[i] == '"') {
+      char q = line[i++];
+      std::string s;
+      while (i < line.size() && line[i] != q) {
+        if (line[i] == '\\' && i + 1 < line.size()) {
+          char e = line[++i];
+          s.push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e);
+        } else {
+          s.push_back(line[i]);
+        }
+        ++i;
+      }
+      if (i >= line.size()) return false;
+      ++i;
+      items.push_back(s);
+    } else {
+      size_t start = i;
+      while (i < line.size() && line[i] != ',' && line[i] != ']') ++i;
+      std::string tok = trim(line.substr(start, i - start));
+      if (tok.empty()) return false;
+      items.push_back(tok);
+    }
+    skip_space();
+    if (i < line.size() && line[i] == ',') {
+      ++i;
+    } else if (i < line.size() && line[i] == ']') {
+      return true;
+    } else {
+      return false;
+    }
+  }
+}
+
+}  // namespace mmaux::preprocessing

@@ -1,0 +1,92 @@
+#include "mmaux/data/csv.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "mmaux/core/error.h"
+
+namespace mmaux::data {
+
+std::vector<CsvRecord> parse_csv(std::string_view s, char sep) {
+  if (s.size() >= 3 && s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);
+  std::vector<CsvRecord> out;
+  CsvRecord rec;
+  std::string field;
+  int64_t line = 1;
+  rec.line = 1;
+  bool in_quotes = false, field_started = false, quoted = false;
+  auto end_field = [&] {
+    rec.fields.push_back(std::move(field));
+    field.clear();
+    field_started = quoted = false;
+  };
+  auto end_record = [&] {
+    end_field();
+    // A blank line is no record.
+    if (!(rec.fields.size() == 1 && rec.fields[0].empty())) out.push_back(std::move(rec));
+    rec = CsvRecord();
+    rec.line = line;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_quotes) {
+      if (c == '"') {
+        if (i + 1 < s.size() && s[i + 1] == '"') {
+          field.push_back('"');
+          ++i;
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        field.push_back(c);
+      }
+      continue;
+    }
+    if (c == sep) {
+      end_field();
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+      ++line;
+      end_record();
+    } else if (c == '"' && !field_started) {
+      in_quotes = quoted = field_started = true;
+    } else {
+      field.push_back(c);
+      field_started = true;
+    }
+  }
+  if (field_started || !rec.fields.empty()) end_record();
+  return out;
+}
+
+std::string csv_row(const std::vector<std::string>& fields, char sep) {
+  std::string out;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) out.push_back(sep);
+    const std::string& f = fields[i];
+    bool quote = f.find_first_of(std::string("\"\r\n") + sep) != std::string::npos;
+    if (!quote) {
+      out += f;
+      continue;
+    }
+    out.push_back('"');
+    for (char c : f) {
+      if (c == '"') out.push_back('"');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('\n');
+  return out;
+}
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  MMAUX_CHECK_DATA(in.good(), "cannot read '{}': no such file or not readable", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace mmaux::data

@@ -1,0 +1,264 @@
+#include "mmaux/data/loader.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "data/random.h"
+#include "mmaux/core/error.h"
+#include "mmaux/data/shard.h"
+
+namespace mmaux::data {
+
+/// Reads the split's small columns once, streams pixels per sample, and runs a small pool of
+/// workers that build whole batches ahead of the consumer.
+class Loader::Impl {
+ public:
+  struct Plan {
+    std::shared_ptr<const std::vector<int64_t>> order;
+    int64_t epoch = 0;
+    int64_t step = 0;
+  };
+
+  Impl(const Manifest& manifest, const LoaderOptions& o) : options(o) {
+    const SplitInfo& info = manifest.split(o.split);
+    preset = manifest.image_preset();
+    text_length = manifest.text_max_length();
+    for (const auto& sh : info.shards) {
+      auto path = (std::filesystem::path(manifest.dir()) / sh.file).string();
+      readers.push_back(std::make_unique<ShardReader>(path));
+      const auto& r = *readers.back();
+      MMAUX_CHECK_DATA(r.rows() == sh.rows && r.text_length() == text_length,
+                       "shard '{}' holds {} rows of text length {}, the manifest says {} rows of "
+                       "length {}; re-run 'mmaux preprocess --force'",
+                       path, r.rows(), r.text_length(), sh.rows, text_length);
+      for (int64_t row = 0; row < r.rows(); ++row) {
+        MMAUX_CHECK_DATA(r.sample_index()[row] == int64_t(where.size()),
+                         "shard '{}' row {} has sample index {}, expected {}", path, row,
+                         r.sample_index()[row], where.size());
+        where.emplace_back(int(readers.size() - 1), row);
+      }
+    }
+    n = int64_t(where.size());
+    float scale = 1.0f / (255.0f * preset.std);
+    for (int v = 0; v < 256; ++v) lut[v] = float(v) * scale - preset.mean / preset.std;
+    int workers = o.prefetch > 0 ? std::max(1, o.threads) : 0;
+    for (int t = 0; t < workers; ++t) pool.emplace_back([this] { work(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+      tasks.clear();
+    }
+    cv.notify_all();
+    for (auto& t : pool) t.join();
+  }
+
+  Batch build(const Plan& plan) const;
+
+  std::shared_future<Batch> submit(const Plan& plan) {
+    auto task = std::make_shared<std::packaged_task<Batch()>>([this, plan] { return build(plan); });
+    std::shared_future<Batch> f = task->get_future().share();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      tasks.emplace_back([task] { (*task)(); });
+    }
+    cv.notify_one();
+    return f;
+  }
+
+  void work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [this] { return stopping || !tasks.empty(); });
+        if (stopping) return;
+        job = std::move(tasks.front());
+        tasks.pop_front();
+      }
+      job();
+    }
+  }
+
+  LoaderOptions options;
+  ImagePreset preset;
+  int64_t text_length = 0;
+  int64_t n = 0;
+  std::vector<std::unique_ptr<ShardReader>> readers;
+  std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
+  float lut[256];
+
+  std::shared_ptr<const std::vector<int64_t>> order;  ///< current epoch's order
+  int64_t order_epoch = -1;
+  std::deque<std::pair<int64_t, std::shared_future<Batch>>> ahead;  ///< (step, batch)
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> tasks;
+  bool stopping = false;
+  std::vector<std::thread> pool;
+};
+
+Batch Loader::Impl::build(const Plan& plan) const {
+  const auto& ord = *plan.order;
+  const int64_t B = options.global_batch_size;
+  const int64_t begin = plan.step * B;
+  const int64_t rows = std::min(B, n - begin);
+  auto [offset, count] = rank_share(rows, options.rank, options.world_size);
+  // Variable-size images are padded to the largest image of the whole global batch, so that the
+  // tensors do not depend on the world size.
+  int H = preset.storage_height(), W = preset.storage_width();
+  if (preset.variable_size()) {
+    H = W = 1;
+    for (int64_t k = 0; k < rows; ++k) {
+      auto [s, r] = where[ord[begin + k]];
+      H = std::max(H, readers[s]->image_hw()[2 * r]);
+      W = std::max(W, readers[s]->image_hw()[2 * r + 1]);
+    }
+  }
+  Batch b;
+  b.global_batch_size = rows;
+  b.row_offset = offset;
+  const int64_t L = text_length;
+  b.input_ids = at::empty({count, L}, at::kLong);
+  b.attention_mask = at::zeros({count, L}, at::kLong);
+  b.pixels = at::empty({count, 3, H, W}, at::kFloat);
+  b.pixel_mask = at::zeros({count, H, W}, at::kLong);
+  b.labels = at::empty({count}, at::kLong);
+  b.relation = at::empty({count}, at::kLong);
+  b.global_row = at::arange(offset, offset + count, at::kLong);
+  b.sample_index = at::empty({count}, at::kLong);
+  auto* ids = b.input_ids.data_ptr<int64_t>();
+  auto* mask = b.attention_mask.data_ptr<int64_t>();
+  auto* px = b.pixels.data_ptr<float>();
+  auto* pm = b.pixel_mask.data_ptr<int64_t>();
+  std::vector<uint8_t> canvas;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t sample = ord[begin + offset + i];
+    auto [s, r] = where[sample];
+    const ShardReader& rd = *readers[s];
+    const int32_t* src_ids = &rd.input_ids()[r * L];
+    for (int64_t t = 0; t < L; ++t) ids[i * L + t] = src_ids[t];
+    for (int64_t t = 0; t < std::min<int64_t>(rd.lengths()[r], L); ++t) mask[i * L + t] = 1;
+    b.labels.data_ptr<int64_t>()[i] = rd.labels()[r];
+    b.relation.data_ptr<int64_t>()[i] = rd.relation()[r];
+    b.sample_index.data_ptr<int64_t>()[i] = sample;
+    b.post_ids.push_back(rd.post_ids()[r]);
+    const int ch = rd.canvas_height(), cw = rd.canvas_width();
+    canvas.resize(size_t(3) * ch * cw);
+    rd.read_pixels(r, canvas.data());
+    const int h = rd.image_hw()[2 * r], w = rd.image_hw()[2 * r + 1];
+    float* dst = px + i * 3 * H * W;
+    std::fill(dst, dst + size_t(3) * H * W, 0.0f);
+    for (int c = 0; c < 3; ++c) {
+      for (int y = 0; y < h && y < H; ++y) {
+        const uint8_t* srow = &canvas[(size_t(c) * ch + y) * cw];
+        float* drow = dst + (size_t(c) * H + y) * W;
+        for (int x = 0; x < w && x < W; ++x) drow[x] = lut[srow[x]];
+      }
+    }
+    int64_t* mrow = pm + i * H * W;
+    for (int y = 0; y < std::min(h, H); ++y)
+      std::fill(mrow + y * W, mrow + y * W + std::min(w, W), 1);
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+Loader::Loader(const Manifest& manifest, const LoaderOptions& options)
+    : manifest_(manifest), options_(options) {
+  MMAUX_CHECK_CONFIG(options.global_batch_size >= 1, "loader: global batch size {} must be >= 1",
+                     options.global_batch_size);
+  MMAUX_CHECK_CONFIG(
+      options.world_size >= 1 && options.rank >= 0 && options.rank < options.world_size,
+      "loader: rank {} is outside world size {}", options.rank, options.world_size);
+  MMAUX_CHECK_CONFIG(options.prefetch >= 0 && options.threads >= 1,
+                     "loader: prefetch {} must be >= 0 and threads {} >= 1", options.prefetch,
+                     options.threads);
+  impl_ = std::make_unique<Impl>(manifest_, options_);
+  start_epoch(0, 0);
+}
+
+Loader::~Loader() = default;
+
+int64_t Loader::split_size() const { return impl_->n; }
+
+int64_t Loader::steps_per_epoch() const {
+  int64_t n = impl_->n, b = options_.global_batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+void Loader::start_epoch(int64_t epoch, int64_t step) {
+  MMAUX_CHECK_CONFIG(epoch >= 0 && step >= 0 && step <= steps_per_epoch(),
+                     "loader: cannot start at epoch {} step {} (steps per epoch: {})", epoch, step,
+                     steps_per_epoch());
+  auto& m = *impl_;
+  {
+    // Queued batches of the old position are dropped; running ones finish and are discarded.
+    std::lock_guard<std::mutex> lock(m.mu);
+    m.tasks.clear();
+  }
+  m.ahead.clear();
+  if (m.order_epoch != epoch) {
+    m.order = std::make_shared<const std::vector<int64_t>>(
+        epoch_order(m.n, options_.seed, epoch, options_.shuffle));
+    m.order_epoch = epoch;
+  }
+  cursor_ = Cursor{epoch, step};
+}
+
+std::optional<Batch> Loader::next() {
+  auto& m = *impl_;
+  const int64_t steps = steps_per_epoch();
+  if (cursor_.step >= steps) return std::nullopt;
+  Impl::Plan plan{m.order, cursor_.epoch, cursor_.step};
+  Batch out;
+  if (options_.prefetch == 0) {
+    out = m.build(plan);
+  } else {
+    int64_t next_step = m.ahead.empty() ? cursor_.step : m.ahead.back().first + 1;
+    while (next_step < steps && next_step <= cursor_.step + options_.prefetch) {
+      m.ahead.emplace_back(next_step, m.submit(Impl::Plan{m.order, cursor_.epoch, next_step}));
+      ++next_step;
+    }
+    MMAUX_ASSERT(!m.ahead.empty() && m.ahead.front().first == cursor_.step,
+                 "prefetch queue out of step");
+    auto fut = m.ahead.front().second;
+    m.ahead.pop_front();
+    out = fut.get();  // rethrows a worker's DataError
+  }
+  ++cursor_.step;
+  return out;
+}
+
+std::vector<int64_t> Loader::epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle) {
+  std::vector<int64_t> order(size_t(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  if (!shuffle) return order;
+  detail::SplitMix64 rng(detail::mix_seed(seed, uint64_t(epoch), 0x6c6f61646572ULL));
+  for (int64_t i = n - 1; i > 0; --i) {
+    auto j = int64_t(rng.below(uint64_t(i + 1)));
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+std::pair<int64_t, int64_t> Loader::rank_share(int64_t rows, int rank, int world_size) {
+  int64_t base = rows / world_size, extra = rows % world_size;
+  int64_t count = base + (rank < extra ? 1 : 0);
+  int64_t offset = rank * base + std::min<int64_t>(rank, extra);
+  return {offset, count};
+}
+
+}  // namespace mmaux::data

@@ -1,0 +1,386 @@
+#include "mmaux/data/shard.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/check_h5.h"
+#include "data/sha256.h"
+#include "mmaux/core/error.h"
+
+namespace mmaux::data {
+namespace {
+
+constexpr hsize_t kSmallChunk = 256;
+
+/// Closes an HDF5 handle with the right function when it goes out of scope.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+    return *this;
+  }
+  ~Handle() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_ != nullptr) close_(id_);
+    id_ = -1;
+  }
+  hid_t get() const { return id_; }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+Handle string_type() { return Handle(H5Tcopy(H5T_C_S1), H5Tclose); }
+
+template <typename T>
+void write_column(hid_t file, const char* name, hid_t type, const std::vector<T>& data,
+                  hsize_t rows, hsize_t cols, const std::string& path) {
+  hsize_t dims[2] = {rows, cols};
+  int rank = cols == 0 ? 1 : 2;
+  Handle space(MMAUX_H5_CHECK(H5Screate_simple(rank, dims, nullptr), path), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (rows > 0) {
+    hsize_t chunk[2] = {std::min<hsize_t>(rows, kSmallChunk), cols};
+    MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), rank, chunk), path);
+  }
+  Handle ds(
+      MMAUX_H5_CHECK(
+          H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), path),
+      H5Dclose);
+  if (rows > 0) {
+    MMAUX_H5_CHECK(H5Dwrite(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path);
+  }
+}
+
+void write_strings(hid_t loc, const char* name, const std::vector<std::string>& values,
+                   const std::string& path) {
+  Handle type = string_type();
+  MMAUX_H5_CHECK(H5Tset_size(type.get(), H5T_VARIABLE), path);
+  MMAUX_H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), path);
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  write_column(loc, name, type.get(), ptrs, values.size(), 0, path);
+}
+
+std::vector<std::string> read_strings(hid_t loc, const char* name, const std::string& path) {
+  Handle ds(MMAUX_H5_CHECK(H5Dopen2(loc, name, H5P_DEFAULT), path), H5Dclose);
+  Handle space(MMAUX_H5_CHECK(H5Dget_space(ds.get()), path), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+  Handle type = string_type();
+  MMAUX_H5_CHECK(H5Tset_size(type.get(), H5T_VARIABLE), path);
+  MMAUX_H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), path);
+  std::vector<std::string> out;
+  if (n == 0) return out;
+  MMAUX_H5_CHECK(H5Dread(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), path);
+  for (char* p : ptrs) out.emplace_back(p ? p : "");
+  H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+template <typename T>
+std::vector<T> read_column(hid_t file, const char* name, hid_t type, size_t expect,
+                           const std::string& path) {
+  Handle ds(MMAUX_H5_CHECK(H5Dopen2(file, name, H5P_DEFAULT), path), H5Dclose);
+  Handle space(MMAUX_H5_CHECK(H5Dget_space(ds.get()), path), H5Sclose);
+  auto n = static_cast<size_t>(H5Sget_simple_extent_npoints(space.get()));
+  MMAUX_CHECK_DATA(n == expect, "shard '{}': column '{}' has {} values, expected {}", path, name, n,
+                   expect);
+  std::vector<T> out(n);
+  if (n > 0) {
+    MMAUX_H5_CHECK(H5Dread(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), path);
+  }
+  return out;
+}
+
+int read_int_attr(hid_t file, const char* name, const std::string& path) {
+  Handle a(MMAUX_H5_CHECK(H5Aopen(file, name, H5P_DEFAULT), path), H5Aclose);
+  int v = 0;
+  MMAUX_H5_CHECK(H5Aread(a.get(), H5T_NATIVE_INT, &v), path);
+  return v;
+}
+
+void write_int_attr(hid_t file, const char* name, int value, const std::string& path) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a(MMAUX_H5_CHECK(
+               H5Acreate2(file, name, H5T_NATIVE_INT, space.get(), H5P_DEFAULT, H5P_DEFAULT), path),
+           H5Aclose);
+  MMAUX_H5_CHECK(H5Awrite(a.get(), H5T_NATIVE_INT, &value), path);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+class ShardWriter::Impl {
+ public:
+  std::string path;
+  int text_length;
+  int ch, cw;
+  std::vector<std::string> meta_names;
+  Handle file, pixels;
+  int64_t rows = 0;
+  std::vector<int32_t> ids, lengths, hw, labels, relation;
+  std::vector<int64_t> index;
+  std::vector<std::string> post_ids;
+  std::vector<std::vector<std::string>> meta;
+  std::vector<uint8_t> canvas;
+};
+
+ShardWriter::ShardWriter(const std::string& path, int text_length, const ImagePreset& preset,
+                         std::vector<std::string> meta_names)
+    : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  m.path = path;
+  m.text_length = text_length;
+  m.ch = preset.storage_height();
+  m.cw = preset.storage_width();
+  m.meta_names = std::move(meta_names);
+  m.meta.resize(m.meta_names.size());
+  m.file =
+      Handle(MMAUX_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path),
+             H5Fclose);
+  hsize_t dims[4] = {0, 3, hsize_t(m.ch), hsize_t(m.cw)};
+  hsize_t maxdims[4] = {H5S_UNLIMITED, 3, hsize_t(m.ch), hsize_t(m.cw)};
+  hsize_t chunk[4] = {1, 3, hsize_t(m.ch), hsize_t(m.cw)};
+  Handle space(MMAUX_H5_CHECK(H5Screate_simple(4, dims, maxdims), path), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), 4, chunk), path);
+  // Every chunk is written whole exactly once: no fill value writes needed.
+  MMAUX_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), path);
+  m.pixels = Handle(MMAUX_H5_CHECK(H5Dcreate2(m.file.get(), "pixels", H5T_NATIVE_UINT8, space.get(),
+                                              H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                                   path),
+                    H5Dclose);
+  m.canvas.resize(size_t(3) * m.ch * m.cw);
+}
+
+ShardWriter::~ShardWriter() = default;
+
+int64_t ShardWriter::rows() const { return impl_->rows; }
+
+void ShardWriter::append(const Sample& s) {
+  auto& m = *impl_;
+  MMAUX_ASSERT(s.input_ids.size() == size_t(m.text_length), "input_ids has {} ids, shard L = {}",
+               s.input_ids.size(), m.text_length);
+  MMAUX_ASSERT(s.height > 0 && s.width > 0 && s.height <= m.ch && s.width <= m.cw &&
+                   s.pixels.size() == size_t(3) * s.height * s.width,
+               "image {}x{} ({} bytes) does not fit the {}x{} canvas", s.height, s.width,
+               s.pixels.size(), m.ch, m.cw);
+  MMAUX_ASSERT(s.meta.size() == m.meta_names.size(), "meta columns mismatch");
+  const uint8_t* src = s.pixels.data();
+  if (s.height == m.ch && s.width == m.cw) {
+    std::memcpy(m.canvas.data(), src, m.canvas.size());
+  } else {
+    std::fill(m.canvas.begin(), m.canvas.end(), 0);
+    for (int c = 0; c < 3; ++c) {
+      for (int y = 0; y < s.height; ++y) {
+        std::memcpy(&m.canvas[(size_t(c) * m.ch + y) * m.cw],
+                    src + (size_t(c) * s.height + y) * s.width, s.width);
+      }
+    }
+  }
+  hsize_t dims[4] = {hsize_t(m.rows + 1), 3, hsize_t(m.ch), hsize_t(m.cw)};
+  MMAUX_H5_CHECK(H5Dset_extent(m.pixels.get(), dims), m.path);
+  Handle fspace(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), m.path), H5Sclose);
+  hsize_t start[4] = {hsize_t(m.rows), 0, 0, 0};
+  hsize_t count[4] = {1, 3, hsize_t(m.ch), hsize_t(m.cw)};
+  MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                 m.path);
+  Handle mspace(H5Screate_simple(4, count, nullptr), H5Sclose);
+  MMAUX_H5_CHECK(H5Dwrite(m.pixels.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT,
+                          m.canvas.data()),
+                 m.path);
+  m.ids.insert(m.ids.end(), s.input_ids.begin(), s.input_ids.end());
+  m.lengths.push_back(s.length);
+  m.hw.push_back(s.height);
+  m.hw.push_back(s.width);
+  m.labels.push_back(s.label);
+  m.relation.push_back(s.relation);
+  m.index.push_back(s.sample_index);
+  m.post_ids.push_back(s.post_id);
+  for (size_t k = 0; k < s.meta.size(); ++k) m.meta[k].push_back(s.meta[k]);
+  ++m.rows;
+}
+
+ShardInfo ShardWriter::finish() {
+  auto& m = *impl_;
+  hid_t f = m.file.get();
+  hsize_t n = hsize_t(m.rows);
+  write_int_attr(f, "schema_version", kManifestSchemaVersion, m.path);
+  write_int_attr(f, "text_length", m.text_length, m.path);
+  write_column(f, "input_ids", H5T_NATIVE_INT32, m.ids, n, hsize_t(m.text_length), m.path);
+  write_column(f, "lengths", H5T_NATIVE_INT32, m.lengths, n, 0, m.path);
+  write_column(f, "image_hw", H5T_NATIVE_INT32, m.hw, n, 2, m.path);
+  write_column(f, "labels", H5T_NATIVE_INT32, m.labels, n, 0, m.path);
+  write_column(f, "relation", H5T_NATIVE_INT32, m.relation, n, 0, m.path);
+  write_column(f, "sample_index", H5T_NATIVE_INT64, m.index, n, 0, m.path);
+  write_strings(f, "post_ids", m.post_ids, m.path);
+  Handle group(MMAUX_H5_CHECK(H5Gcreate2(f, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), m.path),
+               H5Gclose);
+  for (size_t k = 0; k < m.meta_names.size(); ++k) {
+    write_strings(group.get(), m.meta_names[k].c_str(), m.meta[k], m.path);
+  }
+  group.reset();
+  m.pixels.reset();
+  MMAUX_H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), m.path);
+  m.file.reset();
+  ShardInfo info;
+  info.file = std::filesystem::path(m.path).filename().string();
+  info.rows = m.rows;
+  info.bytes = static_cast<int64_t>(std::filesystem::file_size(m.path));
+  info.sha256 = detail::sha256_file(m.path);
+  return info;
+}
+
+// ---------------------------------------------------------------------------------------------
+class ShardReader::Impl {
+ public:
+  std::string path;
+  int64_t rows = 0;
+  int text_length = 0;
+  int ch = 0, cw = 0;
+  std::vector<int32_t> ids, lengths, hw, labels, relation;
+  std::vector<int64_t> index;
+  std::vector<std::string> post_ids;
+  Handle file, pixels;
+  int fd = -1;
+  std::vector<haddr_t> chunk_addr;  ///< file offset of each row's pixel chunk (empty: use HDF5)
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  m.path = path;
+  MMAUX_CHECK_DATA(std::filesystem::exists(path), "shard '{}' does not exist", path);
+  htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  MMAUX_CHECK_DATA(is_h5 > 0,
+                   "shard '{}' is not an HDF5 file (truncated or overwritten?); "
+                   "re-run 'mmaux preprocess --force'",
+                   path);
+  m.file =
+      Handle(MMAUX_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path), H5Fclose);
+  hid_t f = m.file.get();
+  int version = read_int_attr(f, "schema_version", path);
+  MMAUX_CHECK_DATA(version == kManifestSchemaVersion,
+                   "shard '{}' has schema version {}, expected {}; re-run 'mmaux preprocess "
+                   "--force'",
+                   path, version, kManifestSchemaVersion);
+  m.text_length = read_int_attr(f, "text_length", path);
+  m.pixels = Handle(MMAUX_H5_CHECK(H5Dopen2(f, "pixels", H5P_DEFAULT), path), H5Dclose);
+  Handle space(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), path), H5Sclose);
+  hsize_t dims[4];
+  MMAUX_CHECK_DATA(H5Sget_simple_extent_ndims(space.get()) == 4,
+                   "shard '{}': pixels is not 4-dimensional", path);
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  m.rows = int64_t(dims[0]);
+  m.ch = int(dims[2]);
+  m.cw = int(dims[3]);
+  size_t n = size_t(m.rows);
+  m.ids = read_column<int32_t>(f, "input_ids", H5T_NATIVE_INT32, n * m.text_length, path);
+  m.lengths = read_column<int32_t>(f, "lengths", H5T_NATIVE_INT32, n, path);
+  m.hw = read_column<int32_t>(f, "image_hw", H5T_NATIVE_INT32, 2 * n, path);
+  m.labels = read_column<int32_t>(f, "labels", H5T_NATIVE_INT32, n, path);
+  m.relation = read_column<int32_t>(f, "relation", H5T_NATIVE_INT32, n, path);
+  m.index = read_column<int64_t>(f, "sample_index", H5T_NATIVE_INT64, n, path);
+  m.post_ids = read_strings(f, "post_ids", path);
+  MMAUX_CHECK_DATA(m.post_ids.size() == n, "shard '{}': {} post ids for {} rows", path,
+                   m.post_ids.size(), n);
+  // Uncompressed one-sample chunks can be read with pread, concurrently and without HDF5's global
+  // lock. Any chunk that is filtered or of an unexpected size makes the reader use HDF5 instead.
+  size_t chunk_bytes = size_t(3) * m.ch * m.cw;
+  std::vector<haddr_t> addr(n);
+  bool direct = true;
+  for (size_t r = 0; r < n && direct; ++r) {
+    hsize_t off[4] = {hsize_t(r), 0, 0, 0};
+    unsigned mask = 0;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(m.pixels.get(), off, &mask, &addr[r], &size) < 0 || mask != 0 ||
+        size != chunk_bytes || addr[r] == HADDR_UNDEF) {
+      direct = false;
+    }
+  }
+  if (direct) {
+    m.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (m.fd >= 0) m.chunk_addr = std::move(addr);
+  }
+}
+
+ShardReader::~ShardReader() = default;
+
+int64_t ShardReader::rows() const { return impl_->rows; }
+int ShardReader::text_length() const { return impl_->text_length; }
+int ShardReader::canvas_height() const { return impl_->ch; }
+int ShardReader::canvas_width() const { return impl_->cw; }
+const std::vector<int32_t>& ShardReader::input_ids() const { return impl_->ids; }
+const std::vector<int32_t>& ShardReader::lengths() const { return impl_->lengths; }
+const std::vector<int32_t>& ShardReader::image_hw() const { return impl_->hw; }
+const std::vector<int32_t>& ShardReader::labels() const { return impl_->labels; }
+const std::vector<int32_t>& ShardReader::relation() const { return impl_->relation; }
+const std::vector<int64_t>& ShardReader::sample_index() const { return impl_->index; }
+const std::vector<std::string>& ShardReader::post_ids() const { return impl_->post_ids; }
+
+std::vector<std::string> ShardReader::meta(const std::string& name) const {
+  auto& m = *impl_;
+  std::string full = "meta/" + name;
+  MMAUX_CHECK_DATA(H5Lexists(m.file.get(), "meta", H5P_DEFAULT) > 0 &&
+                       H5Lexists(m.file.get(), full.c_str(), H5P_DEFAULT) > 0,
+                   "shard '{}' has no meta column '{}'", m.path, name);
+  return read_strings(m.file.get(), full.c_str(), m.path);
+}
+
+std::vector<std::string> ShardReader::meta_names() const {
+  auto& m = *impl_;
+  std::vector<std::string> out;
+  if (H5Lexists(m.file.get(), "meta", H5P_DEFAULT) <= 0) return out;
+  Handle g(MMAUX_H5_CHECK(H5Gopen2(m.file.get(), "meta", H5P_DEFAULT), m.path), H5Gclose);
+  H5G_info_t info;
+  MMAUX_H5_CHECK(H5Gget_info(g.get(), &info), m.path);
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[256];
+    ssize_t len = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name,
+                                     sizeof(name), H5P_DEFAULT);
+    if (len > 0) out.emplace_back(name, size_t(std::min<ssize_t>(len, 255)));
+  }
+  return out;
+}
+
+void ShardReader::read_pixels(int64_t row, uint8_t* out) const {
+  auto& m = *impl_;
+  MMAUX_ASSERT(row >= 0 && row < m.rows, "row {} outside shard of {} rows", row, m.rows);
+  size_t bytes = size_t(3) * m.ch * m.cw;
+  if (!m.chunk_addr.empty()) {
+    size_t done = 0;
+    while (done < bytes) {
+      ssize_t got = ::pread(m.fd, out + done, bytes - done, off_t(m.chunk_addr[row] + done));
+      if (got < 0 && errno == EINTR) continue;
+      MMAUX_CHECK_DATA(got > 0, "shard '{}': reading the pixels of row {} failed: {}", m.path, row,
+                       got < 0 ? std::strerror(errno) : "unexpected end of file");
+      done += size_t(got);
+    }
+    return;
+  }
+  Handle fspace(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), m.path), H5Sclose);
+  hsize_t start[4] = {hsize_t(row), 0, 0, 0};
+  hsize_t count[4] = {1, 3, hsize_t(m.ch), hsize_t(m.cw)};
+  MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                 m.path);
+  Handle mspace(H5Screate_simple(4, count, nullptr), H5Sclose);
+  MMAUX_H5_CHECK(
+      H5Dread(m.pixels.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT, out),
+      m.path);
+}
+
+}  // namespace mmaux::data

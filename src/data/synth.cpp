@@ -1,0 +1,314 @@
+#include "mmaux/data/synth.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "data/random.h"
+#include "mmaux/core/error.h"
+#include "mmaux/core/strings.h"
+#include "mmaux/data/csv.h"
+#include "mmaux/data/text.h"
+
+namespace fs = std::filesystem;
+
+namespace mmaux::data {
+namespace {
+
+const char* kObjects[] = {"circle", "square", "triangle", "cross", "ring", "bar"};
+const char* kColours[] = {"red", "green", "blue", "yellow", "purple", "orange"};
+const uint8_t kRgb[][3] = {{210, 40, 40},  {40, 160, 60},  {40, 70, 200},
+                           {230, 200, 30}, {140, 50, 170}, {240, 130, 20}};
+const char* kMoodWords[3][4] = {{"hate", "awful", "terrible", "sad"},
+                                {"okay", "ordinary", "average", "plain"},
+                                {"love", "great", "wonderful", "amazing"}};
+const char* kTopics[] = {"coffee", "homework", "train", "weekend", "meeting", "garden", "dinner"};
+const char* kNeutralOpeners[] = {"just saw", "look at", "here is", "today:"};
+
+std::vector<double> parse_mix(const std::string& text, size_t n, const char* what) {
+  std::vector<double> w;
+  if (text.empty()) return std::vector<double>(n, 1.0);
+  for (const auto& part : split(text, ',')) {
+    try {
+      w.push_back(std::stod(trim(part)));
+    } catch (const std::exception&) {
+      MMAUX_THROW(ConfigError, "--{} '{}': '{}' is not a number", what, text, part);
+    }
+  }
+  double sum = 0;
+  for (double v : w) sum += v;
+  MMAUX_CHECK_CONFIG(w.size() == n, "--{} '{}' has {} weights, expected {}", what, text, w.size(),
+                     n);
+  MMAUX_CHECK_CONFIG(sum > 0 && *std::min_element(w.begin(), w.end()) >= 0,
+                     "--{} '{}': weights must be >= 0 with a positive sum", what, text);
+  return w;
+}
+
+int draw(detail::SplitMix64& rng, const std::vector<double>& w) {
+  double sum = 0;
+  for (double v : w) sum += v;
+  double u = rng.uniform() * sum;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (u < w[i]) return int(i);
+    u -= w[i];
+  }
+  return int(w.size() - 1);
+}
+
+std::string make_text(detail::SplitMix64& rng, const SynthPost& p) {
+  std::string subject;
+  if (p.relation == 0) {
+    subject = fmt::format("the {} {}", kColours[p.colour], kObjects[p.object]);
+  } else if (p.relation == 1) {
+    subject = fmt::format("a {}", kObjects[p.object]);
+  } else {
+    subject = fmt::format("my {}", kTopics[rng.below(7)]);
+  }
+  std::string text;
+  if (p.text_mood >= 0) {
+    const char* word = kMoodWords[p.text_mood][rng.below(4)];
+    switch (rng.below(3)) {
+      case 0:
+        text = fmt::format("{} is {}", subject, word);
+        break;
+      case 1:
+        text = fmt::format("{}, {}", word, subject);
+        break;
+      default:
+        text = fmt::format("feeling {} about {}", word, subject);
+    }
+  } else {
+    text = fmt::format("{} {}", kNeutralOpeners[rng.below(4)], subject);
+  }
+  // Tweet-like noise that the normaliser must handle.
+  if (rng.uniform() < 0.2) text = fmt::format("@user{} {}", rng.below(1000), text);
+  if (rng.uniform() < 0.15) text += fmt::format(" https://t.co/{:x}", rng.next() % 0xffffff);
+  if (rng.uniform() < 0.1) text += " !!!!!";
+  if (rng.uniform() < 0.05) text += " &amp; more";
+  return text;
+}
+
+}  // namespace
+
+std::vector<SynthPost> generate_synth_posts(const SynthOptions& o) {
+  auto classes = parse_mix(o.class_balance, 3, "class-balance");
+  auto relations = parse_mix(o.relation_mix, 3, "relation-mix");
+  auto decided = parse_mix(o.decided_by_mix, 3, "decided-by-mix");
+  std::vector<SynthPost> posts(size_t(std::max(o.posts, 0)));
+  for (size_t i = 0; i < posts.size(); ++i) {
+    detail::SplitMix64 rng(detail::mix_seed(o.seed, i, 0x73796e7468ULL));
+    SynthPost& p = posts[i];
+    p.post_id = fmt::format("s{:06d}", i);
+    int label = draw(rng, classes);
+    p.relation = draw(rng, relations);
+    int by = draw(rng, decided);
+    p.decided_by = by == 0 ? "text" : by == 1 ? "image" : "both";
+    if (by == 0) {
+      p.text_mood = label;
+    } else if (by == 1) {
+      p.image_mood = label;
+    } else {
+      p.text_mood = int(rng.below(3));
+      p.image_mood = (label - p.text_mood + 3) % 3;
+    }
+    p.object = int(rng.below(6));
+    p.colour = int(rng.below(6));
+    p.text = make_text(rng, p);
+    p.label = rng.uniform() < o.label_noise ? int(rng.below(3)) : label;
+    double u = rng.uniform();
+    p.split = u < 0.8 ? "train" : u < 0.9 ? "validation" : "test";
+    p.image_file =
+        fmt::format("images/{}.{}", p.post_id, rng.uniform() < o.png_fraction ? "png" : "jpg");
+  }
+  return posts;
+}
+
+Image draw_synth_image(const SynthPost& p, int width, int height, uint64_t seed) {
+  detail::SplitMix64 rng(detail::mix_seed(seed, std::hash<std::string>{}(p.post_id), 0x696d67ULL));
+  Image img;
+  img.width = width;
+  img.height = height;
+  const size_t plane = size_t(width) * height;
+  img.pixels.resize(3 * plane);
+  uint8_t bg[3] = {uint8_t(200 + rng.below(40)), uint8_t(200 + rng.below(40)),
+                   uint8_t(200 + rng.below(40))};
+  const int band_top = height * 3 / 4;
+  const double size = std::min(width, band_top) * (0.25 + 0.1 * rng.uniform());
+  const double cx = size + rng.uniform() * std::max(1.0, width - 2 * size);
+  const double cy = size + rng.uniform() * std::max(1.0, band_top - 2 * size);
+  const int period = std::max(2, std::min(width, height) / 16);
+  const uint8_t* fg = kRgb[p.colour];
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      double dx = (x - cx) / size, dy = (y - cy) / size;
+      bool inside = false;
+      if (y < band_top) {
+        switch (p.object) {
+          case 0:
+            inside = dx * dx + dy * dy <= 1.0;
+            break;
+          case 1:
+            inside = std::abs(dx) <= 0.8 && std::abs(dy) <= 0.8;
+            break;
+          case 2:
+            inside = dy <= 0.8 && dy >= -0.9 && std::abs(dx) <= (dy + 0.9) * 0.6;
+            break;
+          case 3:
+            inside = (std::abs(dx) <= 0.25 && std::abs(dy) <= 1) ||
+                     (std::abs(dy) <= 0.25 && std::abs(dx) <= 1);
+            break;
+          case 4: {
+            double r = dx * dx + dy * dy;
+            inside = r <= 1.0 && r >= 0.45;
+            break;
+          }
+          default:
+            inside = std::abs(dx) <= 1.0 && std::abs(dy) <= 0.3;
+        }
+      }
+      uint8_t px[3] = {bg[0], bg[1], bg[2]};
+      if (inside) std::copy(fg, fg + 3, px);
+      if (y >= band_top && p.image_mood >= 0) {
+        bool dark = p.image_mood == 0   ? (y / period) % 2 == 0
+                    : p.image_mood == 1 ? (x / period) % 2 == 0
+                                        : ((x / period) + (y / period)) % 2 == 0;
+        if (dark) px[0] = px[1] = px[2] = 40;
+      }
+      for (int c = 0; c < 3; ++c) {
+        int noisy = int(px[c]) + int(rng.below(9)) - 4;
+        img.pixels[c * plane + size_t(y) * width + x] = uint8_t(std::clamp(noisy, 0, 255));
+      }
+    }
+  }
+  return img;
+}
+
+int synth_text_mood(const std::string& text) {
+  std::string lower = text;
+  for (auto& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+  std::string word;
+  for (size_t i = 0; i <= lower.size(); ++i) {
+    char c = i < lower.size() ? lower[i] : ' ';
+    if (std::isalpha(static_cast<unsigned char>(c))) {
+      word.push_back(c);
+      continue;
+    }
+    for (int m = 0; m < 3; ++m) {
+      for (const char* w : kMoodWords[m]) {
+        if (word == w) return m;
+      }
+    }
+    word.clear();
+  }
+  return -1;
+}
+
+int synth_image_mood(const Image& img) {
+  // Mean absolute difference between vertical and between horizontal neighbours in the band.
+  const int w = img.width, h = img.height;
+  const size_t plane = size_t(w) * h;
+  auto lum = [&](int x, int y) {
+    size_t k = size_t(y) * w + x;
+    return (int(img.pixels[k]) + img.pixels[plane + k] + img.pixels[2 * plane + k]) / 3;
+  };
+  double vert = 0, horiz = 0, dark = 0;
+  int count = 0;
+  for (int y = h * 3 / 4 + 1; y < h - 1; ++y) {
+    for (int x = 1; x < w - 1; ++x) {
+      vert += std::abs(lum(x, y + 1) - lum(x, y));
+      horiz += std::abs(lum(x + 1, y) - lum(x, y));
+      dark += lum(x, y) < 120 ? 1 : 0;
+      ++count;
+    }
+  }
+  if (count == 0 || dark / count < 0.2) return -1;
+  vert /= count;
+  horiz /= count;
+  if (vert > 2 * horiz) return 0;
+  if (horiz > 2 * vert) return 1;
+  return 2;
+}
+
+std::vector<SynthPost> write_synth_dataset(const SynthOptions& o) {
+  MMAUX_CHECK_CONFIG(!o.out.empty(), "synth: give --out DIR");
+  auto posts = generate_synth_posts(o);
+  fs::path out(o.out);
+  fs::create_directories(out / "images");
+  fs::create_directories(out / "model");
+  const int width = o.image_size, height = o.image_height > 0 ? o.image_height : o.image_size;
+  unsigned threads =
+      o.threads > 0 ? unsigned(o.threads) : std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mu;
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (size_t i; (i = next++) < posts.size();) {
+        try {
+          save_image((out / posts[i].image_file).string(),
+                     draw_synth_image(posts[i], width, height, o.seed));
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(failure_mu);
+          if (!failure) failure = std::current_exception();
+        }
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+
+  std::ofstream csv(out / "posts.csv", std::ios::binary);
+  MMAUX_CHECK(csv.good(), "cannot write '{}'", (out / "posts.csv").string());
+  csv << "post_id,text,label,split,relation,decided_by,image\n";
+  std::set<std::string> words;
+  for (const auto& p : posts) {
+    csv << csv_row({p.post_id, p.text, synth_class_names()[p.label], p.split,
+                    synth_relation_names()[p.relation], p.decided_by, p.image_file});
+    // The vocabulary covers the normalised, lower-cased texts split at spaces and punctuation.
+    std::string t = normalize_tweet(p.text);
+    std::string word;
+    for (char c : t + " ") {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (std::isalnum(u)) {
+        word.push_back(char(std::tolower(u)));
+        continue;
+      }
+      if (!word.empty()) words.insert(word);
+      word.clear();
+      if (!std::isspace(u)) words.insert(std::string(1, c));
+    }
+  }
+  // Single characters and their continuations so that any ASCII word can be covered.
+  for (int c = 33; c < 127; ++c) {
+    if (std::isupper(c)) continue;
+    words.insert(std::string(1, char(c)));
+    if (std::isalnum(c)) words.insert("##" + std::string(1, char(c)));
+  }
+  std::ofstream vocab(out / "model" / "vocab.txt");
+  int64_t vocab_size = 0;
+  for (const char* special : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"}) {
+    vocab << special << "\n";
+    ++vocab_size;
+  }
+  for (const auto& w : words) {
+    vocab << w << "\n";
+    ++vocab_size;
+  }
+  nlohmann::json tok = {{"do_lower_case", true}, {"model_max_length", 32}};
+  std::ofstream(out / "model" / "tokenizer_config.json") << tok.dump(2) << "\n";
+  nlohmann::json cfg = {{"model_type", "bert"},     {"mmaux_preset", "tiny"},
+                        {"vocab_size", vocab_size}, {"max_position_embeddings", 64},
+                        {"image_size", 64},         {"patch_size", 16},
+                        {"max_text_length", 32}};
+  std::ofstream(out / "model" / "config.json") << cfg.dump(2) << "\n";
+  return posts;
+}
+
+}  // namespace mmaux::data

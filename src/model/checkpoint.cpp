@@ -1,0 +1,220 @@
+#include "mmaux/model/checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "mmaux/core/error.h"
+#include "mmaux/core/log.h"
+#include "mmaux/model/safetensors.h"
+#include "model/json_util.h"
+#include "model/shape.h"
+
+namespace mmaux::model {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool any_prefix(const std::string& s, const std::vector<std::string>& prefixes) {
+  for (const auto& p : prefixes) {
+    if (starts_with(s, p)) return true;
+  }
+  return false;
+}
+
+std::string list(const std::vector<std::string>& names, size_t max = 20) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < max; ++i) s += "\n  " + names[i];
+  if (names.size() > max) s += fmt::format("\n  ... and {} more", names.size() - max);
+  return s;
+}
+
+bool is_float(at::ScalarType t) {
+  return t == at::kFloat || t == at::kDouble || t == at::kHalf || t == at::kBFloat16;
+}
+
+}  // namespace
+
+LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
+                           const LoadRules& rules, const std::string& origin) {
+  LoadReport report;
+  auto params = module.named_parameters(true);
+  std::set<std::string> used;
+  std::vector<std::pair<at::Tensor, at::Tensor>> copies;
+  for (const auto& item : params) {
+    const std::string& name = item.key();
+    auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      report.missing.push_back(name);
+      continue;
+    }
+    used.insert(name);
+    const at::Tensor& src = it->second;
+    const at::Tensor& dst = item.value();
+    if (src.sizes() != dst.sizes() || !is_float(src.scalar_type())) {
+      report.mismatched.push_back(
+          fmt::format("{}: checkpoint {} {} vs model {}", name, c10::toString(src.scalar_type()),
+                      shape_string(src.sizes()), shape_string(dst.sizes())));
+      continue;
+    }
+    copies.emplace_back(dst, src);
+    report.loaded.push_back(name);
+  }
+  for (const auto& [name, t] : tensors) {
+    if (used.count(name)) continue;
+    (any_prefix(name, rules.ignore) ? report.ignored : report.unexpected).push_back(name);
+  }
+  std::vector<std::string> hard_missing;
+  for (const auto& name : report.missing) {
+    if (!any_prefix(name, rules.may_miss)) hard_missing.push_back(name);
+  }
+  if (rules.strict &&
+      (!hard_missing.empty() || !report.unexpected.empty() || !report.mismatched.empty())) {
+    MMAUX_THROW(DataError,
+                "{}: checkpoint does not match the model ({} missing, {} unexpected, {} mis-shaped "
+                "tensors); pass --model.strict false to load what matches and keep the rest as "
+                "initialised{}{}{}{}{}{}",
+                origin, hard_missing.size(), report.unexpected.size(), report.mismatched.size(),
+                hard_missing.empty() ? "" : "\nmissing:", list(hard_missing),
+                report.unexpected.empty() ? "" : "\nunexpected:", list(report.unexpected),
+                report.mismatched.empty() ? "" : "\nmis-shaped:", list(report.mismatched));
+  }
+  {
+    at::NoGradGuard no_grad;
+    for (auto& [dst, src] : copies) dst.copy_(src.to(dst.device()).to(dst.scalar_type()));
+  }
+  log_info("model",
+           "{}: loaded {} tensors, {} missing (initialised), {} unexpected, {} "
+           "mis-shaped, {} pre-training tensors skipped",
+           origin, report.loaded.size(), report.missing.size(), report.unexpected.size(),
+           report.mismatched.size(), report.ignored.size());
+  if (!report.missing.empty())
+    log_warn("model", "{}: not in the checkpoint:{}", origin, list(report.missing));
+  if (!report.unexpected.empty()) {
+    log_warn("model", "{}: not in the model:{}", origin, list(report.unexpected));
+  }
+  if (!report.mismatched.empty()) {
+    log_warn("model", "{}: mis-shaped:{}", origin, list(report.mismatched));
+  }
+  return report;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> state_tensors(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : module.named_parameters(true)) {
+    out.emplace_back(item.key(), item.value().detach());
+  }
+  return out;
+}
+
+void save_state(const torch::nn::Module& module, const std::string& path,
+                const std::map<std::string, std::string>& metadata) {
+  write_safetensors(path, state_tensors(module), metadata);
+}
+
+LoadReport load_state(torch::nn::Module& module, const std::string& path, bool strict) {
+  SafetensorsReader reader(path);
+  TensorMap tensors;
+  for (auto& [name, t] : reader.load_all()) tensors.emplace(name, t);
+  LoadRules rules;
+  rules.strict = strict;
+  return load_state_dict(module, tensors, rules, path);
+}
+
+bool has_hf_weights(const std::string& dir) {
+  return fs::exists(fs::path(dir) / "model.safetensors") ||
+         fs::exists(fs::path(dir) / "model.safetensors.index.json");
+}
+
+TensorMap read_hf_weights(const std::string& dir) {
+  const fs::path root(dir);
+  TensorMap out;
+  auto add_file = [&](const fs::path& file) {
+    SafetensorsReader reader(file.string());
+    for (auto& [name, t] : reader.load_all()) {
+      MMAUX_CHECK_DATA(out.emplace(name, t).second, "{}: tensor '{}' appears in two shards",
+                       file.string(), name);
+    }
+  };
+  if (fs::exists(root / "model.safetensors")) {
+    add_file(root / "model.safetensors");
+    return out;
+  }
+  const fs::path index = root / "model.safetensors.index.json";
+  if (!fs::exists(index)) {
+    MMAUX_THROW(DataError, "no model.safetensors or model.safetensors.index.json in '{}'{}", dir,
+                fs::exists(root / "pytorch_model.bin")
+                    ? "; it holds pytorch_model.bin, which mmaux does not read: convert it with "
+                      "the Python safetensors package (save_file(torch.load(...), "
+                      "'model.safetensors'))"
+                    : "");
+  }
+  std::ifstream in(index);
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json j = parse_json_object(text.str(), index.string());
+  auto map = j.find("weight_map");
+  MMAUX_CHECK_DATA(map != j.end() && map->is_object(), "{}: no 'weight_map' object",
+                   index.string());
+  std::map<std::string, std::set<std::string>> by_shard;
+  for (auto it = map->begin(); it != map->end(); ++it) {
+    MMAUX_CHECK_DATA(it->is_string(), "{}: shard of '{}' is not a string", index.string(),
+                     it.key());
+    const std::string shard = it->get<std::string>();
+    MMAUX_CHECK_DATA(!shard.empty() && shard.find('/') == std::string::npos &&
+                         shard.find('\\') == std::string::npos && shard != "." && shard != "..",
+                     "{}: shard name '{}' must be a plain file name in the directory",
+                     index.string(), shard);
+    by_shard[shard].insert(it.key());
+  }
+  for (const auto& [shard, names] : by_shard) {
+    add_file(root / shard);
+    for (const auto& name : names) {
+      MMAUX_CHECK_DATA(out.count(name), "{}: '{}' is mapped to {} but that shard lacks it",
+                       index.string(), name, shard);
+    }
+  }
+  return out;
+}
+
+TensorMap normalize_hf_keys(const TensorMap& tensors, const std::vector<std::string>& prefixes,
+                            const std::string& origin) {
+  TensorMap out;
+  for (const auto& [key, t] : tensors) {
+    std::string k = key;
+    for (const auto& p : prefixes) {
+      if (starts_with(k, p)) {
+        k = k.substr(p.size());
+        break;
+      }
+    }
+    auto rename_suffix = [&](const std::string& from, const std::string& to) {
+      if (k.size() > from.size() && k.compare(k.size() - from.size(), from.size(), from) == 0) {
+        k = k.substr(0, k.size() - from.size()) + to;
+      }
+    };
+    rename_suffix("LayerNorm.gamma", "LayerNorm.weight");
+    rename_suffix("LayerNorm.beta", "LayerNorm.bias");
+    MMAUX_CHECK_DATA(out.emplace(k, t).second,
+                     "{}: two checkpoint tensors map to '{}' (one of them is '{}')", origin, k,
+                     key);
+  }
+  return out;
+}
+
+TensorMap with_prefix(const TensorMap& tensors, const std::string& prefix) {
+  TensorMap out;
+  for (const auto& [k, t] : tensors) out.emplace(prefix + k, t);
+  return out;
+}
+
+}  // namespace mmaux::model

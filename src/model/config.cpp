@@ -1,0 +1,355 @@
+#include "mmaux/model/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "mmaux/core/error.h"
+#include "model/json_util.h"
+
+namespace mmaux::model {
+
+using nlohmann::json;
+
+bool TextConfig::roberta_positions() const {
+  static const std::set<std::string> kRoberta = {"roberta", "xlm-roberta", "camembert",
+                                                 "xlm_roberta"};
+  return kRoberta.count(model_type) > 0;
+}
+
+namespace {
+
+const char* const kPresetNames[] = {"tiny", "small", "ber-vit-base", "vilt-b32", nullptr};
+
+TextConfig text_preset(const std::string& name) {
+  TextConfig t;  // defaults: bert-base-uncased
+  if (name == "tiny") {
+    t.hidden_size = 128;
+    t.num_hidden_layers = 2;
+    t.num_attention_heads = 4;
+    t.intermediate_size = 512;
+    t.max_position_embeddings = 64;
+  } else if (name == "small") {
+    t.hidden_size = 256;
+    t.num_hidden_layers = 4;
+    t.num_attention_heads = 4;
+    t.intermediate_size = 1024;
+    t.max_position_embeddings = 128;
+  }
+  return t;
+}
+
+VisionConfig vision_preset(const std::string& name) {
+  VisionConfig v;  // defaults: google/vit-base-patch16-224-in21k
+  if (name == "tiny") {
+    v.hidden_size = 128;
+    v.num_hidden_layers = 2;
+    v.num_attention_heads = 4;
+    v.intermediate_size = 512;
+    v.image_size = 64;
+    v.patch_size = 16;
+  } else if (name == "small") {
+    v.hidden_size = 256;
+    v.num_hidden_layers = 4;
+    v.num_attention_heads = 4;
+    v.intermediate_size = 1024;
+    v.image_size = 128;
+    v.patch_size = 16;
+  }
+  return v;
+}
+
+ViltConfig vilt_preset(const std::string& name) {
+  ViltConfig v;  // defaults: dandelin/vilt-b32-mlm
+  if (name == "tiny") {
+    v.hidden_size = 128;
+    v.num_hidden_layers = 2;
+    v.num_attention_heads = 4;
+    v.intermediate_size = 512;
+    v.max_position_embeddings = 64;
+    v.image_size = 64;
+    v.patch_size = 16;
+  } else if (name == "small") {
+    v.hidden_size = 256;
+    v.num_hidden_layers = 6;
+    v.num_attention_heads = 4;
+    v.intermediate_size = 1024;
+    v.max_position_embeddings = 64;
+    v.image_size = 128;
+    v.patch_size = 16;
+  }
+  return v;
+}
+
+void check_positive(int64_t value, const char* field) {
+  MMAUX_CHECK_CONFIG(value > 0, "model config: {} = {} must be positive", field, value);
+}
+
+void check_heads(int64_t hidden, int64_t heads, const char* what) {
+  check_positive(hidden, what);
+  check_positive(heads, what);
+  MMAUX_CHECK_CONFIG(hidden % heads == 0,
+                     "model config: {} hidden_size {} is not divisible by num_attention_heads {}",
+                     what, hidden, heads);
+}
+
+void check_image(int64_t image, int64_t patch, const char* what) {
+  check_positive(image, what);
+  check_positive(patch, what);
+  MMAUX_CHECK_CONFIG(image % patch == 0,
+                     "model config: {} image_size {} is not a multiple of patch_size {}", what,
+                     image, patch);
+}
+
+}  // namespace
+
+const char* const* preset_names() { return kPresetNames; }
+
+ModelConfig preset_config(const std::string& kind, const std::string& name) {
+  bool known = false;
+  for (const char* const* p = kPresetNames; *p; ++p) known = known || name == *p;
+  MMAUX_CHECK_CONFIG(
+      known, "unknown model preset '{}'; expected tiny, small, ber-vit-base or vilt-b32", name);
+  MMAUX_CHECK_CONFIG(kind == "ber-vit-concat" || kind == "ber-vit-att" || kind == "vilt",
+                     "unknown model '{}'; expected ber-vit-concat, ber-vit-att or vilt", kind);
+  ModelConfig c;
+  c.kind = kind;
+  c.text = text_preset(name);
+  c.vision = vision_preset(name);
+  c.vilt = vilt_preset(name);
+  c.projection_dim = name == "tiny" ? 64 : name == "small" ? 128 : 512;
+  return c;
+}
+
+void validate(const ModelConfig& c) {
+  if (c.kind == "vilt") {
+    const ViltConfig& v = c.vilt;
+    check_heads(v.hidden_size, v.num_attention_heads, "vilt");
+    check_image(v.image_size, v.patch_size, "vilt");
+    check_positive(v.num_hidden_layers, "vilt num_hidden_layers");
+    check_positive(v.vocab_size, "vilt vocab_size");
+    check_positive(v.max_position_embeddings, "vilt max_position_embeddings");
+    check_positive(v.intermediate_size, "vilt intermediate_size");
+    MMAUX_CHECK_CONFIG(v.modality_type_vocab_size >= 2,
+                       "model config: vilt modality_type_vocab_size = {} must be >= 2",
+                       v.modality_type_vocab_size);
+  } else {
+    check_heads(c.text.hidden_size, c.text.num_attention_heads, "text");
+    check_heads(c.vision.hidden_size, c.vision.num_attention_heads, "vision");
+    check_image(c.vision.image_size, c.vision.patch_size, "vision");
+    check_positive(c.text.num_hidden_layers, "text num_hidden_layers");
+    check_positive(c.vision.num_hidden_layers, "vision num_hidden_layers");
+    check_positive(c.text.vocab_size, "text vocab_size");
+    check_positive(c.text.max_position_embeddings, "text max_position_embeddings");
+    check_positive(c.text.type_vocab_size, "text type_vocab_size");
+    check_positive(c.text.intermediate_size, "text intermediate_size");
+    check_positive(c.vision.intermediate_size, "vision intermediate_size");
+    check_positive(c.projection_dim, "projection_dim");
+  }
+  check_positive(c.num_classes, "num_classes");
+}
+
+TextConfig parse_text_config(const std::string& json_text, const TextConfig& base,
+                             const std::string& origin) {
+  json j = parse_json_object(json_text, origin);
+  TextConfig t = base;
+  get_to(j, "model_type", t.model_type, origin);
+  get_to(j, "vocab_size", t.vocab_size, origin);
+  get_to(j, "hidden_size", t.hidden_size, origin);
+  get_to(j, "num_hidden_layers", t.num_hidden_layers, origin);
+  get_to(j, "num_attention_heads", t.num_attention_heads, origin);
+  get_to(j, "intermediate_size", t.intermediate_size, origin);
+  get_to(j, "max_position_embeddings", t.max_position_embeddings, origin);
+  get_to(j, "type_vocab_size", t.type_vocab_size, origin);
+  get_to(j, "pad_token_id", t.pad_token_id, origin);
+  get_to(j, "layer_norm_eps", t.layer_norm_eps, origin);
+  get_to(j, "hidden_dropout_prob", t.hidden_dropout_prob, origin);
+  get_to(j, "attention_probs_dropout_prob", t.attention_probs_dropout_prob, origin);
+  std::string act = "gelu";
+  get_to(j, "hidden_act", act, origin);
+  MMAUX_CHECK_DATA(act == "gelu", "{}: hidden_act '{}' is not supported; mmaux implements 'gelu'",
+                   origin, act);
+  return t;
+}
+
+VisionConfig parse_vision_config(const std::string& json_text, const VisionConfig& base,
+                                 const std::string& origin) {
+  json j = parse_json_object(json_text, origin);
+  VisionConfig v = base;
+  get_to(j, "hidden_size", v.hidden_size, origin);
+  get_to(j, "num_hidden_layers", v.num_hidden_layers, origin);
+  get_to(j, "num_attention_heads", v.num_attention_heads, origin);
+  get_to(j, "intermediate_size", v.intermediate_size, origin);
+  get_to(j, "image_size", v.image_size, origin);
+  get_to(j, "patch_size", v.patch_size, origin);
+  get_to(j, "num_channels", v.num_channels, origin);
+  get_to(j, "layer_norm_eps", v.layer_norm_eps, origin);
+  get_to(j, "hidden_dropout_prob", v.hidden_dropout_prob, origin);
+  get_to(j, "attention_probs_dropout_prob", v.attention_probs_dropout_prob, origin);
+  get_to(j, "qkv_bias", v.qkv_bias, origin);
+  return v;
+}
+
+ViltConfig parse_vilt_config(const std::string& json_text, const ViltConfig& base,
+                             const std::string& origin) {
+  json j = parse_json_object(json_text, origin);
+  ViltConfig v = base;
+  get_to(j, "vocab_size", v.vocab_size, origin);
+  get_to(j, "type_vocab_size", v.type_vocab_size, origin);
+  get_to(j, "modality_type_vocab_size", v.modality_type_vocab_size, origin);
+  get_to(j, "max_position_embeddings", v.max_position_embeddings, origin);
+  get_to(j, "hidden_size", v.hidden_size, origin);
+  get_to(j, "num_hidden_layers", v.num_hidden_layers, origin);
+  get_to(j, "num_attention_heads", v.num_attention_heads, origin);
+  get_to(j, "intermediate_size", v.intermediate_size, origin);
+  get_to(j, "image_size", v.image_size, origin);
+  get_to(j, "patch_size", v.patch_size, origin);
+  get_to(j, "num_channels", v.num_channels, origin);
+  get_to(j, "layer_norm_eps", v.layer_norm_eps, origin);
+  get_to(j, "hidden_dropout_prob", v.hidden_dropout_prob, origin);
+  get_to(j, "attention_probs_dropout_prob", v.attention_probs_dropout_prob, origin);
+  get_to(j, "qkv_bias", v.qkv_bias, origin);
+  return v;
+}
+
+namespace {
+
+json text_json(const TextConfig& c) {
+  return json{
+      {"model_type", c.model_type},
+      {"architectures", json::array({c.roberta_positions() ? "RobertaModel" : "BertModel"})},
+      {"vocab_size", c.vocab_size},
+      {"hidden_size", c.hidden_size},
+      {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"intermediate_size", c.intermediate_size},
+      {"max_position_embeddings", c.max_position_embeddings},
+      {"type_vocab_size", c.type_vocab_size},
+      {"pad_token_id", c.pad_token_id},
+      {"layer_norm_eps", c.layer_norm_eps},
+      {"hidden_act", "gelu"},
+      {"hidden_dropout_prob", c.hidden_dropout_prob},
+      {"attention_probs_dropout_prob", c.attention_probs_dropout_prob}};
+}
+
+json vision_json(const VisionConfig& c) {
+  return json{{"model_type", "vit"},
+              {"architectures", json::array({"ViTModel"})},
+              {"hidden_size", c.hidden_size},
+              {"num_hidden_layers", c.num_hidden_layers},
+              {"num_attention_heads", c.num_attention_heads},
+              {"intermediate_size", c.intermediate_size},
+              {"image_size", c.image_size},
+              {"patch_size", c.patch_size},
+              {"num_channels", c.num_channels},
+              {"layer_norm_eps", c.layer_norm_eps},
+              {"hidden_act", "gelu"},
+              {"hidden_dropout_prob", c.hidden_dropout_prob},
+              {"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
+              {"qkv_bias", c.qkv_bias}};
+}
+
+json vilt_json(const ViltConfig& c) {
+  return json{{"model_type", "vilt"},
+              {"architectures", json::array({"ViltModel"})},
+              {"vocab_size", c.vocab_size},
+              {"type_vocab_size", c.type_vocab_size},
+              {"modality_type_vocab_size", c.modality_type_vocab_size},
+              {"max_position_embeddings", c.max_position_embeddings},
+              {"hidden_size", c.hidden_size},
+              {"num_hidden_layers", c.num_hidden_layers},
+              {"num_attention_heads", c.num_attention_heads},
+              {"intermediate_size", c.intermediate_size},
+              {"image_size", c.image_size},
+              {"patch_size", c.patch_size},
+              {"num_channels", c.num_channels},
+              {"layer_norm_eps", c.layer_norm_eps},
+              {"hidden_act", "gelu"},
+              {"hidden_dropout_prob", c.hidden_dropout_prob},
+              {"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
+              {"qkv_bias", c.qkv_bias}};
+}
+
+}  // namespace
+
+std::string text_config_json(const TextConfig& c) { return text_json(c).dump(2); }
+std::string vision_config_json(const VisionConfig& c) { return vision_json(c).dump(2); }
+std::string vilt_config_json(const ViltConfig& c) { return vilt_json(c).dump(2); }
+
+std::string model_config_json(const ModelConfig& c) {
+  json j{{"mmaux_model", c.kind},
+         {"num_classes", c.num_classes},
+         {"classifier_dropout", c.classifier_dropout}};
+  if (c.kind == "vilt") {
+    j["vilt_config"] = vilt_json(c.vilt);
+  } else {
+    j["projection_dim"] = c.projection_dim;
+    j["text_config"] = text_json(c.text);
+    j["vision_config"] = vision_json(c.vision);
+  }
+  return j.dump(2);
+}
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
+  json j = parse_json_object(json_text, origin);
+  ModelConfig c;
+  MMAUX_CHECK_DATA(j.contains("mmaux_model"), "{}: no 'mmaux_model' key; not written by mmaux",
+                   origin);
+  get_to(j, "mmaux_model", c.kind, origin);
+  get_to(j, "num_classes", c.num_classes, origin);
+  get_to(j, "classifier_dropout", c.classifier_dropout, origin);
+  get_to(j, "projection_dim", c.projection_dim, origin);
+  auto sub = [&](const char* key) {
+    MMAUX_CHECK_DATA(j.contains(key) && j[key].is_object(), "{}: '{}' missing or not an object",
+                     origin, key);
+    return j[key].dump();
+  };
+  if (c.kind == "vilt") {
+    c.vilt = parse_vilt_config(sub("vilt_config"), ViltConfig{}, origin + " vilt_config");
+  } else {
+    c.text = parse_text_config(sub("text_config"), TextConfig{}, origin + " text_config");
+    c.vision = parse_vision_config(sub("vision_config"), VisionConfig{}, origin + " vision_config");
+  }
+  validate(c);
+  return c;
+}
+
+namespace {
+
+double layer_flops(int64_t tokens, int64_t hidden, int64_t inter) {
+  // q, k, v, output projections + MLP, then QK^T and AV.
+  double t = static_cast<double>(tokens), h = static_cast<double>(hidden);
+  return 2.0 * t * (4.0 * h * h + 2.0 * h * static_cast<double>(inter)) + 4.0 * t * t * h;
+}
+
+}  // namespace
+
+double forward_flops(const ModelConfig& c, int64_t text_length) {
+  if (c.kind == "vilt") {
+    const ViltConfig& v = c.vilt;
+    int64_t patches = (v.image_size / v.patch_size) * (v.image_size / v.patch_size);
+    int64_t tokens = text_length + patches + 1;
+    double h = static_cast<double>(v.hidden_size);
+    double patch = 2.0 * patches * v.num_channels * v.patch_size * v.patch_size * h;
+    return patch + v.num_hidden_layers * layer_flops(tokens, v.hidden_size, v.intermediate_size) +
+           2.0 * h * h + 2.0 * 2.0 * h * 2.0;
+  }
+  const TextConfig& t = c.text;
+  const VisionConfig& v = c.vision;
+  int64_t patches = (v.image_size / v.patch_size) * (v.image_size / v.patch_size);
+  double ht = static_cast<double>(t.hidden_size), hv = static_cast<double>(v.hidden_size);
+  double text = t.num_hidden_layers * layer_flops(text_length, t.hidden_size, t.intermediate_size) +
+                2.0 * ht * ht;
+  double image =
+      2.0 * patches * v.num_channels * v.patch_size * v.patch_size * hv +
+      v.num_hidden_layers * layer_flops(patches + 1, v.hidden_size, v.intermediate_size) +
+      2.0 * hv * hv;
+  double heads = 2.0 * (ht + hv) * c.projection_dim + 2.0 * (ht + hv) * ht + 2.0 * ht * 2.0;
+  if (c.kind == "ber-vit-att") {
+    // query of the text [CLS], keys and values of every image token, one attention row.
+    heads += 2.0 * ht * ht + 2.0 * 2.0 * (patches + 1) * hv * ht + 4.0 * (patches + 1) * ht;
+  }
+  return text + image + heads;
+}
+
+}  // namespace mmaux::model

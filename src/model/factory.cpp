@@ -1,0 +1,252 @@
+// make_model and save_pretrained: which directory layout means what (see multimodal.h).
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "mmaux/core/error.h"
+#include "mmaux/core/log.h"
+#include "mmaux/model/checkpoint.h"
+#include "mmaux/model/dual_stream.h"
+#include "mmaux/model/multimodal.h"
+#include "mmaux/model/safetensors.h"
+#include "mmaux/model/vilt.h"
+#include "model/json_util.h"
+
+namespace mmaux::model {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  MMAUX_CHECK_DATA(in, "cannot read '{}'", path.string());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool is_text_type(const std::string& t) {
+  return t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "xlm_roberta" ||
+         t == "camembert";
+}
+
+// Keys of pre-training heads and buffers that fine-tuning never uses.
+const std::vector<std::string> kTextIgnore = {"cls.",
+                                              "lm_head.",
+                                              "classifier.",
+                                              "qa_outputs.",
+                                              "embeddings.position_ids",
+                                              "embeddings.token_type_ids"};
+const std::vector<std::string> kTextPrefixes = {"bert.", "roberta.", "model."};
+const std::vector<std::string> kVisionIgnore = {"classifier.", "embeddings.mask_token"};
+const std::vector<std::string> kVisionPrefixes = {"vit.", "model."};
+const std::vector<std::string> kViltIgnore = {"mlm_score.", "itm_score.", "classifier.",
+                                              "vilt.embeddings.text_embeddings.position_ids",
+                                              "vilt.embeddings.text_embeddings.token_type_ids"};
+
+void load_tower(torch::nn::Module& tower, const std::string& dir,
+                const std::vector<std::string>& prefixes, const std::vector<std::string>& ignore,
+                bool strict) {
+  if (!has_hf_weights(dir)) {
+    log_info("model", "'{}' has no model.safetensors: random initialisation", dir);
+    return;
+  }
+  LoadRules rules;
+  rules.strict = strict;
+  rules.ignore = ignore;
+  rules.may_miss = {"pooler."};  // RoBERTa MLM checkpoints have no pooler: initialised, logged
+  load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules, dir);
+}
+
+/// The preset named by "mmaux_preset" with the shape keys of the file applied.
+ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json& j,
+                                  const std::string& origin) {
+  std::string preset;
+  get_to(j, "mmaux_preset", preset, origin);
+  ModelConfig c = preset_config(kind, preset);
+  get_to(j, "model_type", c.text.model_type, origin);
+  if (!is_text_type(c.text.model_type)) c.text.model_type = "bert";
+  for (int64_t* field : {&c.text.vocab_size, &c.vilt.vocab_size}) {
+    get_to(j, "vocab_size", *field, origin);
+  }
+  for (int64_t* field : {&c.text.max_position_embeddings, &c.vilt.max_position_embeddings}) {
+    get_to(j, "max_position_embeddings", *field, origin);
+  }
+  for (int64_t* field : {&c.text.type_vocab_size, &c.vilt.type_vocab_size}) {
+    get_to(j, "type_vocab_size", *field, origin);
+  }
+  get_to(j, "pad_token_id", c.text.pad_token_id, origin);
+  for (int64_t* field : {&c.vision.image_size, &c.vilt.image_size}) {
+    get_to(j, "image_size", *field, origin);
+  }
+  for (int64_t* field : {&c.vision.patch_size, &c.vilt.patch_size}) {
+    get_to(j, "patch_size", *field, origin);
+  }
+  return c;
+}
+
+void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
+  c.num_classes = num_classes;
+  c.classifier_dropout = o.dropout;
+  if (o.encoder_dropout >= 0) {
+    c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = o.encoder_dropout;
+    c.vision.hidden_dropout_prob = c.vision.attention_probs_dropout_prob = o.encoder_dropout;
+    c.vilt.hidden_dropout_prob = c.vilt.attention_probs_dropout_prob = o.encoder_dropout;
+  }
+  validate(c);
+}
+
+std::shared_ptr<MultimodalModel> build(const ModelConfig& c, const ModelOptions& o) {
+  if (c.kind == "vilt") return std::make_shared<ViltModel>(c, o);
+  return std::make_shared<DualStreamModel>(c, o);
+}
+
+std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int num_classes) {
+  MMAUX_CHECK_CONFIG(
+      o.name != "vilt",
+      "model.dir '{}' is a dual-stream directory (text/ and image/) but model.name is "
+      "vilt; use ber-vit-concat or ber-vit-att, or a ViLT directory",
+      o.dir);
+  const fs::path root(o.dir);
+  ModelConfig c = preset_config(o.name, o.preset);
+  c.text = parse_text_config(read_text(root / "text" / "config.json"), TextConfig{},
+                             (root / "text" / "config.json").string());
+  c.vision = parse_vision_config(read_text(root / "image" / "config.json"), VisionConfig{},
+                                 (root / "image" / "config.json").string());
+  MMAUX_CHECK_DATA(is_text_type(c.text.model_type),
+                   "{}: model_type '{}' is not a BERT-family text model (bert, roberta, "
+                   "xlm-roberta)",
+                   (root / "text" / "config.json").string(), c.text.model_type);
+  apply_options(c, o, num_classes);
+  auto model = std::make_shared<DualStreamModel>(c, o);
+  load_tower(model->text(), (root / "text").string(), kTextPrefixes, kTextIgnore, o.strict);
+  load_tower(model->image(), (root / "image").string(), kVisionPrefixes, kVisionIgnore, o.strict);
+  return model;
+}
+
+std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_classes,
+                                            const std::string& text, const fs::path& config_path) {
+  ModelConfig c = parse_model_config(text, config_path.string());
+  MMAUX_CHECK_CONFIG(c.kind == o.name,
+                     "model.dir '{}' holds a {} model but model.name is {}; set --model.name {}",
+                     o.dir, c.kind, o.name, c.kind);
+  if (c.num_classes != num_classes) {
+    log_warn("model", "'{}' was saved with {} classes, the data has {}: the classifier is new",
+             o.dir, c.num_classes, num_classes);
+  }
+  apply_options(c, o, num_classes);
+  auto model = build(c, o);
+  const fs::path weights = fs::path(o.dir) / "model.safetensors";
+  if (!fs::exists(weights)) {
+    log_info("model", "'{}' has no model.safetensors: random initialisation", o.dir);
+    return model;
+  }
+  TensorMap tensors;
+  for (auto& [name, t] : SafetensorsReader(weights.string()).load_all()) tensors.emplace(name, t);
+  LoadRules rules;
+  rules.strict = o.strict;
+  load_state_dict(*model, tensors, rules, weights.string());
+  return model;
+}
+
+std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_classes) {
+  const fs::path root(o.dir);
+  MMAUX_CHECK_CONFIG(fs::is_directory(root), "model.dir '{}' is not a directory", o.dir);
+  if (fs::is_directory(root / "text") && fs::is_directory(root / "image")) {
+    return from_dual_directory(o, num_classes);
+  }
+  const fs::path config_path = root / "config.json";
+  MMAUX_CHECK_CONFIG(fs::exists(config_path),
+                     "model.dir '{}' has no config.json (nor text/ and image/ subdirectories); "
+                     "expected a Hugging Face model directory",
+                     o.dir);
+  const std::string text = read_text(config_path);
+  nlohmann::json j = parse_json_object(text, config_path.string());
+  if (j.contains("mmaux_model")) return from_saved(o, num_classes, text, config_path);
+  std::string model_type;
+  get_to(j, "model_type", model_type, config_path.string());
+  ModelConfig c;
+  if (j.contains("mmaux_preset")) {
+    c = preset_with_overrides(o.name, j, config_path.string());
+  } else if (model_type == "vilt") {
+    MMAUX_CHECK_CONFIG(o.name == "vilt",
+                       "model.dir '{}' is a ViLT model but model.name is {}; set --model.name vilt",
+                       o.dir, o.name);
+    c = preset_config("vilt", o.preset);
+    c.vilt = parse_vilt_config(text, ViltConfig{}, config_path.string());
+  } else {
+    MMAUX_CHECK_CONFIG(
+        is_text_type(model_type),
+        "{}: model_type '{}' is not supported here; expected vilt, a BERT-family "
+        "text model (bert, roberta, xlm-roberta) or a directory with text/ and image/",
+        config_path.string(), model_type);
+    MMAUX_CHECK_CONFIG(o.name != "vilt",
+                       "model.dir '{}' is a {} text model; vilt needs a ViLT directory", o.dir,
+                       model_type);
+    c = preset_config(o.name, o.preset);
+    c.text = parse_text_config(text, TextConfig{}, config_path.string());
+    log_info("model",
+             "'{}' gives the text tower; the image tower is the {} preset, randomly "
+             "initialised",
+             o.dir, o.preset);
+  }
+  apply_options(c, o, num_classes);
+  auto model = build(c, o);
+  if (c.kind == "vilt") {
+    load_tower(*model, o.dir, {}, kViltIgnore, o.strict);
+  } else {
+    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore,
+               o.strict);
+  }
+  return model;
+}
+
+void write_text_atomic(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    MMAUX_CHECK(out, "cannot write '{}'", tmp.string());
+    out << text << "\n";
+    out.flush();
+    MMAUX_CHECK(out, "writing '{}' failed (disk full?)", tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  MMAUX_CHECK(!ec, "cannot rename '{}' to '{}': {}", tmp.string(), path.string(), ec.message());
+}
+
+}  // namespace
+
+std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num_classes) {
+  MMAUX_CHECK_CONFIG(num_classes >= 1, "make_model: num_classes = {} must be at least 1",
+                     num_classes);
+  std::shared_ptr<MultimodalModel> model;
+  if (options.dir.empty()) {
+    ModelConfig c = preset_config(options.name, options.preset);
+    apply_options(c, options, num_classes);
+    model = build(c, options);
+    log_info("model", "{} preset {}: random initialisation", options.name, options.preset);
+  } else {
+    model = from_directory(options, num_classes);
+  }
+  int64_t trainable = 0;
+  for (const auto& p : model->parameters()) trainable += p.requires_grad() ? p.numel() : 0;
+  log_info("model", "{}: {} parameters ({} trainable), {} classes", model->kind(),
+           count_parameters(*model), trainable, num_classes);
+  return model;
+}
+
+void save_pretrained(const MultimodalModel& model, const std::string& dir) {
+  const std::string config = model.config_json();
+  MMAUX_CHECK(!config.empty(), "save_pretrained: model {} has no config_json(); it cannot be saved",
+              model.kind());
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  MMAUX_CHECK(!ec, "save_pretrained: cannot create '{}': {}", dir, ec.message());
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), state_tensors(model),
+                    {{"mmaux_model", model.kind()}});
+  write_text_atomic(fs::path(dir) / "config.json", config);
+}
+
+}  // namespace mmaux::model

@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "mmaux/data/csv.h"
+#include "mmaux/data/image.h"
+#include "mmaux/data/synth.h"
+#include "support/test_support.h"
+
+namespace mmaux::data {
+using mmaux::testing::TempDir;
+
+TEST(Synth, DeterministicPerSeedAndMixesRespected) {
+  SynthOptions o;
+  o.posts = 300;
+  o.seed = 5;
+  auto a = generate_synth_posts(o);
+  auto b = generate_synth_posts(o);
+  ASSERT_EQ(a.size(), 300u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].text, b[i].text);
+    EXPECT_EQ(a[i].label, b[i].label);
+  }
+  o.seed = 6;
+  auto c = generate_synth_posts(o);
+  int same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i].text == c[i].text;
+  EXPECT_LT(same, 100);
+  o.relation_mix = "1,0,0";
+  o.decided_by_mix = "0,0,1";
+  for (const auto& p : generate_synth_posts(o)) {
+    EXPECT_EQ(p.relation, 0);
+    EXPECT_EQ(p.decided_by, "both");
+  }
+  o.relation_mix = "1,0";
+  EXPECT_THROW(generate_synth_posts(o), ConfigError);
+}
+
+// The label needs both modalities: rule-based oracles that read only the text, only the decoded
+// image, or both, scored on the files written.
+TEST(Synth, LabelNeedsBothModalities) {
+  TempDir dir;
+  SynthOptions o;
+  o.out = dir.path().string();
+  o.posts = 600;
+  o.seed = 3;
+  o.label_noise = 0.05;
+  o.png_fraction = 0.3;
+  auto posts = write_synth_dataset(o);
+  auto records = parse_csv(read_whole_file((dir / "posts.csv").string()));
+  ASSERT_EQ(records.size(), posts.size() + 1);
+  int text_ok = 0, image_ok = 0, both_ok = 0;
+  for (size_t i = 0; i < posts.size(); ++i) {
+    const auto& f = records[i + 1].fields;
+    int label = int(std::find(synth_class_names().begin(), synth_class_names().end(), f[2]) -
+                    synth_class_names().begin());
+    int t = synth_text_mood(f[1]);
+    Image img = load_image((dir / f[6]).string(), ImagePreset::parse("fixed:64"));
+    int v = synth_image_mood(img);
+    EXPECT_EQ(t, posts[i].text_mood) << f[1];
+    EXPECT_EQ(v, posts[i].image_mood) << f[6];
+    // Absent cues fall back to class 0, the best guess when nothing is known.
+    int text_guess = t >= 0 ? t : 0;
+    int image_guess = v >= 0 ? v : 0;
+    int both_guess = t >= 0 && v >= 0 ? (t + v) % 3 : t >= 0 ? t : v >= 0 ? v : 0;
+    text_ok += text_guess == label;
+    image_ok += image_guess == label;
+    both_ok += both_guess == label;
+  }
+  double n = double(posts.size());
+  double text_acc = text_ok / n, image_acc = image_ok / n, both_acc = both_ok / n;
+  RecordProperty("text_only", std::to_string(text_acc));
+  EXPECT_GT(both_acc, 0.9);
+  EXPECT_LT(text_acc, 0.7);
+  EXPECT_LT(image_acc, 0.7);
+  EXPECT_GT(both_acc - std::max(text_acc, image_acc), 0.25)
+      << "text " << text_acc << " image " << image_acc << " both " << both_acc;
+}
+
+TEST(Synth, ModelDirectoryMatchesTheContract) {
+  TempDir dir;
+  SynthOptions o;
+  o.out = dir.path().string();
+  o.posts = 20;
+  write_synth_dataset(o);
+  auto cfg = nlohmann::json::parse(read_whole_file((dir / "model/config.json").string()));
+  EXPECT_EQ(cfg["model_type"], "bert");
+  EXPECT_EQ(cfg["mmaux_preset"], "tiny");
+  EXPECT_EQ(cfg["image_size"], 64);
+  EXPECT_EQ(cfg["patch_size"], 16);
+  EXPECT_EQ(cfg["max_text_length"], 32);
+  EXPECT_EQ(cfg["max_position_embeddings"], 64);
+  auto vocab = read_whole_file((dir / "model/vocab.txt").string());
+  EXPECT_EQ(vocab.rfind("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", 0), 0u);
+  EXPECT_EQ(cfg["vocab_size"].get<int64_t>(), std::count(vocab.begin(), vocab.end(), '\n'));
+  auto tok = nlohmann::json::parse(read_whole_file((dir / "model/tokenizer_config.json").string()));
+  EXPECT_EQ(tok["do_lower_case"], true);
+  EXPECT_EQ(tok["model_max_length"], 32);
+}
+
+}  // namespace mmaux::data

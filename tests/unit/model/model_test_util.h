@@ -1,0 +1,39 @@
+#pragma once
+// Helpers shared by the model tests: option structs and random inputs.
+
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "mmaux/config/model_options.h"
+#include "mmaux/model/multimodal.h"
+
+namespace mmaux::model::testing {
+
+inline ModelOptions tiny_options(const std::string& name) {
+  ModelOptions o;
+  o.name = name;
+  o.preset = "tiny";
+  return o;
+}
+
+/// b rows of text length `length` (the last `pad` tokens of row 0 are padding) and images of
+/// size h × w.
+inline ModelInput random_input(int64_t b, int64_t length, int64_t h, int64_t w, int64_t vocab,
+                               int64_t pad = 3) {
+  ModelInput in;
+  in.input_ids = at::randint(1, vocab, {b, length}, at::kLong);
+  in.attention_mask = at::ones({b, length}, at::kLong);
+  in.attention_mask[0].narrow(0, length - pad, pad).fill_(0);
+  in.input_ids[0].narrow(0, length - pad, pad).fill_(0);
+  in.pixels = at::randn({b, 3, h, w});
+  in.pixel_mask = at::ones({b, h, w}, at::kLong);
+  return in;
+}
+
+/// Largest absolute difference.
+inline double max_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+}  // namespace mmaux::model::testing
