@@ -25,8 +25,9 @@ Command make_eval_command() {
   c.log = &s->log;
   c.declare = [s](OptionSet& set) {
     declare_eval_options(set, s->eval);
-    set.group("Data").add("data-dir", &s->data_dir,
-                          "preprocessed data directory (\"\" = the one the checkpoint was trained on)");
+    set.group("Data").add(
+        "data-dir", &s->data_dir,
+        "preprocessed data directory (\"\" = the one the checkpoint was trained on)");
     declare_dist_options(set, s->dist);
     declare_log_options(set, s->log);
   };

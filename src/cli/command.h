@@ -25,7 +25,9 @@ struct Command {
   bool distributed = false;  ///< initialise the distributed runtime before run()
   int issue = 0;             ///< when run is empty: the issue that builds this command
   std::function<void(OptionSet&)> declare;
-  std::function<int()> run;   ///< empty: "not built yet", exit 2
+  std::function<int()> run;  ///< empty (and no run_with_options): "not built yet", exit 2
+  /// Like run, for commands that need the parsed options themselves (effective configuration).
+  std::function<int(const OptionSet&)> run_with_options;
   LogOptions* log = nullptr;  ///< the command's [log] options, applied before run()
 };
 

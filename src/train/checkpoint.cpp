@@ -29,6 +29,15 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+void save_tensors(const std::string& path, const TensorMap& tensors) {
+  model::write_safetensors(path, {tensors.begin(), tensors.end()});
+}
+
+TensorMap load_tensors(const std::string& path) {
+  auto all = model::SafetensorsReader(path).load_all();
+  return TensorMap(all.begin(), all.end());
+}
+
 int64_t step_of(const std::string& name) {
   if (name.rfind("step-", 0) != 0) return -1;
   try {
@@ -65,8 +74,8 @@ void CheckpointStore::save(const CheckpointData& data, dist::Communicator& comm)
     for (int r = 0; r < comm.world_size(); ++r) {
       trainer[fmt::format("rng.rank{}", r)] = all_rng[r].contiguous();
     }
-    model::save_safetensors((fs::path(tmp) / "model.safetensors").string(), data.model);
-    model::save_safetensors((fs::path(tmp) / "trainer.safetensors").string(), trainer);
+    save_tensors((fs::path(tmp) / "model.safetensors").string(), data.model);
+    save_tensors((fs::path(tmp) / "trainer.safetensors").string(), trainer);
     {
       std::ofstream out(fs::path(tmp) / "config.ini", std::ios::binary);
       out << data.config_ini;
@@ -155,8 +164,8 @@ CheckpointData CheckpointStore::load(const std::string& dir, int rank) {
   d.name = fs::path(dir).filename().string();
   d.state = nlohmann::json::parse(read_text((fs::path(dir) / "state.json").string()));
   d.config_ini = read_text((fs::path(dir) / "config.ini").string());
-  d.model = model::load_safetensors((fs::path(dir) / "model.safetensors").string());
-  d.trainer = model::load_safetensors((fs::path(dir) / "trainer.safetensors").string());
+  d.model = load_tensors((fs::path(dir) / "model.safetensors").string());
+  d.trainer = load_tensors((fs::path(dir) / "trainer.safetensors").string());
   auto it = d.trainer.find(fmt::format("rng.rank{}", rank));
   if (it != d.trainer.end()) d.rng_state = it->second;
   for (auto i = d.trainer.begin(); i != d.trainer.end();) {

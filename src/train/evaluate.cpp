@@ -14,7 +14,8 @@ struct Tally {
   at::Tensor counts;  // int64 [(R + 1) * C * C]
   double loss_sum = 0, weight_sum = 0;
 
-  Tally(int64_t c, int64_t r) : classes(c), relations(r), counts(at::zeros({(r + 1) * c * c}, at::kLong)) {}
+  Tally(int64_t c, int64_t r)
+      : classes(c), relations(r), counts(at::zeros({(r + 1) * c * c}, at::kLong)) {}
 
   void add(const at::Tensor& labels, const at::Tensor& preds, const at::Tensor& relation) {
     at::Tensor cell = labels * classes + preds;
@@ -50,8 +51,8 @@ EvalResult Session::evaluate(const std::string& split, std::vector<Prediction>* 
   const int64_t c = manifest.num_classes();
   const auto relations = static_cast<int64_t>(manifest.relation_names().size());
   Tally tally(c, relations);
-  at::Tensor weights = class_weights.defined() ? class_weights.cpu().to(at::kDouble)
-                                               : at::ones({c}, at::kDouble);
+  at::Tensor weights =
+      class_weights.defined() ? class_weights.cpu().to(at::kDouble) : at::ones({c}, at::kDouble);
 
   model->eval();
   at::NoGradGuard no_grad;

@@ -45,7 +45,8 @@ void write_part(const std::string& path, const std::vector<Prediction>& rows,
   write_file_atomic(path, out);
 }
 
-std::string merge_parts(const std::string& out, int world, const std::vector<std::string>& classes) {
+std::string merge_parts(const std::string& out, int world,
+                        const std::vector<std::string>& classes) {
   std::vector<std::pair<int64_t, std::string>> lines;
   for (int k = 0; k < world; ++k) {
     std::string p = fmt::format("{}.rank{}", out, k);
@@ -76,9 +77,10 @@ int run_evaluation(const RunConfig& config, const EvalRequest& request) {
   EvalResult r = session.evaluate(request.split, &mine);
 
   // Each rank writes its rows; rank 0 merges them in sample order.
-  std::string out = request.out.empty()
-                        ? (fs::path(request.checkpoint) / ("predictions_" + request.split + ".csv")).string()
-                        : request.out;
+  std::string out =
+      request.out.empty()
+          ? (fs::path(request.checkpoint) / ("predictions_" + request.split + ".csv")).string()
+          : request.out;
   auto& comm = *session.comm;
   write_part(fmt::format("{}.rank{}", out, comm.rank()), mine, session.manifest.class_names());
   comm.barrier();
@@ -89,13 +91,15 @@ int run_evaluation(const RunConfig& config, const EvalRequest& request) {
     j["split"] = request.split;
     j["checkpoint"] = request.checkpoint;
     nlohmann::json rel = nlohmann::json::object();
-    for (const auto& [name, m] : r.by_relation) rel[name] = metrics_to_json(m, session.manifest.class_names());
+    for (const auto& [name, m] : r.by_relation)
+      rel[name] = metrics_to_json(m, session.manifest.class_names());
     j["by_relation"] = rel;
-    std::string metrics_path = (fs::path(out).parent_path() /
-                                (fs::path(out).stem().string() + ".metrics.json")).string();
+    std::string metrics_path =
+        (fs::path(out).parent_path() / (fs::path(out).stem().string() + ".metrics.json")).string();
     write_file_atomic(metrics_path, j.dump(2));
     fmt::print("{}\n", j.dump(2));
-    log_info("eval", "{}: macro F1 {:.4f}, weighted F1 {:.4f}, accuracy {:.4f}; predictions in '{}'",
+    log_info("eval",
+             "{}: macro F1 {:.4f}, weighted F1 {:.4f}, accuracy {:.4f}; predictions in '{}'",
              request.split, r.metrics.macro_f1, r.metrics.weighted_f1, r.metrics.accuracy, out);
   }
   comm.barrier();

@@ -24,8 +24,9 @@ void pad_images(at::Tensor& pixels, at::Tensor& mask, int64_t h, int64_t w) {
 model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPlan& plan,
                                int64_t offset) {
   at::Tensor t = plan.text_rows - offset, v = plan.image_rows - offset;
-  return model::ModelInput{rows.input_ids.index_select(0, t), rows.attention_mask.index_select(0, t),
-                           rows.pixels.index_select(0, v), rows.pixel_mask.index_select(0, v)};
+  return model::ModelInput{rows.input_ids.index_select(0, t),
+                           rows.attention_mask.index_select(0, t), rows.pixels.index_select(0, v),
+                           rows.pixel_mask.index_select(0, v)};
 }
 
 model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
@@ -68,8 +69,9 @@ StepLosses Session::compute_losses(const data::Batch& batch, int64_t step) {
   model::Encoded enc = model->encode(input);
   at::Tensor labels = batch.labels.to(device);
   at::Tensor logits = model->classify(enc.fused);
-  at::Tensor ce = loss::cross_entropy(logits, labels, class_weights, ce_norm, *comm,
-                                      ce_norm == loss::CeNorm::kBatch ? batch.global_batch_size : -1);
+  at::Tensor ce =
+      loss::cross_entropy(logits, labels, class_weights, ce_norm, *comm,
+                          ce_norm == loss::CeNorm::kBatch ? batch.global_batch_size : -1);
   out.total = ce * w_ce;
   out.ce = ce.item<double>();
   if (w_itc <= 0 && w_itm <= 0) return out;

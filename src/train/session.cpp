@@ -17,7 +17,8 @@ c10::Device pick_device(const RunConfig& c) {
   const std::string& want = c.train.device;
   int gpus = dist::cuda_device_count();
   bool torch_cuda = at::hasCUDA();
-  if (want == "cpu" || (want == "auto" && (gpus == 0 || !torch_cuda))) return c10::Device(c10::kCPU);
+  if (want == "cpu" || (want == "auto" && (gpus == 0 || !torch_cuda)))
+    return c10::Device(c10::kCPU);
   MMAUX_CHECK_CONFIG(gpus > 0 && torch_cuda,
                      "option 'train.device' = cuda, but {} (CUDA devices: {}, libtorch with CUDA: "
                      "{}); use --train.device cpu",
@@ -60,10 +61,12 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
   at::manual_seed(config.train.seed);
   model = model::make_model(config.model, static_cast<int>(manifest.num_classes()));
   model->to(device);
-  logit_scale = at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))
-                    .set_requires_grad(w_itc > 0);
+  logit_scale =
+      at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))
+          .set_requires_grad(w_itc > 0);
   if (l.class_weights == "balanced") {
-    class_weights = loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(at::kFloat);
+    class_weights =
+        loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(at::kFloat);
   }
   // Dropout differs per rank (as each GPU's would); the stream is part of the checkpoint.
   at::manual_seed(config.train.seed * 1000003ULL + static_cast<uint64_t>(comm->rank()) + 1);
@@ -73,8 +76,8 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
 }
 
 model::ModelInput Session::to_input(const data::Batch& b) const {
-  return model::ModelInput{b.input_ids.to(device), b.attention_mask.to(device),
-                           b.pixels.to(device), b.pixel_mask.to(device)};
+  return model::ModelInput{b.input_ids.to(device), b.attention_mask.to(device), b.pixels.to(device),
+                           b.pixel_mask.to(device)};
 }
 
 dist::NamedTensors Session::trainable_named() const {
@@ -90,8 +93,9 @@ void copy_named(const dist::NamedTensors& named, const std::map<std::string, at:
   for (const auto& [name, t] : named) {
     auto it = from.find(name);
     MMAUX_CHECK_DATA(it != from.end(), "{} has no tensor '{}'", what, name);
-    MMAUX_CHECK_DATA(it->second.sizes() == t.sizes(), "{}: tensor '{}' has shape [{}], expected [{}]",
-                     what, name, fmt::join(it->second.sizes(), ", "), fmt::join(t.sizes(), ", "));
+    MMAUX_CHECK_DATA(it->second.sizes() == t.sizes(),
+                     "{}: tensor '{}' has shape [{}], expected [{}]", what, name,
+                     fmt::join(it->second.sizes(), ", "), fmt::join(t.sizes(), ", "));
     t.copy_(it->second);
   }
 }

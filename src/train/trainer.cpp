@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "mmaux/core/error.h"
@@ -15,6 +16,7 @@
 #include "mmaux/core/strings.h"
 #include "mmaux/core/version.h"
 #include "mmaux/data/loader.h"
+#include "mmaux/loss/itc.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/train/checkpoint.h"
 #include "mmaux/train/run_files.h"
@@ -68,12 +70,12 @@ std::string config_hash(const std::map<std::string, std::string>& values) {
 }
 
 struct Progress {
-  int64_t step = 0;           // optimizer steps done
-  int64_t epoch = 0;          // current epoch
-  data::Cursor cursor;        // next batch
-  int64_t bad_in_row = 0;     // non-finite steps in a row
+  int64_t step = 0;        // optimizer steps done
+  int64_t epoch = 0;       // current epoch
+  data::Cursor cursor;     // next batch
+  int64_t bad_in_row = 0;  // non-finite steps in a row
   int64_t bad_total = 0;
-  int64_t degenerate = 0;     // ITM rows sampled uniformly
+  int64_t degenerate = 0;  // ITM rows sampled uniformly
   int best_epoch = -1;
   double best_value = 0;
 };
@@ -156,8 +158,10 @@ void Trainer::setup() {
   } else if (c.train.resume != "none") {
     resume_dir = c.train.resume;
   }
-  if (!resume_dir.empty()) resume(resume_dir);
-  else if (c.train.resume == "auto") log_info("train", "no checkpoint in '{}': starting fresh", store_.checkpoints_dir());
+  if (!resume_dir.empty())
+    resume(resume_dir);
+  else if (c.train.resume == "auto")
+    log_info("train", "no checkpoint in '{}': starting fresh", store_.checkpoints_dir());
 
   dist::NamedTensors buffers;
   for (const auto& b : s_.model->named_buffers()) buffers.emplace_back(b.key(), b.value());
@@ -176,7 +180,8 @@ void Trainer::resume(const std::string& dir) {
     if (config_key_may_change_on_resume(k)) continue;
     auto it = stored.find(k);
     if (it == stored.end() || it->second != v) {
-      differ.push_back(fmt::format("{} ({} -> {})", k, it == stored.end() ? "<absent>" : it->second, v));
+      differ.push_back(
+          fmt::format("{} ({} -> {})", k, it == stored.end() ? "<absent>" : it->second, v));
     }
   }
   MMAUX_CHECK_CONFIG(differ.empty(),
@@ -192,7 +197,8 @@ void Trainer::resume(const std::string& dir) {
   opt_->load_state(d.trainer);
   const auto& st = d.state;
   p_.step = st.at("step").get<int64_t>();
-  p_.cursor = data::Cursor{st.at("cursor").at("epoch").get<int64_t>(), st.at("cursor").at("step").get<int64_t>()};
+  p_.cursor = data::Cursor{st.at("cursor").at("epoch").get<int64_t>(),
+                           st.at("cursor").at("step").get<int64_t>()};
   p_.epoch = p_.cursor.epoch;
   p_.bad_total = st.value("bad_steps", int64_t{0});
   p_.degenerate = st.value("itm_degenerate_rows", int64_t{0});
@@ -204,8 +210,10 @@ void Trainer::resume(const std::string& dir) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(d.rng_state);
   } else {
-    log_warn("train", "checkpoint '{}' has no RNG state for rank {} (different world size): "
-             "dropout draws differ from an uninterrupted run", dir, s_.comm->rank());
+    log_warn("train",
+             "checkpoint '{}' has no RNG state for rank {} (different world size): "
+             "dropout draws differ from an uninterrupted run",
+             dir, s_.comm->rank());
   }
   log_info("train", "resumed from '{}' at step {} (epoch {}, batch {})", dir, p_.step,
            p_.cursor.epoch, p_.cursor.step);
@@ -213,9 +221,9 @@ void Trainer::resume(const std::string& dir) {
 
 bool Trainer::stop_agreed(bool bad_local, bool* bad_global) {
   // One all-reduce per step carries both flags: a non-finite step and a stop signal.
-  at::Tensor flags = at::tensor({bad_local ? int64_t{1} : int64_t{0}, int64_t{stop_signal()}},
-                                at::kLong)
-                         .to(s_.comm->device());
+  at::Tensor flags =
+      at::tensor({bad_local ? int64_t{1} : int64_t{0}, int64_t{stop_signal()}}, at::kLong)
+          .to(s_.comm->device());
   s_.comm->all_reduce(flags, dist::ReduceOp::kMax);
   flags = flags.cpu();
   *bad_global = flags[0].item<int64_t>() != 0;
@@ -238,7 +246,8 @@ bool Trainer::optimizer_step(double loss_value) {
   if (bad) {
     ++p_.bad_in_row;
     ++p_.bad_total;
-    log_warn("train", "step {}: non-finite loss or gradients, step skipped ({} in a row, {} in all)",
+    log_warn("train",
+             "step {}: non-finite loss or gradients, step skipped ({} in a row, {} in all)",
              p_.step, p_.bad_in_row, p_.bad_total);
     MMAUX_CHECK(p_.bad_in_row < t.max_bad_steps,
                 "{} non-finite steps in a row (train.max-bad-steps = {}): the run diverged; "
@@ -262,16 +271,22 @@ bool Trainer::optimizer_step(double loss_value) {
 }
 
 void Trainer::log_step(const StepLosses& l, double lr, double samples_per_s) {
-  at::Tensor v = at::tensor({l.total.item<double>(), l.ce, l.itc, l.itm}, at::kDouble)
-                     .to(s_.comm->device());
+  at::Tensor v =
+      at::tensor({l.total.item<double>(), l.ce, l.itc, l.itm}, at::kDouble).to(s_.comm->device());
   s_.comm->all_reduce(v, dist::ReduceOp::kAvg);
   v = v.cpu();
   if (s_.comm->rank() != 0) return;
-  nlohmann::json rec = {{"kind", "step"}, {"step", p_.step}, {"epoch", p_.epoch},
-                        {"lr", lr}, {"loss", v[0].item<double>()}, {"ce", v[1].item<double>()},
-                        {"itc", v[2].item<double>()}, {"itm", v[3].item<double>()},
+  nlohmann::json rec = {{"kind", "step"},
+                        {"step", p_.step},
+                        {"epoch", p_.epoch},
+                        {"lr", lr},
+                        {"loss", v[0].item<double>()},
+                        {"ce", v[1].item<double>()},
+                        {"itc", v[2].item<double>()},
+                        {"itm", v[3].item<double>()},
                         {"logit_scale", s_.logit_scale.item<double>()},
-                        {"samples_per_s", samples_per_s}, {"skipped_steps", p_.bad_total}};
+                        {"samples_per_s", samples_per_s},
+                        {"skipped_steps", p_.bad_total}};
   append_jsonl((fs::path(run_dir_) / "metrics.jsonl").string(), rec);
   int64_t total = total_steps();
   double eta = samples_per_s > 0 ? (total - p_.step) * s_.config.data.batch_size *
@@ -408,9 +423,11 @@ void Trainer::end_of_epoch() {
     EvalResult r = s_.evaluate("validation", nullptr);
     double value = metric == "loss" ? -r.loss : metric_value(r.metrics, metric);
     bool better = p_.best_epoch < 0 || value > p_.best_value;
-    log_info("eval", "epoch {}: validation macro F1 {:.4f}, weighted F1 {:.4f}, accuracy {:.4f}, "
-             "loss {:.4f}{}", p_.epoch + 1, r.metrics.macro_f1, r.metrics.weighted_f1,
-             r.metrics.accuracy, r.loss, better ? " (best so far)" : "");
+    log_info("eval",
+             "epoch {}: validation macro F1 {:.4f}, weighted F1 {:.4f}, accuracy {:.4f}, "
+             "loss {:.4f}{}",
+             p_.epoch + 1, r.metrics.macro_f1, r.metrics.weighted_f1, r.metrics.accuracy, r.loss,
+             better ? " (best so far)" : "");
     if (better) {
       p_.best_epoch = static_cast<int>(p_.epoch);
       p_.best_value = value;
@@ -433,8 +450,10 @@ void Trainer::finish() {
   // The test split is scored once, with the best validation checkpoint.
   fs::path best = fs::path(run_dir_) / "best" / "model.safetensors";
   dist::NamedTensors params;
-  for (const auto& item : s_.model->named_parameters()) params.emplace_back(item.key(), item.value());
-  copy_named(params, model::load_safetensors(best.string()), fmt::format("'{}'", best.string()));
+  for (const auto& item : s_.model->named_parameters())
+    params.emplace_back(item.key(), item.value());
+  auto loaded = model::SafetensorsReader(best.string()).load_all();
+  copy_named(params, {loaded.begin(), loaded.end()}, fmt::format("'{}'", best.string()));
   nlohmann::json results;
   const RunConfig& c = s_.config;
   if (s_.manifest.has_split("test")) {
@@ -467,10 +486,11 @@ void Trainer::finish() {
   results["steps"] = p_.step;
   results["skipped_steps"] = p_.bad_total;
   results["itm_degenerate_rows"] = p_.degenerate;
-  results["timings"] = {{"train_s", train_seconds_},
-                        {"test_eval_s", seconds_since(t0)},
-                        {"total_s", seconds_since(start_)},
-                        {"train_samples_per_s", train_seconds_ > 0 ? samples_ / train_seconds_ : 0}};
+  results["timings"] = {
+      {"train_s", train_seconds_},
+      {"test_eval_s", seconds_since(t0)},
+      {"total_s", seconds_since(start_)},
+      {"train_samples_per_s", train_seconds_ > 0 ? samples_ / train_seconds_ : 0}};
   results["peak_memory_mb"] = peak_memory_mb();
   write_file_atomic((fs::path(run_dir_) / "results.json").string(), results.dump(2));
   log_info("train", "wrote '{}'", (fs::path(run_dir_) / "results.json").string());

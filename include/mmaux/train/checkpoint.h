@@ -31,12 +31,12 @@ namespace mmaux::train {
 using TensorMap = std::map<std::string, at::Tensor>;
 
 struct CheckpointData {
-  std::string name;          ///< "step-00000042", "best"
-  TensorMap model;           ///< model tensors
-  TensorMap trainer;         ///< optimizer state, logit scale (rank-independent)
-  at::Tensor rng_state;      ///< this rank's RNG state (uint8); gathered by save()
-  std::string config_ini;    ///< effective configuration
-  nlohmann::json state;      ///< step, epoch, cursor, hashes, ...
+  std::string name;        ///< "step-00000042", "best"
+  TensorMap model;         ///< model tensors
+  TensorMap trainer;       ///< optimizer state, logit scale (rank-independent)
+  at::Tensor rng_state;    ///< this rank's RNG state (uint8); gathered by save()
+  std::string config_ini;  ///< effective configuration
+  nlohmann::json state;    ///< step, epoch, cursor, hashes, ...
 };
 
 class CheckpointStore {

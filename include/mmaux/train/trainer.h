@@ -19,7 +19,7 @@ struct RunConfig {
   LossOptions loss;
   TrainOptions train;
   DistOptions dist;
-  std::string config_ini;                           ///< effective configuration (INI text)
+  std::string config_ini;                            ///< effective configuration (INI text)
   std::map<std::string, std::string> config_values;  ///< dotted option name -> value text
 };
 
