@@ -194,7 +194,11 @@ void Trainer::resume(const std::string& dir) {
                      "vs {} of '{}')",
                      dir, data_fp, s_.manifest.fingerprint(), s_.config.data.dir);
   copy_named(s_.trainable_named(), d.model, fmt::format("checkpoint '{}'", dir));
-  opt_->load_state(d.trainer);
+  std::map<std::string, at::Tensor> opt_state;
+  for (const auto& [k, v] : d.trainer) {
+    if (k.rfind("opt.", 0) == 0) opt_state[k.substr(4)] = v;
+  }
+  opt_->load_state(opt_state);
   const auto& st = d.state;
   p_.step = st.at("step").get<int64_t>();
   p_.cursor = data::Cursor{st.at("cursor").at("epoch").get<int64_t>(),

@@ -10,8 +10,10 @@ train 2 "$work/r" "$work/data/shards" --loss.itc 0.1 --loss.itm 0.1 > "$work/t.l
 [ -f "$work/r/results.json" ] || fail "no results.json"
 "$MMAUX" eval --checkpoint "$work/r/best" --split test --out "$work/pred.csv" --dist.threads 1 \
   > "$work/eval.json" 2> "$work/eval.log" || { cat "$work/eval.log"; fail "eval failed"; }
-want=$(sed -n '/"test": {/,/}/p' "$work/r/results.json" | grep -E '"(macro_f1|weighted_f1|accuracy)"' | sort)
-got=$(grep -E '^  "(macro_f1|weighted_f1|accuracy)"' "$work/eval.json" | sort)
+# The top-level keys of the "test" block of results.json and of eval's JSON, whitespace removed.
+want=$(sed -n '/^  "test": {/,/^  },/p' "$work/r/results.json" |
+  grep -E '^    "(macro_f1|weighted_f1|accuracy)"' | tr -d ' ,' | sort)
+got=$(grep -E '^  "(macro_f1|weighted_f1|accuracy)"' "$work/eval.json" | tr -d ' ,' | sort)
 echo "results.json: $want"
 echo "mmaux eval:   $got"
 [ -n "$want" ] && [ "$want" = "$got" ] || fail "eval does not reproduce the test metrics"
