@@ -1,6 +1,9 @@
+#include <filesystem>
 #include <memory>
 
 #include "cli/command.h"
+#include "mmaux/core/error.h"
+#include "mmaux/train/trainer.h"
 
 namespace mmaux::cli {
 
@@ -8,7 +11,7 @@ Command make_eval_command() {
   struct State {
     LogOptions log;
     EvalOptions eval;
-    DataOptions data;
+    std::string data_dir;
     DistOptions dist;
   };
   auto s = std::make_shared<State>();
@@ -16,16 +19,41 @@ Command make_eval_command() {
   c.name = "eval";
   c.summary = "re-score a checkpoint on a split and write predictions as CSV";
   c.usage = "mmaux eval --checkpoint DIR [--split test] [options]";
-  c.example = "mmaux eval --checkpoint runs/demo/best --split test";
+  c.example = "mmaux eval --checkpoint runs/demo/ce-s1/best --split test";
   c.issue = 6;
   c.distributed = true;
-
   c.log = &s->log;
   c.declare = [s](OptionSet& set) {
     declare_eval_options(set, s->eval);
-    declare_data_options(set, s->data);
+    set.group("Data").add(
+        "data-dir", &s->data_dir,
+        "preprocessed data directory (\"\" = the one the checkpoint was trained on)");
     declare_dist_options(set, s->dist);
     declare_log_options(set, s->log);
+  };
+  c.run_with_options = [s](const OptionSet&) {
+    // The checkpoint's own configuration rebuilds the model and names the data.
+    std::string ini = (std::filesystem::path(s->eval.checkpoint) / "config.ini").string();
+    MMAUX_CHECK_CONFIG(std::filesystem::exists(ini),
+                       "'{}' has no config.ini: give the best/ directory of a run written by "
+                       "'mmaux train'",
+                       s->eval.checkpoint);
+    train::RunConfig run;
+    OptionSet set;
+    declare_data_options(set, run.data);
+    declare_model_options(set, run.model);
+    declare_loss_options(set, run.loss);
+    declare_train_options(set, run.train);
+    declare_dist_options(set, run.dist);
+    LogOptions unused;
+    declare_log_options(set, unused);
+    parse_options({"--config", ini}, set, {});
+    run.dist = s->dist;
+    if (!s->data_dir.empty()) run.data.dir = s->data_dir;
+    run.config_ini = format_config(set);
+    run.config_values = option_values(set);
+    train::EvalRequest req{s->eval.checkpoint, s->eval.split, s->eval.out};
+    return train::run_evaluation(run, req);
   };
   return c;
 }

@@ -1,17 +1,14 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "mmaux/train/trainer.h"
 
 namespace mmaux::cli {
 
 Command make_train_command() {
   struct State {
     LogOptions log;
-    DataOptions data;
-    ModelOptions model;
-    LossOptions loss;
-    TrainOptions train;
-    DistOptions dist;
+    train::RunConfig run;
   };
   auto s = std::make_shared<State>();
   Command c;
@@ -21,15 +18,19 @@ Command make_train_command() {
   c.example = "mpirun -np 2 mmaux train --config configs/demo.ini --loss.itc 0.1 --loss.itm 0.1";
   c.issue = 6;
   c.distributed = true;
-
   c.log = &s->log;
   c.declare = [s](OptionSet& set) {
-    declare_data_options(set, s->data);
-    declare_model_options(set, s->model);
-    declare_loss_options(set, s->loss);
-    declare_train_options(set, s->train);
-    declare_dist_options(set, s->dist);
+    declare_data_options(set, s->run.data);
+    declare_model_options(set, s->run.model);
+    declare_loss_options(set, s->run.loss);
+    declare_train_options(set, s->run.train);
+    declare_dist_options(set, s->run.dist);
     declare_log_options(set, s->log);
+  };
+  c.run_with_options = [s](const OptionSet& set) {
+    s->run.config_ini = format_config(set);
+    s->run.config_values = option_values(set);
+    return train::run_training(s->run);
   };
   return c;
 }

@@ -2,6 +2,7 @@
 // Private to the CLI: the table of `mmaux <command>` subcommands.
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,11 +26,16 @@ struct Command {
   bool distributed = false;  ///< initialise the distributed runtime before run()
   int issue = 0;             ///< when run is empty: the issue that builds this command
   std::function<void(OptionSet&)> declare;
-  std::function<int()> run;   ///< empty: "not built yet", exit 2
+  std::function<int()> run;  ///< empty (and no run_with_options): "not built yet", exit 2
+  /// Like run, for commands that need the parsed options themselves (effective configuration).
+  std::function<int(const OptionSet&)> run_with_options;
   LogOptions* log = nullptr;  ///< the command's [log] options, applied before run()
 };
 
 std::vector<Command> all_commands();
+
+/// name -> value text of every option of `set` (dotted names).
+std::map<std::string, std::string> option_values(const OptionSet& set);
 
 Command make_version_command();
 Command make_synth_command();

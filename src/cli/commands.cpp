@@ -13,6 +13,13 @@ std::vector<Command> all_commands() {
           make_version_command()};
 }
 
+std::map<std::string, std::string> option_values(const OptionSet& set) {
+  std::map<std::string, std::string> out;
+  for (const auto& g : set.groups())
+    for (const auto& e : g.entries) out[e.name] = e.print();
+  return out;
+}
+
 Command make_version_command() {
   Command c;
   c.name = "version";

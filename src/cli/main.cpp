@@ -26,7 +26,9 @@ std::string command_help(const Command& c) {
   OptionSet set;
   if (c.declare) c.declare(set);
   std::string out = fmt::format("usage: {}\n\n{}\n", c.usage, c.summary);
-  if (!c.run) out += fmt::format("\n(not built yet: issue #{})\n", c.issue);
+  if (!c.run && !c.run_with_options) {
+    out += fmt::format("\n(not built yet: issue #{})\n", c.issue);
+  }
   out += format_help(set);
   out += fmt::format("\nexample:\n  {}\n", c.example);
   return out;
@@ -50,7 +52,7 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
     std::fputs(format_config(set).c_str(), stdout);
     return kExitOk;
   }
-  if (!c.run) {
+  if (!c.run && !c.run_with_options) {
     std::fprintf(stderr, "mmaux %s: not built yet (tracked in issue #%d); nothing was run\n",
                  c.name.c_str(), c.issue);
     return kExitUsageError;
@@ -65,7 +67,7 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
     if (c.distributed) {
       dist::init_runtime(dist::detect_launch([](const char* n) { return std::getenv(n); }));
     }
-    int code = c.run();
+    int code = c.run_with_options ? c.run_with_options(set) : c.run();
     dist::finalize_runtime();
     return code;
   });

@@ -1,0 +1,109 @@
+#include "mmaux/train/metrics.h"
+
+#include <nlohmann/json.hpp>
+
+#include "mmaux/core/error.h"
+
+namespace mmaux::train {
+
+ConfusionMatrix::ConfusionMatrix(int num_classes)
+    : num_classes_(num_classes), counts_(static_cast<size_t>(num_classes) * num_classes, 0) {
+  MMAUX_ASSERT(num_classes > 0, "num_classes = {}", num_classes);
+}
+
+void ConfusionMatrix::add(int64_t truth, int64_t predicted) {
+  MMAUX_CHECK_DATA(truth >= 0 && truth < num_classes_ && predicted >= 0 && predicted < num_classes_,
+                   "label {} or prediction {} outside the {} classes", truth, predicted,
+                   num_classes_);
+  counts_[static_cast<size_t>(truth * num_classes_ + predicted)] += 1;
+}
+
+void ConfusionMatrix::merge(const ConfusionMatrix& other) {
+  MMAUX_ASSERT(other.num_classes_ == num_classes_);
+  for (size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+}
+
+int64_t ConfusionMatrix::total() const {
+  int64_t t = 0;
+  for (int64_t c : counts_) t += c;
+  return t;
+}
+
+Metrics ConfusionMatrix::metrics() const {
+  const int n = num_classes_;
+  Metrics m;
+  m.count = total();
+  m.confusion.assign(n, std::vector<int64_t>(n, 0));
+  std::vector<int64_t> predicted(n, 0), support(n, 0);
+  int64_t correct = 0;
+  for (int t = 0; t < n; ++t) {
+    for (int p = 0; p < n; ++p) {
+      int64_t c = counts_[static_cast<size_t>(t * n + p)];
+      m.confusion[t][p] = c;
+      support[t] += c;
+      predicted[p] += c;
+      if (t == p) correct += c;
+    }
+  }
+  m.per_class.resize(n);
+  int present = 0;
+  for (int k = 0; k < n; ++k) {
+    ClassScores& s = m.per_class[k];
+    int64_t tp = m.confusion[k][k];
+    s.support = support[k];
+    s.precision = predicted[k] > 0 ? static_cast<double>(tp) / predicted[k] : 0.0;
+    s.recall = support[k] > 0 ? static_cast<double>(tp) / support[k] : 0.0;
+    s.f1 = s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0.0;
+    if (support[k] > 0 || predicted[k] > 0) {
+      ++present;
+      m.macro_f1 += s.f1;
+      m.macro_precision += s.precision;
+      m.macro_recall += s.recall;
+    }
+    if (m.count > 0) {
+      double w = static_cast<double>(support[k]) / m.count;
+      m.weighted_f1 += w * s.f1;
+      m.weighted_precision += w * s.precision;
+      m.weighted_recall += w * s.recall;
+    }
+  }
+  if (present > 0) {
+    m.macro_f1 /= present;
+    m.macro_precision /= present;
+    m.macro_recall /= present;
+  }
+  m.accuracy = m.count > 0 ? static_cast<double>(correct) / m.count : 0.0;
+  return m;
+}
+
+nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_names) {
+  nlohmann::json j;
+  j["count"] = m.count;
+  j["accuracy"] = m.accuracy;
+  j["macro_f1"] = m.macro_f1;
+  j["macro_precision"] = m.macro_precision;
+  j["macro_recall"] = m.macro_recall;
+  j["weighted_f1"] = m.weighted_f1;
+  j["weighted_precision"] = m.weighted_precision;
+  j["weighted_recall"] = m.weighted_recall;
+  nlohmann::json per = nlohmann::json::object();
+  for (size_t k = 0; k < m.per_class.size(); ++k) {
+    std::string name = k < class_names.size() ? class_names[k] : std::to_string(k);
+    per[name] = {{"precision", m.per_class[k].precision},
+                 {"recall", m.per_class[k].recall},
+                 {"f1", m.per_class[k].f1},
+                 {"support", m.per_class[k].support}};
+  }
+  j["per_class"] = per;
+  j["confusion"] = m.confusion;
+  return j;
+}
+
+double metric_value(const Metrics& m, const std::string& name) {
+  if (name == "macro_f1") return m.macro_f1;
+  if (name == "weighted_f1") return m.weighted_f1;
+  if (name == "accuracy") return m.accuracy;
+  MMAUX_THROW(ConfigError, "unknown metric '{}'; expected macro_f1, weighted_f1 or accuracy", name);
+}
+
+}  // namespace mmaux::train

@@ -1,0 +1,115 @@
+// The joint loss L = λ_ce·CE + λ_itc·ITC + λ_itm·ITM of one step (METHOD.md §1).
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+
+#include "mmaux/dist/all_gather.h"
+#include "mmaux/loss/itc.h"
+#include "mmaux/loss/itm.h"
+#include "session.h"
+
+namespace mmaux::train {
+namespace {
+
+// Pads [b, 3, H, W] pixels and [b, H, W] masks to (h, w) so that ranks holding different image
+// sizes (variable-size presets) can gather them.
+void pad_images(at::Tensor& pixels, at::Tensor& mask, int64_t h, int64_t w) {
+  int64_t dh = h - pixels.size(2), dw = w - pixels.size(3);
+  if (dh == 0 && dw == 0) return;
+  pixels = at::constant_pad_nd(pixels, {0, dw, 0, dh}, 0);
+  mask = at::constant_pad_nd(mask, {0, dw, 0, dh}, 0);
+}
+
+// The ITM pairs of a plan as model input: rows of the local batch (random mode) or of the
+// gathered global batch (hard mode).
+model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPlan& plan,
+                               int64_t offset) {
+  at::Tensor t = plan.text_rows - offset, v = plan.image_rows - offset;
+  return model::ModelInput{rows.input_ids.index_select(0, t),
+                           rows.attention_mask.index_select(0, t), rows.pixels.index_select(0, v),
+                           rows.pixel_mask.index_select(0, v)};
+}
+
+model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
+                              const std::vector<int64_t>& counts) {
+  at::Tensor pixels = local.pixels, mask = local.pixel_mask;
+  at::Tensor size = at::tensor({pixels.size(2), pixels.size(3)}, at::kLong).to(comm.device());
+  comm.all_reduce(size, dist::ReduceOp::kMax);
+  auto hw = size.cpu();
+  pad_images(pixels, mask, hw[0].item<int64_t>(), hw[1].item<int64_t>());
+  return model::ModelInput{dist::all_gather_no_grad(local.input_ids, comm, counts),
+                           dist::all_gather_no_grad(local.attention_mask, comm, counts),
+                           dist::all_gather_no_grad(pixels.contiguous(), comm, counts),
+                           dist::all_gather_no_grad(mask.contiguous(), comm, counts)};
+}
+
+// bf16 autocast for the forward passes of a GPU step (PyTorch's torch.autocast semantics).
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    at::autocast::set_enabled(false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+};
+
+}  // namespace
+
+StepLosses Session::compute_losses(const data::Batch& batch, int64_t step) {
+  StepLosses out;
+  AutocastScope autocast(config.train.bf16 && device.is_cuda());
+  model::ModelInput input = to_input(batch);
+  model::Encoded enc = model->encode(input);
+  at::Tensor labels = batch.labels.to(device);
+  at::Tensor logits = model->classify(enc.fused);
+  at::Tensor ce =
+      loss::cross_entropy(logits, labels, class_weights, ce_norm, *comm,
+                          ce_norm == loss::CeNorm::kBatch ? batch.global_batch_size : -1);
+  out.total = ce * w_ce;
+  out.ce = ce.item<double>();
+  if (w_itc <= 0 && w_itm <= 0) return out;
+
+  loss::SamplingKey key{static_cast<uint64_t>(config.train.seed), step};
+  std::optional<loss::ItcResult> itc;
+  if (w_itc > 0 || itm_hard) {
+    loss::ItcOptions opts;
+    opts.clamp_logit_scale = config.loss.clamp_logit_scale;
+    itc = loss::itc_loss(enc.itc_text, enc.itc_image, logit_scale, *comm, opts);
+    if (w_itc > 0) {
+      out.total = out.total + itc->loss * w_itc;
+      out.itc = itc->loss.item<double>();
+    }
+  }
+  if (w_itm <= 0) return out;
+
+  loss::ItmPlan plan;
+  at::Tensor itm_logits;
+  if (!itm_hard) {
+    plan = loss::plan_itm_random(batch.size(), batch.row_offset, key, device);
+    // Images are never swapped in random mode: a frozen image tower's output is reusable.
+    itm_logits = model->itm_logits(select_pairs(input, plan, batch.row_offset), enc.image_cache);
+  } else {
+    loss::RowKeys keys{loss::text_keys(batch.input_ids, batch.attention_mask).to(device),
+                       loss::image_keys(batch.pixels, batch.pixel_mask).to(device),
+                       batch.sample_index.to(device)};
+    plan = loss::plan_itm_hard(*itc, keys, key, config.loss.hard_eps, *comm);
+    // Negatives from other ranks arrive as token ids and pixels and are re-encoded here.
+    model::ModelInput global = gather_rows(input, *comm, itc->counts);
+    itm_logits = model->itm_logits(select_pairs(global, plan, 0), at::Tensor());
+  }
+  int64_t global_pairs = (itm_hard ? 3 : 1) * batch.global_batch_size;
+  at::Tensor itm = loss::itm_loss(itm_logits, plan.labels.to(device), *comm, global_pairs);
+  out.total = out.total + itm * w_itm;
+  out.itm = itm.item<double>();
+  out.degenerate = plan.degenerate.item<int64_t>();
+  return out;
+}
+
+}  // namespace mmaux::train

@@ -1,0 +1,103 @@
+// Building a run: communicator, threads, device, data manifest, model, loss weights.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "mmaux/core/error.h"
+#include "mmaux/core/log.h"
+#include "mmaux/dist/runtime.h"
+#include "session.h"
+
+namespace mmaux::train {
+namespace {
+
+c10::Device pick_device(const RunConfig& c) {
+  const std::string& want = c.train.device;
+  int gpus = dist::cuda_device_count();
+  bool torch_cuda = at::hasCUDA();
+  if (want == "cpu" || (want == "auto" && (gpus == 0 || !torch_cuda)))
+    return c10::Device(c10::kCPU);
+  MMAUX_CHECK_CONFIG(gpus > 0 && torch_cuda,
+                     "option 'train.device' = cuda, but {} (CUDA devices: {}, libtorch with CUDA: "
+                     "{}); use --train.device cpu",
+                     "no usable GPU is present", gpus, torch_cuda ? "yes" : "no");
+  int local = dist::runtime_info().local_rank;
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % gpus));
+}
+
+int pick_threads(const DistOptions& d) {
+  if (d.threads > 0) return d.threads;
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, dist::runtime_info().local_size));
+}
+
+}  // namespace
+
+Session::Session(const RunConfig& cfg) : config(cfg) {
+  const LossOptions& l = config.loss;
+  w_itc = l.itc;
+  w_itm = l.itm;
+  w_ce = l.ce >= 0 ? l.ce : 1.0 - l.itc - l.itm;
+  MMAUX_CHECK_CONFIG(w_ce >= 0,
+                     "loss.itc + loss.itm = {} exceeds 1, so the paper's CE weight 1 - itc - itm "
+                     "is negative; set --loss.ce explicitly",
+                     l.itc + l.itm);
+  itm_hard = l.itm_mode == "hard";
+  ce_norm = loss::parse_ce_norm(l.ce_norm);
+  MMAUX_CHECK_CONFIG(!config.data.dir.empty(),
+                     "option 'data.dir' is required: the directory written by 'mmaux preprocess'");
+
+  at::set_num_threads(pick_threads(config.dist));
+  device = pick_device(config);
+  if (config.train.bf16 && !device.is_cuda()) {
+    log_warn("train", "train.bf16 is ignored on the CPU (bf16 autocast is for GPU runs)");
+  }
+  comm = dist::make_communicator(config.dist, device.is_cuda());
+  manifest = data::Manifest::load(config.data.dir, true);
+
+  // The same initial weights on every rank (GradSync also broadcasts rank 0's).
+  at::manual_seed(config.train.seed);
+  model = model::make_model(config.model, static_cast<int>(manifest.num_classes()));
+  model->to(device);
+  logit_scale =
+      at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))
+          .set_requires_grad(w_itc > 0);
+  if (l.class_weights == "balanced") {
+    class_weights =
+        loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(at::kFloat);
+  }
+  // Dropout differs per rank (as each GPU's would); the stream is part of the checkpoint.
+  at::manual_seed(config.train.seed * 1000003ULL + static_cast<uint64_t>(comm->rank()) + 1);
+  log_info("train", "{} ({} parameters) on {}, {} rank(s), backend {}, {} thread(s) per rank",
+           model->kind(), model->parameters().size(), device.str(), comm->world_size(),
+           comm->backend(), at::get_num_threads());
+}
+
+model::ModelInput Session::to_input(const data::Batch& b) const {
+  return model::ModelInput{b.input_ids.to(device), b.attention_mask.to(device), b.pixels.to(device),
+                           b.pixel_mask.to(device)};
+}
+
+dist::NamedTensors Session::trainable_named() const {
+  dist::NamedTensors out;
+  for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value());
+  out.emplace_back("itc.logit_scale", logit_scale);
+  return out;
+}
+
+void copy_named(const dist::NamedTensors& named, const std::map<std::string, at::Tensor>& from,
+                const std::string& what) {
+  at::NoGradGuard no_grad;
+  for (const auto& [name, t] : named) {
+    auto it = from.find(name);
+    MMAUX_CHECK_DATA(it != from.end(), "{} has no tensor '{}'", what, name);
+    MMAUX_CHECK_DATA(it->second.sizes() == t.sizes(),
+                     "{}: tensor '{}' has shape [{}], expected [{}]", what, name,
+                     fmt::join(it->second.sizes(), ", "), fmt::join(t.sizes(), ", "));
+    t.copy_(it->second);
+  }
+}
+
+}  // namespace mmaux::train
