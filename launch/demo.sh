@@ -36,4 +36,4 @@ for setting in ce itc itm itc+itm; do
   done
 done
 echo "[demo] training took $(( $(date +%s) - start )) s"
-"$mmaux" aggregate "$root" --by-relation
+"$mmaux" aggregate "$root"

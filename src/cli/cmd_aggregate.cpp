@@ -31,6 +31,8 @@ Command make_aggregate_command() {
     const AggregateOptions& o = s->aggregate;
     launch::Aggregate agg = launch::collect_runs(o.runs_dir);
     std::fputs(launch::format_terminal(agg).c_str(), stdout);
+    std::string relations = launch::format_relations(agg);
+    if (!relations.empty()) std::fputs(("\n" + relations).c_str(), stdout);
     fs::path out = o.out.empty() ? fs::path(o.runs_dir) / "aggregate" : fs::path(o.out);
     for (const auto& f : launch::write_aggregate(agg, out, o.metric, o.figure))
       std::printf("wrote %s\n", f.string().c_str());

@@ -93,6 +93,14 @@ std::string read_scores(const json& r, SeedResult& out) {
       return fmt::format("results.json test.{} = {} is not a fraction in [0, 1]", name, v);
     (std::string(name) == "macro_f1" ? out.macro_f1 : out.weighted_f1) = v;
   }
+  if (r.contains("test_by_relation") && r["test_by_relation"].is_object()) {
+    for (const auto& [rel, m] : r["test_by_relation"].items()) {
+      // A relation absent from the test split has no score; it is not a zero.
+      if (m.is_object() && m.value("count", 0) > 0 && m.contains("macro_f1") &&
+          m["macro_f1"].is_number())
+        out.relation_macro_f1[rel] = m["macro_f1"].get<double>();
+    }
+  }
   return "";
 }
 
@@ -297,6 +305,10 @@ Aggregate collect_runs(const fs::path& runs_dir) {
     }
     g.weighted_f1 = summarize(w);
     g.macro_f1 = summarize(m);
+    std::map<std::string, std::vector<double>> rel;
+    for (const auto& r : g.done)
+      for (const auto& [name, v] : r.relation_macro_f1) rel[name].push_back(v);
+    for (const auto& [name, values] : rel) g.relation_macro_f1[name] = summarize(values);
     agg.groups.push_back(g);
   }
   fill_variants(agg.groups);

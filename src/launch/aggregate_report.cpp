@@ -58,16 +58,10 @@ std::string latex_escape(const std::string& s) {
 }
 }  // namespace
 
-std::string format_terminal(const Aggregate& a) {
-  std::vector<std::vector<std::string>> rows = {{"data set", "model", "loss", "seeds",
-                                                 "weighted F1", "macro F1", "Δ weighted F1 vs CE",
-                                                 "Δ macro F1 vs CE", "missing"}};
-  for (const auto& g : a.groups)
-    rows.push_back({g.dataset, g.model, label(g), seeds_text(g), mean_std(g.weighted_f1),
-                    mean_std(g.macro_f1), delta_text(g, g.delta_weighted_f1),
-                    delta_text(g, g.delta_macro_f1), missing_text(g)});
+// Aligns rows into columns (widths in UTF-8 code points, for ± and Δ).
+std::string render_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width(rows[0].size(), 0);
-  auto display = [](const std::string& s) {  // UTF-8 code points, for ± and Δ
+  auto display = [](const std::string& s) {
     size_t n = 0;
     for (unsigned char c : s) n += (c & 0xC0) != 0x80;
     return n;
@@ -82,6 +76,18 @@ std::string format_terminal(const Aggregate& a) {
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
   }
+  return out;
+}
+
+std::string format_terminal(const Aggregate& a) {
+  std::vector<std::vector<std::string>> rows = {{"data set", "model", "loss", "seeds",
+                                                 "weighted F1", "macro F1", "Δ weighted F1 vs CE",
+                                                 "Δ macro F1 vs CE", "missing"}};
+  for (const auto& g : a.groups)
+    rows.push_back({g.dataset, g.model, label(g), seeds_text(g), mean_std(g.weighted_f1),
+                    mean_std(g.macro_f1), delta_text(g, g.delta_weighted_f1),
+                    delta_text(g, g.delta_macro_f1), missing_text(g)});
+  std::string out = render_table(rows);
   out +=
       "F1 in %, mean ± sample std over seeds (test split, best-validation checkpoint); Δ: "
       "paired over seeds present in both settings, two-sided paired t-test.\n";
@@ -90,6 +96,28 @@ std::string format_terminal(const Aggregate& a) {
       out += fmt::format("missing: {} / {} / {} seed {}: {} ({}); log {}\n", g.dataset, g.model,
                          label(g), m.seed, m.state, m.detail, m.log.string());
   return out;
+}
+
+std::string format_relations(const Aggregate& a) {
+  std::vector<std::string> relations;
+  for (const auto& g : a.groups)
+    for (const auto& [name, s] : g.relation_macro_f1)
+      if (std::find(relations.begin(), relations.end(), name) == relations.end())
+        relations.push_back(name);
+  if (relations.empty()) return "";
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"data set", "model", "loss"});
+  for (const auto& r : relations) rows[0].push_back(r);
+  for (const auto& g : a.groups) {
+    std::vector<std::string> row = {g.dataset, g.model, label(g)};
+    for (const auto& r : relations) {
+      auto it = g.relation_macro_f1.find(r);
+      row.push_back(it == g.relation_macro_f1.end() ? "-" : mean_std(it->second));
+    }
+    rows.push_back(row);
+  }
+  return "Test macro F1 (%) by image-text relation, mean ± sample std over seeds:\n" +
+         render_table(rows);
 }
 
 std::string format_markdown(const Aggregate& a) {
@@ -112,6 +140,8 @@ std::string format_markdown(const Aggregate& a) {
       out += fmt::format("- {} / {} / {} seed {}: {} ({}), log `{}`\n", g.dataset, g.model,
                          label(g), m.seed, m.state, m.detail, m.log.string());
     }
+  std::string relations = format_relations(a);
+  if (!relations.empty()) out += "\n```\n" + relations + "```\n";
   return out;
 }
 

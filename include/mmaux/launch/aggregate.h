@@ -41,6 +41,9 @@ struct SeedResult {
   std::string seed;
   double weighted_f1 = 0;
   double macro_f1 = 0;
+  /// Test macro F1 per image-text relation (results.json "test_by_relation"; empty when the data
+  /// set records no relation).
+  std::map<std::string, double> relation_macro_f1;
   std::filesystem::path dir;
 };
 
@@ -61,6 +64,7 @@ struct Group {
   std::vector<MissingSeed> missing;
   Summary weighted_f1;
   Summary macro_f1;
+  std::map<std::string, Summary> relation_macro_f1;  ///< per relation, over the seeds that have it
   bool has_baseline = false;  ///< a CE-only group with the same other options exists
   PairedTest delta_weighted_f1;
   PairedTest delta_macro_f1;
@@ -79,6 +83,9 @@ Aggregate collect_runs(const std::filesystem::path& runs_dir);
 std::string format_terminal(const Aggregate& a);
 std::string format_markdown(const Aggregate& a);
 std::string format_csv(const Aggregate& a);
+/// Test macro F1 per image-text relation and setting (mean ± std over seeds); "" when no run
+/// recorded relations.
+std::string format_relations(const Aggregate& a);
 std::string format_latex(const Aggregate& a, const std::string& metric);
 
 /// Writes aggregate.md, aggregate.csv, aggregate.tex, figure.dat and figure.gp into `out_dir`

@@ -204,6 +204,31 @@ TEST(Aggregate, VariantsAreToldApart) {
   EXPECT_EQ(a.groups[0].done.size(), 2u);  // dist.threads and train.out do not split groups
 }
 
+TEST(Aggregate, RelationBreakdown) {
+  // Seeds 1-2 score 0.6 / 0.8 on "describes"; "unrelated" is absent from seed 2's test split
+  // (count 0) and must not count as a zero.
+  TempDir tmp;
+  for (int s = 1; s <= 2; ++s) {
+    std::string text = results("synth", "ber-vit-concat", "ce", s, 0.5, 0.5, "0", "0");
+    std::string rel = fmt::format(
+        R"("test_by_relation": {{"describes": {{"count": 10, "macro_f1": {}}},
+        "unrelated": {{"count": {}, "macro_f1": {}}}}}, )",
+        s == 1 ? 0.6 : 0.8, s == 1 ? 5 : 0, s == 1 ? 0.3 : 0.0);
+    text.insert(text.find("\"timings\""), rel);
+    write_file(tmp.path() / fmt::format("s{}", s) / "results.json", text);
+  }
+  Aggregate a = collect_runs(tmp.path());
+  ASSERT_EQ(a.groups.size(), 1u);
+  const Group& g = a.groups[0];
+  EXPECT_EQ(g.relation_macro_f1.at("describes").n, 2);
+  EXPECT_NEAR(g.relation_macro_f1.at("describes").mean, 0.7, 1e-12);
+  EXPECT_EQ(g.relation_macro_f1.at("unrelated").n, 1);
+  EXPECT_NEAR(g.relation_macro_f1.at("unrelated").mean, 0.3, 1e-12);
+  std::string table = format_relations(a);
+  EXPECT_NE(table.find("describes"), std::string::npos) << table;
+  EXPECT_NE(table.find("70.00"), std::string::npos) << table;
+}
+
 TEST(Aggregate, EmptyDirectoryIsAnError) {
   TempDir tmp;
   EXPECT_THROW(collect_runs(tmp.path()), DataError);
