@@ -259,7 +259,8 @@ class ShardReader::Impl {
   }
 };
 
-ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+ShardReader::ShardReader(const std::string& path, bool direct_reads)
+    : impl_(std::make_unique<Impl>()) {
   quiet_hdf5();
   auto& m = *impl_;
   m.path = path;
@@ -300,7 +301,7 @@ ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>
   // lock. Any chunk that is filtered or of an unexpected size makes the reader use HDF5 instead.
   size_t chunk_bytes = size_t(m.row_bytes);
   std::vector<haddr_t> addr(n);
-  bool direct = true;
+  bool direct = direct_reads;
   for (size_t r = 0; r < n && direct; ++r) {
     hsize_t off[2] = {hsize_t(r), 0};
     unsigned mask = 0;

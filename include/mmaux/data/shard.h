@@ -65,8 +65,9 @@ class ShardWriter {
 class ShardReader {
  public:
   /// Opens `path` and reads the small columns. Throws DataError naming the file when it is not a
-  /// readable shard.
-  explicit ShardReader(const std::string& path);
+  /// readable shard. `direct_reads` = false reads pixels through HDF5 (as it does anyway for
+  /// chunks that are filtered) instead of positioned reads at the chunk addresses.
+  explicit ShardReader(const std::string& path, bool direct_reads = true);
   ~ShardReader();
   ShardReader(const ShardReader&) = delete;
   ShardReader& operator=(const ShardReader&) = delete;
