@@ -58,6 +58,9 @@ Image load_image(const std::string& path, const ImagePreset& preset);
 /// PIL-compatible bilinear (triangle, antialiased) resize of interleaved RGB `hwc` to channel-first
 /// out_height × out_width.
 Image resize_bilinear(const uint8_t* hwc, int height, int width, int out_height, int out_width);
+/// The same with `stride` bytes between input rows.
+Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int out_height,
+                  int out_width);
 
 /// Writes an RGB image (channel-first) as JPEG (quality 90) or PNG, chosen by the extension.
 void save_image(const std::string& path, const Image& image);
