@@ -11,6 +11,7 @@ namespace fs = std::filesystem;
 namespace mmaux::preprocessing {
 
 data::RawDataset read_csv_dataset(const PreprocessOptions& o) {
+  require_file(o.raw, o.csv_file, "csv", "a posts file with post_id,text,label columns and images");
   fs::path file = fs::path(o.raw) / o.csv_file;
   auto records = data::parse_csv(data::read_whole_file(file.string()));
   MMAUX_CHECK_DATA(!records.empty(), "'{}' is empty; expected a header row post_id,text,label,...",

@@ -14,6 +14,8 @@ namespace fs = std::filesystem;
 namespace mmaux::preprocessing {
 
 data::RawDataset read_mhp(const PreprocessOptions& o) {
+  require_file(o.raw, "Data/Train/dog_whistle_train.csv", "MHP",
+               "Data/{Train,Validation,Test}/dog_whistle_*.csv and Data/Images/");
   data::RawDataset raw;
   raw.name = "mhp";
   raw.raw_dir = o.raw;

@@ -13,6 +13,8 @@ namespace fs = std::filesystem;
 namespace mmaux::preprocessing {
 
 data::RawDataset read_micd(const PreprocessOptions& o) {
+  require_file(o.raw, "data_key_mic.csv", "MICD",
+               "data_key_mic.csv, texts/{id}.txt, images/{id}_1.jpg");
   fs::path file = fs::path(o.raw) / "data_key_mic.csv";
   auto records = data::parse_csv(data::read_whole_file(file.string()));
   MMAUX_CHECK_DATA(!records.empty(), "'{}' is empty", file.string());

@@ -15,6 +15,7 @@ namespace mmaux::preprocessing {
 data::RawDataset read_msd(const PreprocessOptions& o) {
   static const char* kFilter[] = {"exgag",  "sarcasm", "sarcastic", "reposting", "<url>", "joke",
                                   "humour", "humor",   "jokes",     "irony",     "ironic"};
+  require_file(o.raw, "text/train.txt", "MSD", "text/{train,valid2,test2}.txt and dataset_image/");
   data::RawDataset raw;
   raw.name = "msd";
   raw.raw_dir = o.raw;

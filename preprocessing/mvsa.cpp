@@ -15,6 +15,8 @@ namespace fs = std::filesystem;
 namespace mmaux::preprocessing {
 
 data::RawDataset read_mvsa(const PreprocessOptions& o) {
+  require_file(o.raw, "labelResultAll.txt", "MVSA-Single",
+               "labelResultAll.txt and data/{id}.txt|jpg");
   fs::path file = fs::path(o.raw) / "labelResultAll.txt";
   std::string content = data::read_whole_file(file.string());
   data::RawDataset raw;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/strings.h"
@@ -17,6 +18,15 @@ data::RawDataset read_raw_dataset(const PreprocessOptions& o) {
   if (o.dataset == "micd") return read_micd(o);
   MMAUX_THROW(ConfigError, "--dataset '{}' is not one of tir, mvsa, mhp, msd, micd, csv",
               o.dataset);
+}
+
+void require_file(const std::string& raw, const std::string& file, const std::string& dataset,
+                  const std::string& layout) {
+  auto path = std::filesystem::path(raw) / file;
+  MMAUX_CHECK_DATA(std::filesystem::is_regular_file(path),
+                   "'{}' not found: --raw '{}' should be the {} directory as distributed ({}); "
+                   "see the Data section of the README",
+                   path.string(), raw, dataset, layout);
 }
 
 std::vector<std::string> lower_header(const std::vector<std::string>& fields) {

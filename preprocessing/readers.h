@@ -33,6 +33,10 @@ data::RawDataset read_raw_dataset(const PreprocessOptions& options);
 /// malformed input.
 bool parse_python_list(const std::string& line, std::vector<std::string>& items);
 
+/// Throws DataError when `raw`/`file` is missing, naming the data set's expected layout.
+void require_file(const std::string& raw, const std::string& file, const std::string& dataset,
+                  const std::string& layout);
+
 /// The lower-cased header names of a CSV record.
 std::vector<std::string> lower_header(const std::vector<std::string>& fields);
 /// Index of `name` in `header`, or -1.

@@ -14,6 +14,7 @@ namespace fs = std::filesystem;
 namespace mmaux::preprocessing {
 
 data::RawDataset read_tir(const PreprocessOptions& o) {
+  require_file(o.raw, "textimage-data.csv", "TIR", "textimage-data.csv and T{tweet_id}.jpg images");
   fs::path file = fs::path(o.raw) / "textimage-data.csv";
   auto records = data::parse_csv(data::read_whole_file(file.string()));
   MMAUX_CHECK_DATA(!records.empty(), "'{}' is empty", file.string());

@@ -137,6 +137,11 @@ inline uint8_t clip8(int32_t v) {
 }  // namespace
 
 Image resize_bilinear(const uint8_t* hwc, int height, int width, int out_height, int out_width) {
+  return resize_rows(hwc, size_t(width) * 3, height, width, out_height, out_width);
+}
+
+Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int out_height,
+                  int out_width) {
   // Horizontal pass into 8-bit interleaved rows, then the vertical pass into channel-first
   // output, both in PIL's fixed point (so the result is PIL's bit for bit).
   Coeffs cx = triangle_coeffs(width, out_width);
@@ -149,7 +154,7 @@ Image resize_bilinear(const uint8_t* hwc, int height, int width, int out_height,
   acc.resize(size_t(row_len));
   const int32_t half = 1 << (kPrecisionBits - 1);
   for (int y = 0; y < height; ++y) {
-    const uint8_t* row = hwc + size_t(y) * width * 3;
+    const uint8_t* row = hwc + size_t(y) * stride;
     uint8_t* dst = &tmp[size_t(y) * row_len];
     for (int o = 0; o < out_width; ++o) {
       const int32_t* w = &cx.weights[size_t(o) * cx.taps];
@@ -275,15 +280,21 @@ Image load_image(const std::string& path, const ImagePreset& preset) {
       return vips_extract_band(in, out, 0, "n", 3, nullptr);
     });
   }
-  // 4. Decode into memory (errors such as truncation surface here), then resample.
-  size_t size = 0;
-  void* mem = vips_image_write_to_memory(img.p, &size);
-  if (mem == nullptr) undecodable(path, vips_message());
+  // 4. Decode in this thread (a region computed in place, no libvips worker thread: the pool of
+  //    our own workers is the parallelism; errors such as truncation surface here), resample.
   const int dh = vips_image_get_height(img.p), dw = vips_image_get_width(img.p);
-  MMAUX_ASSERT(size == size_t(3) * dh * dw && vips_image_get_bands(img.p) == 3,
-               "decoded '{}' to {} bytes for {}x{}", path, size, dh, dw);
-  Image out = resize_bilinear(static_cast<const uint8_t*>(mem), dh, dw, th, tw);
-  g_free(mem);
+  MMAUX_ASSERT(
+      vips_image_get_bands(img.p) == 3 && vips_image_get_format(img.p) == VIPS_FORMAT_UCHAR,
+      "'{}' is not 8-bit RGB after conversion", path);
+  VipsRegion* region = vips_region_new(img.p);
+  VipsRect all{0, 0, dw, dh};
+  if (region == nullptr || vips_region_prepare(region, &all) != 0) {
+    if (region != nullptr) g_object_unref(region);
+    undecodable(path, vips_message());
+  }
+  Image out = resize_rows(reinterpret_cast<const uint8_t*>(VIPS_REGION_ADDR(region, 0, 0)),
+                          size_t(VIPS_REGION_LSKIP(region)), dh, dw, th, tw);
+  g_object_unref(region);
   return out;
 }
 

@@ -214,15 +214,15 @@ Batch Loader::Impl::build(const Plan& plan) const {
     b.relation.data_ptr<int64_t>()[i] = rd.relation()[r];
     b.sample_index.data_ptr<int64_t>()[i] = sample;
     b.post_ids.push_back(rd.post_ids()[r]);
-    const int ch = rd.canvas_height(), cw = rd.canvas_width();
-    canvas.resize(size_t(3) * ch * cw);
-    rd.read_pixels(r, canvas.data());
     const int h = rd.image_hw()[2 * r], w = rd.image_hw()[2 * r + 1];
+    const size_t plane = size_t(h) * w;
+    canvas.resize(3 * plane);
+    rd.read_pixels(r, canvas.data(), int64_t(3 * plane));
     float* dst = px + i * 3 * H * W;
-    std::fill(dst, dst + size_t(3) * H * W, 0.0f);
+    if (h != H || w != W) std::fill(dst, dst + size_t(3) * H * W, 0.0f);
     for (int c = 0; c < 3; ++c) {
       for (int y = 0; y < h && y < H; ++y) {
-        const uint8_t* srow = &canvas[(size_t(c) * ch + y) * cw];
+        const uint8_t* srow = &canvas[c * plane + size_t(y) * w];
         float* drow = dst + (size_t(c) * H + y) * W;
         for (int x = 0; x < w && x < W; ++x) drow[x] = lut[srow[x]];
       }

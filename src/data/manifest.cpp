@@ -77,6 +77,13 @@ int ImagePreset::storage_height() const {
   if (kind == "vilt") return longer_max / multiple * multiple;
   return height;
 }
+int64_t ImagePreset::storage_pixels() const {
+  if (kind == "vilt") {
+    return int64_t(shorter / multiple * multiple) * (longer_max / multiple * multiple);
+  }
+  return int64_t(height) * width;
+}
+
 int ImagePreset::storage_width() const {
   if (kind == "vilt") return longer_max / multiple * multiple;
   return width;

@@ -130,7 +130,8 @@ class ShardWriter::Impl {
  public:
   std::string path;
   int text_length;
-  int ch, cw;
+  int max_h, max_w;
+  hsize_t row_bytes;
   std::vector<std::string> meta_names;
   Handle file, pixels;
   int64_t rows = 0;
@@ -148,26 +149,27 @@ ShardWriter::ShardWriter(const std::string& path, int text_length, const ImagePr
   auto& m = *impl_;
   m.path = path;
   m.text_length = text_length;
-  m.ch = preset.storage_height();
-  m.cw = preset.storage_width();
+  m.max_h = preset.storage_height();
+  m.max_w = preset.storage_width();
+  m.row_bytes = hsize_t(3 * preset.storage_pixels());
   m.meta_names = std::move(meta_names);
   m.meta.resize(m.meta_names.size());
   m.file =
       Handle(MMAUX_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path),
              H5Fclose);
-  hsize_t dims[4] = {0, 3, hsize_t(m.ch), hsize_t(m.cw)};
-  hsize_t maxdims[4] = {H5S_UNLIMITED, 3, hsize_t(m.ch), hsize_t(m.cw)};
-  hsize_t chunk[4] = {1, 3, hsize_t(m.ch), hsize_t(m.cw)};
-  Handle space(MMAUX_H5_CHECK(H5Screate_simple(4, dims, maxdims), path), H5Sclose);
+  hsize_t dims[2] = {0, m.row_bytes};
+  hsize_t maxdims[2] = {H5S_UNLIMITED, m.row_bytes};
+  hsize_t chunk[2] = {1, m.row_bytes};
+  Handle space(MMAUX_H5_CHECK(H5Screate_simple(2, dims, maxdims), path), H5Sclose);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), 4, chunk), path);
+  MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), 2, chunk), path);
   // Every chunk is written whole exactly once: no fill value writes needed.
   MMAUX_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), path);
   m.pixels = Handle(MMAUX_H5_CHECK(H5Dcreate2(m.file.get(), "pixels", H5T_NATIVE_UINT8, space.get(),
                                               H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                                    path),
                     H5Dclose);
-  m.canvas.resize(size_t(3) * m.ch * m.cw);
+  m.canvas.resize(size_t(m.row_bytes));
 }
 
 ShardWriter::~ShardWriter() = default;
@@ -178,31 +180,22 @@ void ShardWriter::append(const Sample& s) {
   auto& m = *impl_;
   MMAUX_ASSERT(s.input_ids.size() == size_t(m.text_length), "input_ids has {} ids, shard L = {}",
                s.input_ids.size(), m.text_length);
-  MMAUX_ASSERT(s.height > 0 && s.width > 0 && s.height <= m.ch && s.width <= m.cw &&
-                   s.pixels.size() == size_t(3) * s.height * s.width,
-               "image {}x{} ({} bytes) does not fit the {}x{} canvas", s.height, s.width,
-               s.pixels.size(), m.ch, m.cw);
+  const size_t bytes = size_t(3) * s.height * s.width;
+  MMAUX_ASSERT(s.height > 0 && s.width > 0 && s.height <= m.max_h && s.width <= m.max_w &&
+                   bytes <= m.row_bytes && s.pixels.size() == bytes,
+               "image {}x{} ({} bytes) does not fit rows of {} bytes, at most {}x{}", s.height,
+               s.width, s.pixels.size(), m.row_bytes, m.max_h, m.max_w);
   MMAUX_ASSERT(s.meta.size() == m.meta_names.size(), "meta columns mismatch");
-  const uint8_t* src = s.pixels.data();
-  if (s.height == m.ch && s.width == m.cw) {
-    std::memcpy(m.canvas.data(), src, m.canvas.size());
-  } else {
-    std::fill(m.canvas.begin(), m.canvas.end(), 0);
-    for (int c = 0; c < 3; ++c) {
-      for (int y = 0; y < s.height; ++y) {
-        std::memcpy(&m.canvas[(size_t(c) * m.ch + y) * m.cw],
-                    src + (size_t(c) * s.height + y) * s.width, s.width);
-      }
-    }
-  }
-  hsize_t dims[4] = {hsize_t(m.rows + 1), 3, hsize_t(m.ch), hsize_t(m.cw)};
+  std::memcpy(m.canvas.data(), s.pixels.data(), bytes);
+  std::fill(m.canvas.begin() + bytes, m.canvas.end(), 0);
+  hsize_t dims[2] = {hsize_t(m.rows + 1), m.row_bytes};
   MMAUX_H5_CHECK(H5Dset_extent(m.pixels.get(), dims), m.path);
   Handle fspace(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), m.path), H5Sclose);
-  hsize_t start[4] = {hsize_t(m.rows), 0, 0, 0};
-  hsize_t count[4] = {1, 3, hsize_t(m.ch), hsize_t(m.cw)};
+  hsize_t start[2] = {hsize_t(m.rows), 0};
+  hsize_t count[2] = {1, m.row_bytes};
   MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
                  m.path);
-  Handle mspace(H5Screate_simple(4, count, nullptr), H5Sclose);
+  Handle mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
   MMAUX_H5_CHECK(H5Dwrite(m.pixels.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT,
                           m.canvas.data()),
                  m.path);
@@ -254,7 +247,7 @@ class ShardReader::Impl {
   std::string path;
   int64_t rows = 0;
   int text_length = 0;
-  int ch = 0, cw = 0;
+  hsize_t row_bytes = 0;
   std::vector<int32_t> ids, lengths, hw, labels, relation;
   std::vector<int64_t> index;
   std::vector<std::string> post_ids;
@@ -266,7 +259,8 @@ class ShardReader::Impl {
   }
 };
 
-ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+ShardReader::ShardReader(const std::string& path, bool direct_reads)
+    : impl_(std::make_unique<Impl>()) {
   quiet_hdf5();
   auto& m = *impl_;
   m.path = path;
@@ -287,13 +281,12 @@ ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>
   m.text_length = read_int_attr(f, "text_length", path);
   m.pixels = Handle(MMAUX_H5_CHECK(H5Dopen2(f, "pixels", H5P_DEFAULT), path), H5Dclose);
   Handle space(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), path), H5Sclose);
-  hsize_t dims[4];
-  MMAUX_CHECK_DATA(H5Sget_simple_extent_ndims(space.get()) == 4,
-                   "shard '{}': pixels is not 4-dimensional", path);
+  hsize_t dims[2];
+  MMAUX_CHECK_DATA(H5Sget_simple_extent_ndims(space.get()) == 2,
+                   "shard '{}': pixels is not 2-dimensional", path);
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   m.rows = int64_t(dims[0]);
-  m.ch = int(dims[2]);
-  m.cw = int(dims[3]);
+  m.row_bytes = dims[1];
   size_t n = size_t(m.rows);
   m.ids = read_column<int32_t>(f, "input_ids", H5T_NATIVE_INT32, n * m.text_length, path);
   m.lengths = read_column<int32_t>(f, "lengths", H5T_NATIVE_INT32, n, path);
@@ -306,11 +299,11 @@ ShardReader::ShardReader(const std::string& path) : impl_(std::make_unique<Impl>
                    m.post_ids.size(), n);
   // Uncompressed one-sample chunks can be read with pread, concurrently and without HDF5's global
   // lock. Any chunk that is filtered or of an unexpected size makes the reader use HDF5 instead.
-  size_t chunk_bytes = size_t(3) * m.ch * m.cw;
+  size_t chunk_bytes = size_t(m.row_bytes);
   std::vector<haddr_t> addr(n);
-  bool direct = true;
+  bool direct = direct_reads;
   for (size_t r = 0; r < n && direct; ++r) {
-    hsize_t off[4] = {hsize_t(r), 0, 0, 0};
+    hsize_t off[2] = {hsize_t(r), 0};
     unsigned mask = 0;
     hsize_t size = 0;
     if (H5Dget_chunk_info_by_coord(m.pixels.get(), off, &mask, &addr[r], &size) < 0 || mask != 0 ||
@@ -328,8 +321,7 @@ ShardReader::~ShardReader() = default;
 
 int64_t ShardReader::rows() const { return impl_->rows; }
 int ShardReader::text_length() const { return impl_->text_length; }
-int ShardReader::canvas_height() const { return impl_->ch; }
-int ShardReader::canvas_width() const { return impl_->cw; }
+int64_t ShardReader::pixel_row_bytes() const { return int64_t(impl_->row_bytes); }
 const std::vector<int32_t>& ShardReader::input_ids() const { return impl_->ids; }
 const std::vector<int32_t>& ShardReader::lengths() const { return impl_->lengths; }
 const std::vector<int32_t>& ShardReader::image_hw() const { return impl_->hw; }
@@ -363,10 +355,12 @@ std::vector<std::string> ShardReader::meta_names() const {
   return out;
 }
 
-void ShardReader::read_pixels(int64_t row, uint8_t* out) const {
+void ShardReader::read_pixels(int64_t row, uint8_t* out, int64_t nbytes) const {
   auto& m = *impl_;
   MMAUX_ASSERT(row >= 0 && row < m.rows, "row {} outside shard of {} rows", row, m.rows);
-  size_t bytes = size_t(3) * m.ch * m.cw;
+  MMAUX_ASSERT(nbytes >= 0 && hsize_t(nbytes) <= m.row_bytes, "{} bytes from rows of {}", nbytes,
+               m.row_bytes);
+  size_t bytes = size_t(nbytes);
   if (!m.chunk_addr.empty()) {
     size_t done = 0;
     while (done < bytes) {
@@ -380,11 +374,11 @@ void ShardReader::read_pixels(int64_t row, uint8_t* out) const {
   }
   quiet_hdf5();
   Handle fspace(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), m.path), H5Sclose);
-  hsize_t start[4] = {hsize_t(row), 0, 0, 0};
-  hsize_t count[4] = {1, 3, hsize_t(m.ch), hsize_t(m.cw)};
+  hsize_t start[2] = {hsize_t(row), 0};
+  hsize_t count[2] = {1, hsize_t(bytes)};
   MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
                  m.path);
-  Handle mspace(H5Screate_simple(4, count, nullptr), H5Sclose);
+  Handle mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
   MMAUX_H5_CHECK(
       H5Dread(m.pixels.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT, out),
       m.path);

@@ -5,14 +5,13 @@
 ///
 /// Resampling: JPEGs are decoded at a reduced scale by libjpeg's DCT scaling (1/2, 1/4 or 1/8,
 /// the largest that keeps both sides at or above the target); then PIL's BILINEAR algorithm is
-/// applied (a separable triangle filter whose support widens with the downscale factor, weights
-/// normalised per output pixel, in PIL's 22-bit fixed point, rounding to 8 bits between the
-/// horizontal and vertical passes). On images that need no shrink-on-load (PNG, GIF, WebP, or
-/// JPEGs less than twice the target) the output is PIL's `resize((w, h), Image.BILINEAR)` bit for
-/// bit (PIL applies both passes even when one axis keeps its size only if that axis changes; a
-/// pass at scale 1 is the identity either way); on larger JPEGs the DCT pre-shrink (an
-/// 8×8-block-based box-like reduction) replaces part of the triangle filtering, so values differ
-/// from PIL's by a few levels, more at edges.
+/// applied: a separable triangle filter whose support widens with the downscale factor, weights
+/// normalised per output pixel, PIL's 22-bit fixed point, rounding to 8 bits between the
+/// horizontal and the vertical pass (a pass at scale 1 is the identity, as PIL skipping it).
+/// Without a DCT pre-shrink (PNG, GIF, WebP, JPEGs under twice the target) the output should be
+/// PIL's `resize((w, h), Image.BILINEAR)` bit for bit; this is checked against values computed by
+/// hand from PIL's algorithm, not against PIL. With it, the DCT's block-wise reduction replaces
+/// part of the triangle filtering, so values differ from PIL's by a few levels, more at edges.
 
 #include <cstdint>
 #include <string>
@@ -58,6 +57,9 @@ Image load_image(const std::string& path, const ImagePreset& preset);
 /// PIL-compatible bilinear (triangle, antialiased) resize of interleaved RGB `hwc` to channel-first
 /// out_height × out_width.
 Image resize_bilinear(const uint8_t* hwc, int height, int width, int out_height, int out_width);
+/// The same with `stride` bytes between input rows.
+Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int out_height,
+                  int out_width);
 
 /// Writes an RGB image (channel-first) as JPEG (quality 90) or PNG, chosen by the extension.
 void save_image(const std::string& path, const Image& image);

@@ -18,8 +18,8 @@ inline constexpr int kManifestSchemaVersion = 1;
 struct ImagePreset {
   /// "fixed": every image resized to height × width (ViT 224×224, tiny 64×64).
   /// "vilt": shorter side `shorter`, longer side ≤ `longer_max`, both rounded down to multiples
-  /// of `multiple`; each image is stored top-left in a storage_height() × storage_width()
-  /// canvas with its real size, and batches are padded to their largest image with a pixel mask.
+  /// of `multiple`; each image is stored at its real size (at most storage_pixels() pixels), and
+  /// batches are padded to their largest image with a pixel mask.
   std::string kind = "fixed";
   int height = 224;  ///< fixed: output height
   int width = 224;   ///< fixed: output width
@@ -35,9 +35,13 @@ struct ImagePreset {
   std::string to_string() const;
   /// Stable hex digest of every field (changes when preprocessing would change).
   std::string fingerprint() const;
-  /// Size of the stored pixel canvas: height × width for fixed, the largest possible for vilt.
+  /// The largest height and width an image can have: height × width for fixed; for vilt the
+  /// rounded longer_max (portrait or landscape).
   int storage_height() const;
   int storage_width() const;
+  /// The most pixels an image can have (height · width for fixed; the rounded shorter · longer_max
+  /// for vilt): the capacity of one stored row.
+  int64_t storage_pixels() const;
   bool variable_size() const { return kind == "vilt"; }
 };
 

@@ -4,8 +4,9 @@
 /// Layout of one shard (every per-sample array has the sample as its first dimension):
 ///   input_ids    int32 [n, L]            token ids padded with the pad id
 ///   lengths      int32 [n]               attention length (real tokens)
-///   pixels       uint8 [n, 3, Hs, Ws]    RGB, channel-first, image at the top-left of the canvas
-///   image_hw     int32 [n, 2]            real image height and width inside the canvas
+///   pixels       uint8 [n, 3·P]          RGB, channel-first [3, h, w], packed at the start of the
+///                                        row; P = ImagePreset::storage_pixels() ≥ h·w
+///   image_hw     int32 [n, 2]            the image's height h and width w
 ///   labels       int32 [n]
 ///   relation     int32 [n]               -1 when the data set has no relation annotation
 ///   sample_index int64 [n]               index inside the split
@@ -48,7 +49,8 @@ class ShardWriter {
   ShardWriter(const ShardWriter&) = delete;
   ShardWriter& operator=(const ShardWriter&) = delete;
 
-  /// Appends a sample; its pixels must fit the preset's storage canvas.
+  /// Appends a sample; its image must fit the preset (h ≤ storage_height, w ≤ storage_width,
+  /// h · w ≤ storage_pixels).
   void append(const Sample& sample);
   int64_t rows() const;
   /// Writes the columns, closes the file and returns its size and SHA-256 (split left empty).
@@ -63,16 +65,17 @@ class ShardWriter {
 class ShardReader {
  public:
   /// Opens `path` and reads the small columns. Throws DataError naming the file when it is not a
-  /// readable shard.
-  explicit ShardReader(const std::string& path);
+  /// readable shard. `direct_reads` = false reads pixels through HDF5 (as it does anyway for
+  /// chunks that are filtered) instead of positioned reads at the chunk addresses.
+  explicit ShardReader(const std::string& path, bool direct_reads = true);
   ~ShardReader();
   ShardReader(const ShardReader&) = delete;
   ShardReader& operator=(const ShardReader&) = delete;
 
   int64_t rows() const;
   int text_length() const;
-  int canvas_height() const;
-  int canvas_width() const;
+  /// Capacity of one pixel row in bytes (3 · P).
+  int64_t pixel_row_bytes() const;
   const std::vector<int32_t>& input_ids() const;  ///< [rows * L]
   const std::vector<int32_t>& lengths() const;
   const std::vector<int32_t>& image_hw() const;  ///< [rows * 2]
@@ -83,8 +86,9 @@ class ShardReader {
   /// A meta column by name (throws DataError when absent).
   std::vector<std::string> meta(const std::string& name) const;
   std::vector<std::string> meta_names() const;
-  /// Copies row `row`'s canvas (3 · canvas_height · canvas_width bytes) into `out`. Thread-safe.
-  void read_pixels(int64_t row, uint8_t* out) const;
+  /// Copies the first `bytes` bytes of row `row`'s pixels (3 · h · w for its image) into `out`.
+  /// Thread-safe.
+  void read_pixels(int64_t row, uint8_t* out, int64_t bytes) const;
 
  private:
   class Impl;

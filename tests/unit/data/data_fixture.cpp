@@ -37,7 +37,7 @@ data::Manifest write_fixture_dataset(const std::string& dir,
         for (int t = 0; t < s.length; ++t) s.input_ids[t] = i + 5 + t;
         // Variable presets get images of varying size; fixed ones the full canvas.
         s.height = preset.variable_size() ? 32 + 32 * (i % 3) : preset.storage_height();
-        s.width = preset.variable_size() ? 64 - 32 * (i % 2) : preset.storage_width();
+        s.width = preset.variable_size() ? (s.height > 32 ? 32 : 64) : preset.storage_width();
         s.pixels.assign(size_t(3) * s.height * s.width, 0);
         for (int p = 0; p < s.height * s.width; ++p) s.pixels[p] = uint8_t((i * 7) % 256);
         s.label = i % 3;

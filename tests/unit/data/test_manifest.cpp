@@ -22,6 +22,8 @@ TEST(ImagePreset, ParsesAndPrints) {
   EXPECT_TRUE(v.variable_size());
   EXPECT_EQ(v.to_string(), "vilt:384:640:32");
   EXPECT_EQ(v.storage_height(), 640);
+  EXPECT_EQ(v.storage_pixels(), 384 * 640);
+  EXPECT_EQ(p.storage_pixels(), 224 * 224);
   EXPECT_NE(p.fingerprint(), v.fingerprint());
   EXPECT_THROW(ImagePreset::parse("square"), ConfigError);
   EXPECT_THROW(ImagePreset::parse("fixed:0"), ConfigError);
@@ -104,9 +106,18 @@ TEST(Shard, ReadsBackEveryColumn) {
   EXPECT_EQ(r.meta("note")[5], "note5");
   EXPECT_EQ(r.meta_names(), (std::vector<std::string>{"note"}));
   std::vector<uint8_t> px(3 * 8 * 8);
-  r.read_pixels(5, px.data());
+  EXPECT_EQ(r.pixel_row_bytes(), 3 * 8 * 8);
+  r.read_pixels(5, px.data(), 3 * 8 * 8);
   EXPECT_EQ(px[0], 35);
   EXPECT_EQ(px[64], 0);  // channel 1 is zero in the fixture
+  // Through HDF5 instead of positioned reads: the same bytes.
+  ShardReader via_hdf5((dir / "train-00000.h5").string(), false);
+  std::vector<uint8_t> px2(3 * 8 * 8);
+  for (int row = 0; row < 7; ++row) {
+    r.read_pixels(row, px.data(), 3 * 8 * 8);
+    via_hdf5.read_pixels(row, px2.data(), 3 * 8 * 8);
+    EXPECT_EQ(px, px2) << row;
+  }
 }
 
 TEST(Shard, NonHdf5FileIsAClearError) {
