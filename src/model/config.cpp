@@ -281,7 +281,11 @@ std::string model_config_json(const ModelConfig& c) {
          {"num_classes", c.num_classes},
          {"classifier_dropout", c.classifier_dropout}};
   if (c.kind == "vilt") {
-    j["vilt_config"] = vilt_json(c.vilt);
+    // ViLT fields at the top level too: Hugging Face's ViltModel.from_pretrained reads this
+    // directory as it is (vilt.* keys; the heads are extra).
+    const json vilt = vilt_json(c.vilt);
+    for (auto it = vilt.begin(); it != vilt.end(); ++it) j[it.key()] = *it;
+    j["vilt_config"] = vilt;
   } else {
     j["projection_dim"] = c.projection_dim;
     j["text_config"] = text_json(c.text);

@@ -285,6 +285,30 @@ TEST(MakeModel, BadDirectoriesAreClearErrors) {
   EXPECT_THROW(make_model(o, 2), ConfigError);
 }
 
+TEST(MakeModel, ExportedTowersReloadAsHuggingFaceDirectories) {
+  at::manual_seed(8);
+  auto a = make_model(tiny_options("ber-vit-att"), 2);
+  mmaux::testing::TempDir dir;
+  export_towers(*a, (dir / "towers").string());
+  save_pretrained(*a, (dir / "both").string());
+  export_towers(*a, (dir / "both").string());
+  ModelOptions o = tiny_options("ber-vit-att");
+  o.dir = (dir / "towers").string();
+  auto towers = make_model(o, 2);
+  o.dir = (dir / "both").string();
+  auto both = make_model(o, 2);  // config.json with mmaux_model wins over text/ + image/
+  auto pa = a->named_parameters(), pt = towers->named_parameters(), pb = both->named_parameters();
+  for (const auto& p : pa) {
+    EXPECT_TRUE(at::equal(p.value(), pb[p.key()])) << p.key();
+    const bool tower = p.key().rfind("text.", 0) == 0 || p.key().rfind("image.", 0) == 0;
+    const bool bias = p.key().find(".bias") != std::string::npos;  // zero-initialised
+    if (tower || !bias) {
+      EXPECT_EQ(at::equal(p.value(), pt[p.key()]), tower) << p.key();
+    }
+  }
+  EXPECT_THROW(export_towers(*make_model(tiny_options("vilt"), 2), dir.path().string()), Error);
+}
+
 TEST(MakeModel, SavedModelOfAnotherKindIsRejected) {
   mmaux::testing::TempDir dir;
   save_pretrained(*make_model(tiny_options("ber-vit-att"), 2), dir.path().string());
