@@ -183,6 +183,21 @@ TEST(DualStream, FrozenImageCacheGivesTheSameItmLogits) {
   }
 }
 
+TEST(DualStream, OtherImageSizesInterpolatePositions) {
+  at::manual_seed(9);
+  auto model =
+      std::dynamic_pointer_cast<DualStreamModel>(make_model(tiny_options("ber-vit-att"), 2));
+  model->eval();
+  ModelInput in = random_input(2, 5, 96, 48, 1000);  // 6×3 patches instead of the preset's 4×4
+  EncoderOutput v = model->image().forward(in.pixels, in.pixel_mask);
+  EXPECT_EQ(v.last_hidden_state.sizes(), (std::vector<int64_t>{2, 6 * 3 + 1, 128}));
+  EXPECT_TRUE(at::isfinite(v.last_hidden_state).all().item<bool>());
+  Encoded e = model->encode(in);
+  EXPECT_EQ(e.fused.sizes(), (std::vector<int64_t>{2, 128}));
+  ModelInput odd = random_input(1, 5, 50, 64, 1000);
+  EXPECT_THROW(model->encode(odd), Error);  // not a multiple of the patch size
+}
+
 TEST(DualStream, NoCacheWithoutReuse) {
   ModelOptions o = tiny_options("ber-vit-concat");
   o.freeze_image = true;
