@@ -4,6 +4,7 @@
 //   bench_model [--threads 2] [--batch 16] [--steps 6] [--presets tiny,small]
 //               [--models ber-vit-concat,ber-vit-att,vilt]
 //   bench_model --one-model vilt --one-preset small [--profile trace.json]   (one run, raw line)
+//   bench_model --sizes 1        (parameters and forward FLOPs of every model and preset)
 //
 // Each (model, preset) runs in a child process (this binary with --one) so that its peak resident
 // memory is its own. One step = encode + classify + cross entropy + backward (the main pass; the
@@ -40,6 +41,7 @@ struct Args {
   std::string models = "ber-vit-concat,ber-vit-att,vilt";
   std::string one_model, one_preset;
   std::string profile;  ///< with --one-model: write a Chrome trace of the timed steps here
+  bool sizes = false;   ///< --sizes 1: print parameters and FLOPs of every preset, no timing
 };
 
 double seconds_since(Clock::time_point t0) {
@@ -107,6 +109,24 @@ void run_one(const Args& args) {
               usage.ru_maxrss / 1024.0, peak);
 }
 
+void print_sizes() {
+  std::printf("%-15s %-13s %12s %8s %14s\n", "model", "preset", "parameters", "text L",
+              "GFLOP/sample");
+  for (const char* preset : {"tiny", "small", "ber-vit-base", "vilt-b32"}) {
+    for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt"}) {
+      mmaux::ModelOptions o;
+      o.name = name;
+      o.preset = preset;
+      auto model = mmaux::model::make_model(o, 2);
+      auto c = mmaux::model::preset_config(name, preset);
+      const int64_t length = text_length(preset);
+      std::printf("%-15s %-13s %12lld %8lld %14.3f\n", name, preset,
+                  static_cast<long long>(mmaux::model::count_parameters(*model)),
+                  static_cast<long long>(length), mmaux::model::forward_flops(c, length) / 1e9);
+    }
+  }
+}
+
 Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -127,6 +147,8 @@ Args parse(int argc, char** argv) {
       a.one_preset = v;
     else if (k == "--profile")
       a.profile = v;
+    else if (k == "--sizes")
+      a.sizes = v == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -145,6 +167,10 @@ int main(int argc, char** argv) {
   mmaux::configure_logging(quiet);
   if (!args.one_model.empty()) {
     run_one(args);
+    return 0;
+  }
+  if (args.sizes) {
+    print_sizes();
     return 0;
   }
   char exe[4096] = {0};

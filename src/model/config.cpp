@@ -149,6 +149,17 @@ void validate(const ModelConfig& c) {
   check_positive(c.num_classes, "num_classes");
 }
 
+namespace {
+
+void check_gelu(const json& j, const std::string& origin) {
+  std::string act = "gelu";
+  get_to(j, "hidden_act", act, origin);
+  MMAUX_CHECK_DATA(act == "gelu", "{}: hidden_act '{}' is not supported; mmaux implements 'gelu'",
+                   origin, act);
+}
+
+}  // namespace
+
 TextConfig parse_text_config(const std::string& json_text, const TextConfig& base,
                              const std::string& origin) {
   json j = parse_json_object(json_text, origin);
@@ -165,10 +176,12 @@ TextConfig parse_text_config(const std::string& json_text, const TextConfig& bas
   get_to(j, "layer_norm_eps", t.layer_norm_eps, origin);
   get_to(j, "hidden_dropout_prob", t.hidden_dropout_prob, origin);
   get_to(j, "attention_probs_dropout_prob", t.attention_probs_dropout_prob, origin);
-  std::string act = "gelu";
-  get_to(j, "hidden_act", act, origin);
-  MMAUX_CHECK_DATA(act == "gelu", "{}: hidden_act '{}' is not supported; mmaux implements 'gelu'",
-                   origin, act);
+  check_gelu(j, origin);
+  std::string positions = "absolute";
+  get_to(j, "position_embedding_type", positions, origin);
+  MMAUX_CHECK_DATA(positions == "absolute",
+                   "{}: position_embedding_type '{}' is not supported; mmaux implements 'absolute'",
+                   origin, positions);
   return t;
 }
 
@@ -187,6 +200,7 @@ VisionConfig parse_vision_config(const std::string& json_text, const VisionConfi
   get_to(j, "hidden_dropout_prob", v.hidden_dropout_prob, origin);
   get_to(j, "attention_probs_dropout_prob", v.attention_probs_dropout_prob, origin);
   get_to(j, "qkv_bias", v.qkv_bias, origin);
+  check_gelu(j, origin);
   return v;
 }
 
@@ -209,6 +223,7 @@ ViltConfig parse_vilt_config(const std::string& json_text, const ViltConfig& bas
   get_to(j, "hidden_dropout_prob", v.hidden_dropout_prob, origin);
   get_to(j, "attention_probs_dropout_prob", v.attention_probs_dropout_prob, origin);
   get_to(j, "qkv_bias", v.qkv_bias, origin);
+  check_gelu(j, origin);
   return v;
 }
 
@@ -281,7 +296,11 @@ std::string model_config_json(const ModelConfig& c) {
          {"num_classes", c.num_classes},
          {"classifier_dropout", c.classifier_dropout}};
   if (c.kind == "vilt") {
-    j["vilt_config"] = vilt_json(c.vilt);
+    // ViLT fields at the top level too: Hugging Face's ViltModel.from_pretrained reads this
+    // directory as it is (vilt.* keys; the heads are extra).
+    const json vilt = vilt_json(c.vilt);
+    for (auto it = vilt.begin(); it != vilt.end(); ++it) j[it.key()] = *it;
+    j["vilt_config"] = vilt;
   } else {
     j["projection_dim"] = c.projection_dim;
     j["text_config"] = text_json(c.text);

@@ -154,17 +154,24 @@ std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_class
 std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_classes) {
   const fs::path root(o.dir);
   MMAUX_CHECK_CONFIG(fs::is_directory(root), "model.dir '{}' is not a directory", o.dir);
+  const fs::path config_path = root / "config.json";
+  // A saved mmaux model may also hold text/ and image/ exports (export_towers): its own
+  // config.json decides first.
+  if (fs::exists(config_path)) {
+    const std::string text = read_text(config_path);
+    if (parse_json_object(text, config_path.string()).contains("mmaux_model")) {
+      return from_saved(o, num_classes, text, config_path);
+    }
+  }
   if (fs::is_directory(root / "text") && fs::is_directory(root / "image")) {
     return from_dual_directory(o, num_classes);
   }
-  const fs::path config_path = root / "config.json";
   MMAUX_CHECK_CONFIG(fs::exists(config_path),
                      "model.dir '{}' has no config.json (nor text/ and image/ subdirectories); "
                      "expected a Hugging Face model directory",
                      o.dir);
   const std::string text = read_text(config_path);
   nlohmann::json j = parse_json_object(text, config_path.string());
-  if (j.contains("mmaux_model")) return from_saved(o, num_classes, text, config_path);
   std::string model_type;
   get_to(j, "model_type", model_type, config_path.string());
   ModelConfig c;
@@ -248,6 +255,26 @@ void save_pretrained(const MultimodalModel& model, const std::string& dir) {
   write_safetensors((fs::path(dir) / "model.safetensors").string(), state_tensors(model),
                     {{"mmaux_model", model.kind()}});
   write_text_atomic(fs::path(dir) / "config.json", config);
+}
+
+void export_towers(const MultimodalModel& model, const std::string& dir) {
+  const auto* dual = dynamic_cast<const DualStreamModel*>(&model);
+  MMAUX_CHECK(dual, "export_towers: {} is not a dual-stream model", model.kind());
+  const ModelConfig& c = dual->config();
+  struct Tower {
+    const char* sub;
+    const torch::nn::Module& module;
+    std::string config;
+  };
+  for (const Tower& t : {Tower{"text", *dual->text_module(), text_config_json(c.text)},
+                         Tower{"image", *dual->image_module(), vision_config_json(c.vision)}}) {
+    const fs::path sub = fs::path(dir) / t.sub;
+    std::error_code ec;
+    fs::create_directories(sub, ec);
+    MMAUX_CHECK(!ec, "export_towers: cannot create '{}': {}", sub.string(), ec.message());
+    write_safetensors((sub / "model.safetensors").string(), state_tensors(t.module));
+    write_text_atomic(sub / "config.json", t.config);
+  }
 }
 
 }  // namespace mmaux::model

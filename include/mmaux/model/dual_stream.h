@@ -41,6 +41,8 @@ class DualStreamModel : public MultimodalModel {
   const ModelConfig& config() const { return config_; }
   TextEncoder& text() { return *text_; }
   VisionEncoder& image() { return *image_; }
+  std::shared_ptr<const TextEncoder> text_module() const { return text_; }
+  std::shared_ptr<const VisionEncoder> image_module() const { return image_; }
 
  private:
   at::Tensor fuse(const EncoderOutput& text, const at::Tensor& image_states,

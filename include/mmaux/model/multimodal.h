@@ -72,4 +72,11 @@ std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num
 /// when the model has no config_json(). Not collective: call it on one rank.
 void save_pretrained(const MultimodalModel& model, const std::string& dir);
 
+/// Dual-stream models only: writes `dir`/text and `dir`/image as Hugging Face BertModel /
+/// RobertaModel and ViTModel directories (config.json + model.safetensors with the towers' own
+/// keys), for Python tools; make_model reads such a directory back (towers only, new heads).
+/// A save_pretrained directory may hold them too (its config.json takes precedence). Throws Error
+/// for vilt (its save_pretrained directory already is a ViltModel directory). Not collective.
+void export_towers(const MultimodalModel& model, const std::string& dir);
+
 }  // namespace mmaux::model

@@ -183,6 +183,21 @@ TEST(DualStream, FrozenImageCacheGivesTheSameItmLogits) {
   }
 }
 
+TEST(DualStream, OtherImageSizesInterpolatePositions) {
+  at::manual_seed(9);
+  auto model =
+      std::dynamic_pointer_cast<DualStreamModel>(make_model(tiny_options("ber-vit-att"), 2));
+  model->eval();
+  ModelInput in = random_input(2, 5, 96, 48, 1000);  // 6×3 patches instead of the preset's 4×4
+  EncoderOutput v = model->image().forward(in.pixels, in.pixel_mask);
+  EXPECT_EQ(v.last_hidden_state.sizes(), (std::vector<int64_t>{2, 6 * 3 + 1, 128}));
+  EXPECT_TRUE(at::isfinite(v.last_hidden_state).all().item<bool>());
+  Encoded e = model->encode(in);
+  EXPECT_EQ(e.fused.sizes(), (std::vector<int64_t>{2, 128}));
+  ModelInput odd = random_input(1, 5, 50, 64, 1000);
+  EXPECT_THROW(model->encode(odd), Error);  // not a multiple of the patch size
+}
+
 TEST(DualStream, NoCacheWithoutReuse) {
   ModelOptions o = tiny_options("ber-vit-concat");
   o.freeze_image = true;
@@ -283,6 +298,30 @@ TEST(MakeModel, BadDirectoriesAreClearErrors) {
   mmaux::testing::write_file(dir / "b" / "config.json", R"({"model_type": "bert"})");
   o.dir = (dir / "b").string();
   EXPECT_THROW(make_model(o, 2), ConfigError);
+}
+
+TEST(MakeModel, ExportedTowersReloadAsHuggingFaceDirectories) {
+  at::manual_seed(8);
+  auto a = make_model(tiny_options("ber-vit-att"), 2);
+  mmaux::testing::TempDir dir;
+  export_towers(*a, (dir / "towers").string());
+  save_pretrained(*a, (dir / "both").string());
+  export_towers(*a, (dir / "both").string());
+  ModelOptions o = tiny_options("ber-vit-att");
+  o.dir = (dir / "towers").string();
+  auto towers = make_model(o, 2);
+  o.dir = (dir / "both").string();
+  auto both = make_model(o, 2);  // config.json with mmaux_model wins over text/ + image/
+  auto pa = a->named_parameters(), pt = towers->named_parameters(), pb = both->named_parameters();
+  for (const auto& p : pa) {
+    EXPECT_TRUE(at::equal(p.value(), pb[p.key()])) << p.key();
+    const bool tower = p.key().rfind("text.", 0) == 0 || p.key().rfind("image.", 0) == 0;
+    const bool bias = p.key().find(".bias") != std::string::npos;  // zero-initialised
+    if (tower || !bias) {
+      EXPECT_EQ(at::equal(p.value(), pt[p.key()]), tower) << p.key();
+    }
+  }
+  EXPECT_THROW(export_towers(*make_model(tiny_options("vilt"), 2), dir.path().string()), Error);
 }
 
 TEST(MakeModel, SavedModelOfAnotherKindIsRejected) {

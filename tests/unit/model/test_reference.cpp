@@ -409,35 +409,43 @@ TEST(ViltReference, OneLayerMatchesTheHandComputation) {
   o.dir = dir.path().string();
   auto model = make_model(o, 2);
   model->eval();
-  ModelInput in;
-  in.input_ids = at::tensor({3, 8, 2, 0, 0}, at::kLong).reshape({1, 5});
-  in.attention_mask = at::tensor({1, 1, 1, 0, 0}, at::kLong).reshape({1, 5});
-  in.pixels = at::randn({1, 3, 8, 8});
-  in.pixel_mask = at::ones({1, 8, 8}, at::kLong);
-  Encoded out = model->encode(in);
-
-  at::Tensor ids = in.input_ids[0];
-  at::Tensor text = d(t.at(e + "text_embeddings.word_embeddings.weight")).index_select(0, ids) +
-                    d(t.at(e + "text_embeddings.position_embeddings.weight")).narrow(0, 0, 5) +
-                    d(t.at(e + "text_embeddings.token_type_embeddings.weight"))[0];
-  text = ln(text, t.at(e + "text_embeddings.LayerNorm.weight"),
-            t.at(e + "text_embeddings.LayerNorm.bias"), 1e-12);
-  at::Tensor modality = d(t.at(e + "token_type_embeddings.weight"));
-  text = text + modality[0];
-  at::Tensor w = d(t.at(e + "patch_embeddings.projection.weight")).reshape({kH, -1});
-  at::Tensor b = d(t.at(e + "patch_embeddings.projection.bias"));
-  at::Tensor pos = d(t.at(e + "position_embeddings"))[0];
-  std::vector<at::Tensor> image = {d(t.at(e + "cls_token")).reshape({kH}) + pos[0]};
-  for (int64_t i = 0; i < 4; ++i) {
-    image.push_back(at::matmul(w, patch_vector(in.pixels[0], i, 2, 4)) + b + pos[1 + i]);
-  }
-  at::Tensor x = at::cat({text, at::stack(image) + modality[1]});
-  at::Tensor keep = at::tensor({1, 1, 1, 0, 0, 1, 1, 1, 1, 1}, at::kLong);
-  x = vit_layer_by_hand(x, keep, t, "vilt.encoder.layer.0.");
-  x = ln(x, t.at("vilt.layernorm.weight"), t.at("vilt.layernorm.bias"), 1e-12);
-  EXPECT_LT(max_diff(out.itc_text[0], x[0]), 1e-5);
-  EXPECT_LT(max_diff(out.itc_image[0], x[5]), 1e-5);
-  EXPECT_LT(max_diff(out.fused[0], at::tanh(lin(x[0], t, "vilt.pooler.dense"))), 1e-5);
+  // Expected outputs for one image [3, 4·gh, 4·gw] whose patch k takes position row positions[k]
+  // of the checkpoint's 2×2 grid (plus 1 for [CLS]).
+  auto check = [&](const at::Tensor& pixels, int64_t gw, const std::vector<int64_t>& positions) {
+    ModelInput in;
+    in.input_ids = at::tensor({3, 8, 2, 0, 0}, at::kLong).reshape({1, 5});
+    in.attention_mask = at::tensor({1, 1, 1, 0, 0}, at::kLong).reshape({1, 5});
+    in.pixels = pixels.unsqueeze(0);
+    in.pixel_mask = at::ones({1, pixels.size(1), pixels.size(2)}, at::kLong);
+    Encoded out = model->encode(in);
+    at::Tensor ids = in.input_ids[0];
+    at::Tensor text = d(t.at(e + "text_embeddings.word_embeddings.weight")).index_select(0, ids) +
+                      d(t.at(e + "text_embeddings.position_embeddings.weight")).narrow(0, 0, 5) +
+                      d(t.at(e + "text_embeddings.token_type_embeddings.weight"))[0];
+    text = ln(text, t.at(e + "text_embeddings.LayerNorm.weight"),
+              t.at(e + "text_embeddings.LayerNorm.bias"), 1e-12);
+    at::Tensor modality = d(t.at(e + "token_type_embeddings.weight"));
+    text = text + modality[0];
+    at::Tensor w = d(t.at(e + "patch_embeddings.projection.weight")).reshape({kH, -1});
+    at::Tensor b = d(t.at(e + "patch_embeddings.projection.bias"));
+    at::Tensor pos = d(t.at(e + "position_embeddings"))[0];
+    std::vector<at::Tensor> image = {d(t.at(e + "cls_token")).reshape({kH}) + pos[0]};
+    for (size_t k = 0; k < positions.size(); ++k) {
+      image.push_back(at::matmul(w, patch_vector(pixels, static_cast<int64_t>(k), gw, 4)) + b +
+                      pos[1 + positions[k]]);
+    }
+    at::Tensor x = at::cat({text, at::stack(image) + modality[1]});
+    at::Tensor keep = at::cat({at::tensor({1, 1, 1, 0, 0}, at::kLong),
+                               at::ones({1 + static_cast<int64_t>(positions.size())}, at::kLong)});
+    x = vit_layer_by_hand(x, keep, t, "vilt.encoder.layer.0.");
+    x = ln(x, t.at("vilt.layernorm.weight"), t.at("vilt.layernorm.bias"), 1e-12);
+    EXPECT_LT(max_diff(out.itc_text[0], x[0]), 1e-5);
+    EXPECT_LT(max_diff(out.itc_image[0], x[5]), 1e-5);
+    EXPECT_LT(max_diff(out.fused[0], at::tanh(lin(x[0], t, "vilt.pooler.dense"))), 1e-5);
+  };
+  check(at::randn({3, 8, 8}), 2, {0, 1, 2, 3});  // the checkpoint's own 2×2 grid
+  // A 1×2 grid: bilinear with align_corners (as Hugging Face) maps it onto the grid's first row.
+  check(at::randn({3, 4, 8}), 2, {0, 1});
 }
 
 }  // namespace
