@@ -212,7 +212,10 @@ GradSync::GradSync(const NamedTensors& parameters, const NamedTensors& buffers,
   MMAUX_CHECK_CONFIG(options.bucket_mb > 0, "dist.bucket-mb must be > 0, got {}",
                      options.bucket_mb);
   State& s = *state_;
-  s.comm = std::move(comm);
+  // Bucket all-reduces start from autograd hooks, interleaved with whatever collectives the
+  // loss runs in backward (the ITC gather's reduce-scatter): a communicator of their own keeps
+  // the two orders independent on every rank.
+  s.comm = comm->duplicate();
   s.options = options;
   s.params = parameters;
   Communicator& c = *s.comm;

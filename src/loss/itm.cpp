@@ -76,11 +76,9 @@ Drawn draw_negatives(const at::Tensor& sim, const at::Tensor& masked, const at::
   return d;
 }
 
-at::Tensor gather_keys(const at::Tensor& keys, int64_t b, const char* what,
-                       dist::Communicator& comm) {
+void check_keys(const at::Tensor& keys, int64_t b, const char* what) {
   MMAUX_CHECK(keys.defined() && keys.dim() == 1 && keys.size(0) == b,
               "plan_itm_hard: {} keys must be int64 [{}] (one per local row)", what, b);
-  return comm.all_gather_varsize(keys.to(comm.device(), at::kLong));
 }
 
 }  // namespace
@@ -126,14 +124,17 @@ ItmPlan plan_itm_hard(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i, int6
   const int64_t b = sim_i2t.size(0);
   const int64_t n = sim_i2t.size(1);
   at::NoGradGuard no_grad;
-  // Collective first, so that every rank reaches the same gathers whatever its shapes.
-  at::Tensor text_all = gather_keys(keys.text, b, "text", comm);
-  at::Tensor image_all = gather_keys(keys.image, b, "image", comm);
-  at::Tensor post_all;
-  if (keys.post.defined()) post_all = gather_keys(keys.post, b, "post", comm);
-  MMAUX_CHECK(text_all.size(0) == n,
+  check_keys(keys.text, b, "text");
+  check_keys(keys.image, b, "image");
+  if (keys.post.defined()) check_keys(keys.post, b, "post");
+  // One gather of [b, 2 or 3] keys: every rank holds the keys of every global row.
+  std::vector<at::Tensor> parts{keys.text.to(comm.device(), at::kLong),
+                                keys.image.to(comm.device(), at::kLong)};
+  if (keys.post.defined()) parts.push_back(keys.post.to(comm.device(), at::kLong));
+  at::Tensor all = comm.all_gather_varsize(at::stack(parts, 1));
+  MMAUX_CHECK(all.size(0) == n,
               "plan_itm_hard: the similarities have {} columns but the ranks hold {} rows", n,
-              text_all.size(0));
+              all.size(0));
   MMAUX_CHECK(row_offset >= 0 && row_offset + b <= n, "plan_itm_hard: rows [{}, {}) outside {}",
               row_offset, row_offset + b, n);
   const c10::Device dev = sim_i2t.device();
@@ -141,16 +142,16 @@ ItmPlan plan_itm_hard(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i, int6
     at::Tensor none = at::empty({0}, at::TensorOptions(at::kLong).device(dev));
     return ItmPlan{none, none.clone(), none.clone(), at::zeros({}, none.options())};
   }
-  text_all = text_all.to(dev);
-  image_all = image_all.to(dev);
+  all = all.to(dev);
+  at::Tensor text_all = all.select(1, 0), image_all = all.select(1, 1);
   at::Tensor rows =
       at::arange(row_offset, row_offset + b, at::TensorOptions(at::kLong).device(dev));
   at::Tensor cols = at::arange(n, rows.options());
-  auto same = [&](const at::Tensor& all) {
-    return all.index_select(0, rows).unsqueeze(1) == all.unsqueeze(0);
+  auto same = [&](const at::Tensor& k) {
+    return k.index_select(0, rows).unsqueeze(1) == k.unsqueeze(0);
   };
   at::Tensor masked = (rows.unsqueeze(1) == cols.unsqueeze(0)) | same(text_all) | same(image_all);
-  if (post_all.defined()) masked = masked | same(post_all.to(dev));
+  if (keys.post.defined()) masked = masked | same(all.select(1, 2));
 
   Drawn neg_text =
       draw_negatives(sim_i2t, masked, rows, eps, uniforms(key, row_offset, b, kNegText, dev));

@@ -107,6 +107,27 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, Comm,
                          ::testing::Values(at::kFloat, at::kDouble, at::kBFloat16, at::kLong),
                          [](const auto& info) { return std::string(c10::toString(info.param)); });
 
+TEST(CommDuplicate, OrdersItsCollectivesIndependently) {
+  DistOptions o;
+  o.timeout_s = 30;
+  auto comm = make_communicator(o, false);
+  auto dup = comm->duplicate();
+  const int r = comm->rank(), w = comm->world_size();
+  EXPECT_EQ(dup->rank(), r);
+  EXPECT_EQ(dup->world_size(), w);
+  at::Tensor a = at::full({4}, r + 1.0, at::kDouble);
+  at::Tensor g;
+  // Even ranks start the duplicate's all-reduce before the gather, odd ranks after it: on one
+  // communicator this order mismatch would pair the wrong operations.
+  std::shared_ptr<Work> work;
+  if (r % 2 == 0) work = dup->all_reduce_async(a, ReduceOp::kSum);
+  g = comm->all_gather(at::full({1}, double(r), at::kDouble));
+  if (r % 2 == 1) work = dup->all_reduce_async(a, ReduceOp::kSum);
+  work->wait();
+  EXPECT_TRUE(at::equal(a, at::full({4}, w * (w + 1) / 2.0, at::kDouble)));
+  EXPECT_TRUE(at::equal(g, at::arange(w, at::kDouble)));
+}
+
 TEST(CommErrors, CudaTensorsAndUnknownBackendsAreRefused) {
   DistOptions o;
   o.backend = "mpi";

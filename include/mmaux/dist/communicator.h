@@ -64,6 +64,12 @@ class Communicator {
   /// tensor must not be read or written until wait() returns. Collective: every rank starts the
   /// same async operations in the same order. The default runs all_reduce synchronously.
   virtual std::shared_ptr<Work> all_reduce_async(at::Tensor& tensor, ReduceOp op);
+
+  /// A new communicator over the same ranks and device whose collectives are ordered
+  /// independently of this one's (mpi: MPI_Comm_dup; nccl: ncclCommSplit). GradSync runs its
+  /// bucket all-reduces on one, so that they may interleave freely with the loss's collectives
+  /// in backward. Collective.
+  virtual std::shared_ptr<Communicator> duplicate() = 0;
 };
 
 /// Picks the backend from options.backend (auto: nccl when `cuda` is true and NCCL is compiled,

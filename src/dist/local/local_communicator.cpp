@@ -26,4 +26,8 @@ void LocalCommunicator::broadcast(at::Tensor& tensor, int root) {
   MMAUX_CHECK_CONFIG(root == 0, "broadcast root {} does not exist in a world of 1 rank", root);
 }
 
+std::shared_ptr<Communicator> LocalCommunicator::duplicate() {
+  return std::make_shared<LocalCommunicator>();
+}
+
 }  // namespace mmaux::dist

@@ -18,6 +18,7 @@ class LocalCommunicator : public Communicator {
                             ReduceOp op) override;
   void broadcast(at::Tensor& tensor, int root) override;
   void barrier() override {}
+  std::shared_ptr<Communicator> duplicate() override;
 };
 
 }  // namespace mmaux::dist

@@ -104,8 +104,8 @@ class MpiWork : public Work {
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(double timeout_s) : timeout_s_(timeout_s) {
-  MMAUX_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+MpiCommunicator::MpiCommunicator(double timeout_s, MPI_Comm base) : timeout_s_(timeout_s) {
+  MMAUX_MPI_CHECK(MPI_Comm_dup(base, &comm_));
   MMAUX_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MMAUX_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MMAUX_MPI_CHECK(MPI_Comm_size(comm_, &size_));
@@ -240,6 +240,10 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
                              root, comm_, &req));
   wait(req, describe("broadcast", tensor) + fmt::format(" from rank {}", root));
   if (!buf.is_same(tensor)) tensor.copy_(buf);
+}
+
+std::shared_ptr<Communicator> MpiCommunicator::duplicate() {
+  return std::make_shared<MpiCommunicator>(timeout_s_, comm_);
 }
 
 void MpiCommunicator::barrier() {

@@ -11,8 +11,8 @@ namespace mmaux::dist {
 
 class MpiCommunicator : public Communicator {
  public:
-  /// Duplicates MPI_COMM_WORLD (collective).
-  explicit MpiCommunicator(double timeout_s);
+  /// Duplicates `base` (collective over its ranks).
+  explicit MpiCommunicator(double timeout_s, MPI_Comm base = MPI_COMM_WORLD);
   ~MpiCommunicator() override;
 
   int rank() const override { return rank_; }
@@ -26,6 +26,7 @@ class MpiCommunicator : public Communicator {
   void broadcast(at::Tensor& tensor, int root) override;
   void barrier() override;
   std::shared_ptr<Work> all_reduce_async(at::Tensor& tensor, ReduceOp op) override;
+  std::shared_ptr<Communicator> duplicate() override;
 
   /// Polls `request` until it completes; throws CommError after the timeout. `what` names the
   /// operation in the message.

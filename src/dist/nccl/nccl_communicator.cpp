@@ -211,6 +211,18 @@ class NcclWork : public Work {
 
 class NcclCommunicator : public Communicator {
  public:
+  /// A communicator split from `parent` (same ranks, same GPU, independent ordering).
+  NcclCommunicator(const NcclCommunicator& parent, ncclComm_t comm)
+      : rank_(parent.rank_),
+        size_(parent.size_),
+        timeout_s_(parent.timeout_s_),
+        device_(parent.device_),
+        comm_(comm) {
+    DeviceGuard guard(device_);
+    MMAUX_CUDA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
+    watchdog_ = std::make_unique<Watchdog>(comm_, rank_, size_, timeout_s_);
+  }
+
   NcclCommunicator(const DistOptions& options, const LaunchInfo& launch)
       : rank_(launch.rank), size_(launch.world_size), timeout_s_(options.timeout_s) {
     int n = nccl_cuda_device_count();
@@ -357,6 +369,18 @@ class NcclCommunicator : public Communicator {
     }
     cudaEventDestroy(ev);
     MMAUX_CUDA_CHECK(q);
+  }
+
+  std::shared_ptr<Communicator> duplicate() override {
+    DeviceGuard guard(device_);
+    ncclComm_t child = nullptr;
+#if NCCL_VERSION_CODE >= 21800
+    MMAUX_NCCL_CHECK(ncclCommSplit(comm_, 0, rank_, &child, nullptr));
+#else
+    MMAUX_THROW(CommError, "NCCL {} has no ncclCommSplit; mmaux needs NCCL >= 2.18",
+                NCCL_VERSION_CODE);
+#endif
+    return std::make_shared<NcclCommunicator>(*this, child);
   }
 
   std::shared_ptr<Work> all_reduce_async(at::Tensor& tensor, ReduceOp op) override {

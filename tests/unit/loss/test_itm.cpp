@@ -78,6 +78,24 @@ TEST(ItmHard, LayoutLabelsAndMasking) {
   }
 }
 
+TEST(ItmHard, APostThatAppearsTwiceIsNeverItsOwnNegative) {
+  auto comm = dist::make_local_communicator();
+  RowKeys keys = distinct_keys(5);
+  keys.post = at::tensor({10, 11, 12, 11, 14}, at::kLong);  // rows 1 and 3: the same post
+  at::Tensor sim = at::zeros({5, 5}, at::kDouble);
+  sim[1][3] = 50.0;  // without the mask, row 1 would pick row 3 almost surely
+  sim[3][1] = 50.0;
+  for (int64_t step = 0; step < 30; ++step) {
+    ItmPlan p = plan_itm_hard(sim, sim, 0, keys, {2, step}, 1e-4, *comm);
+    EXPECT_NE(p.text_rows[5 + 1].item<int64_t>(), 3);
+    EXPECT_NE(p.text_rows[5 + 3].item<int64_t>(), 1);
+    EXPECT_NE(p.image_rows[10 + 1].item<int64_t>(), 3);
+  }
+  keys.post = at::Tensor();
+  ItmPlan unmasked = plan_itm_hard(sim, sim, 0, keys, {2, 0}, 1e-4, *comm);
+  EXPECT_EQ(unmasked.text_rows[5 + 1].item<int64_t>(), 3);  // the mask made the difference
+}
+
 TEST(ItmHard, DrawsFollowTheSoftmaxOfTheSimilarities) {
   auto comm = dist::make_local_communicator();
   // Row 0 over candidates 1..3 with logits ln 1, ln 2, ln 5 (+ a tiny eps): p = 1/8, 2/8, 5/8.
