@@ -11,9 +11,9 @@
 /// Differences from Hugging Face, none of which changes an output that mmaux uses: patches stay in
 /// row-major order with padded patches masked (Hugging Face moves real patches first and drops
 /// padding beyond the batch's largest image; attention is permutation-invariant over keys, so the
-/// text, [CLS] and pooler outputs are the same); max_image_length sampling is not implemented
-/// (mmaux always keeps every real patch, which is Hugging Face's behaviour for
-/// max_image_length = -1, the value in the dandelin checkpoints).
+/// text, [CLS] and pooler outputs are the same); mmaux always keeps every real patch, which is
+/// Hugging Face's behaviour for max_image_length = -1, the value in the dandelin checkpoints
+/// (random patch sampling for a positive max_image_length is left out).
 
 #include <memory>
 #include <vector>
