@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Training throughput of `mmaux train` (the real trainer, real data): samples/s and peak memory for
+# the tiny and small presets at 1 and 2 ranks with each loss setting, and the share of the matmul
+# peak reached. Prints figures; never passes or fails on time.
+#   bash build/bench/train/bench_train.sh [BUILD_DIR] [STEPS]
+# FLOPs per sample: forward FLOPs of the preset × 3 (forward + backward) × the passes a step
+# makes: 1, plus 1 for random ITM (b pairs), plus 3 for hard ITM (3b pairs).
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+steps=${2:-30}
+mmaux="$build/bin/mmaux"
+flops="$build/bench/train/bench_flops"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+cores=$(nproc)
+
+prepare() {  # prepare PRESET IMAGE_SIZE
+  local p=$1 size=$2
+  "$mmaux" synth --out "$work/$p/raw" --posts 800 --seed 1 --image-size "$size" --log.level warn
+  sed -i -E "s/\"mmaux_preset\": *\"tiny\"/\"mmaux_preset\": \"$p\"/; s/\"image_size\": *[0-9]+/\"image_size\": $size/" \
+    "$work/$p/raw/model/config.json"
+  "$mmaux" preprocess --dataset csv --raw "$work/$p/raw" --out "$work/$p/shards" \
+    --model "$work/$p/raw/model" --log.level warn > /dev/null
+}
+
+field() { sed -nE "s/.*\"$2\": ([0-9.e+-]+).*/\1/p" "$1" | head -1; }
+
+printf '%-6s %-5s %-12s %10s %9s %9s %8s\n' preset ranks setting samples/s peak_MB "%peak" "GF/s"
+for preset in tiny small; do
+  size=64; [ "$preset" = small ] && size=128
+  prepare "$preset" "$size"
+  len=$(sed -nE 's/.*"max_text_length": *([0-9]+).*/\1/p' "$work/$preset/raw/model/config.json")
+  for ranks in 1 2; do
+    threads=$((cores / ranks)); [ "$threads" -ge 1 ] || threads=1
+    read -r gf peak < <("$flops" ber-vit-concat "$preset" "${len:-32}" "$cores")
+    for setting in ce itc itm itc+itm-hard; do
+      opts=(--loss.itc 0 --loss.itm 0); passes=1
+      case $setting in
+        itc) opts=(--loss.itc 0.1 --loss.itm 0) ;;
+        itm) opts=(--loss.itc 0 --loss.itm 0.1); passes=2 ;;
+        itc+itm-hard) opts=(--loss.itc 0.1 --loss.itm 0.1 --loss.itm-mode hard); passes=4 ;;
+      esac
+      run="$work/run-$preset-$ranks-$setting"
+      mpirun -np "$ranks" "$mmaux" train --data.dir "$work/$preset/shards" --model.preset "$preset" \
+        --data.batch-size 32 --train.epochs 1000 --train.max-steps "$steps" --train.lr 1e-4 \
+        --train.out "$run" --dist.threads "$threads" --train.log-every 1000 "${opts[@]}" \
+        --log.level warn > "$run.log" 2>&1 || { echo "run failed: $run.log"; tail "$run.log"; continue; }
+      sps=$(field "$run/results.json" train_samples_per_s)
+      mem=$(field "$run/results.json" peak_memory_mb)
+      pct=$(awk -v s="$sps" -v g="$gf" -v p="$passes" -v k="$peak" 'BEGIN {printf "%.0f", 100 * s * g * 3 * p / k}')
+      printf '%-6s %-5s %-12s %10.1f %9.0f %8s%% %8.1f\n' "$preset" "$ranks" "$setting" "$sps" "$mem" "$pct" "$peak"
+    done
+  done
+done
+echo "peak: float32 1024x1024 matmul GFLOP/s with $cores threads in one process, measured per row group"
+echo "peak_MB: rank 0's peak resident memory; samples/s excludes evaluation and checkpoints"
