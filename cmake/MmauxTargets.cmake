@@ -21,6 +21,9 @@ function(mmaux_library)
   if(ARG_TORCH)
     mmaux_use_torch_pch(${ARG_NAME})
   endif()
+  # Installed as mmaux::<area>, the same name as inside the build.
+  string(REPLACE "mmaux::" "" _export_name ${ARG_ALIAS})
+  set_target_properties(${ARG_NAME} PROPERTIES EXPORT_NAME ${_export_name})
   set_property(GLOBAL APPEND PROPERTY MMAUX_EXPORT_TARGETS ${ARG_NAME})
 endfunction()
 
