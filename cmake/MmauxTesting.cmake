@@ -8,6 +8,14 @@ set(MMAUX_MPI_TEST_ENV
   OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
   OMP_NUM_THREADS=1)
 
+# Test binaries reuse the libtorch precompiled header; they are compiled like the libraries
+# (-fPIC rather than -fPIE) so that the header stays valid for them.
+function(mmaux_test_pch target)
+  set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+  target_compile_options(${target} PRIVATE -fPIC)
+  mmaux_use_torch_pch(${target})
+endfunction()
+
 # mmaux_add_unit_test(NAME <name> SOURCES ... [LIBS ...] [LABELS ...] [TIMEOUT <s>])
 # One gtest binary, one ctest entry, labelled `unit` (plus LABELS).
 function(mmaux_add_unit_test)
@@ -19,6 +27,7 @@ function(mmaux_add_unit_test)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} mmaux_test_support GTest::gtest_main
                         mmaux_warnings)
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/src)
+  mmaux_test_pch(${ARG_NAME})
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "unit;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                        ENVIRONMENT "OMP_NUM_THREADS=1;MMAUX_SOURCE_DIR=${PROJECT_SOURCE_DIR};MMAUX_BINARY_DIR=${PROJECT_BINARY_DIR}")
@@ -39,6 +48,7 @@ function(mmaux_add_mpi_test)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} mmaux_test_support mmaux_test_mpi_main
                         mmaux_warnings)
   target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/src)
+  mmaux_test_pch(${ARG_NAME})
   foreach(n IN LISTS ARG_RANKS)
     add_test(NAME ${ARG_NAME}_np${n}
              COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n} ${MPIEXEC_PREFLAGS}
