@@ -34,6 +34,9 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
            "non-finite steps in a row before the run aborts", int_range(1, 1 << 20))
       .add("train.log-every", &o.log_every, "steps between metric lines", int_range(1, 1LL << 40))
       .add("train.bf16", &o.bf16, "bf16 autocast on GPU (ignored with a warning on CPU)")
+      .add("train.inject-nonfinite-from", &o.inject_nonfinite_from,
+           "testing aid: rank 0's loss is made non-finite from this step on (0 = off)",
+           int_range(0, 1LL << 40))
       .add("train.device", &o.device, "auto, cpu or cuda", one_of({"auto", "cpu", "cuda"}));
 }
 

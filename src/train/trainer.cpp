@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "mmaux/core/error.h"
@@ -16,6 +17,7 @@
 #include "mmaux/core/strings.h"
 #include "mmaux/core/version.h"
 #include "mmaux/data/loader.h"
+#include "mmaux/dist/runtime.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/train/checkpoint.h"
@@ -79,6 +81,10 @@ struct Progress {
   int best_epoch = -1;
   double best_value = 0;
 };
+
+// A progress line rewritten in place only for one process on a terminal: mpirun hands its
+// ranks a pseudo-terminal even when its own output goes to a file, so distributed runs log lines.
+bool interactive() { return isatty(STDOUT_FILENO) && dist::runtime_info().world_size == 1; }
 
 class Trainer {
  public:
@@ -301,7 +307,7 @@ void Trainer::log_step(const StepLosses& l, double lr, double samples_per_s) {
       "| eta {:.0f}s",
       p_.epoch + 1, s_.config.train.epochs, p_.step, total, samples_per_s, v[0].item<double>(),
       v[1].item<double>(), v[2].item<double>(), v[3].item<double>(), eta);
-  if (isatty(STDOUT_FILENO)) {
+  if (interactive()) {
     fmt::print("\r{}\x1b[K", line);
     std::fflush(stdout);
   } else {
@@ -326,6 +332,10 @@ bool Trainer::train_epoch() {
       if (!b) break;
       sync_->set_sync(k == a - 1);
       StepLosses l = s_.compute_losses(*b, p_.step);
+      if (t.inject_nonfinite_from > 0 && p_.step + 1 >= t.inject_nonfinite_from &&
+          s_.comm->rank() == 0) {
+        l.total = l.total * std::numeric_limits<double>::quiet_NaN();
+      }
       (l.total / a).backward();
       loss_value += l.total.item<double>() / a;
       p_.degenerate += l.degenerate;
@@ -505,7 +515,7 @@ int Trainer::run() {
   while (p_.cursor.epoch < s_.config.train.epochs) {
     bool finished_epoch = train_epoch();
     if (!finished_epoch) return kExitRequeue;
-    if (isatty(STDOUT_FILENO) && s_.comm->rank() == 0) fmt::print("\n");
+    if (interactive() && s_.comm->rank() == 0) fmt::print("\n");
     end_of_epoch();
     if (p_.step >= total_steps()) break;
     if (stop_signal() != 0) {  // a signal during evaluation: the epoch checkpoint is written

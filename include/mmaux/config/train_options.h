@@ -22,7 +22,10 @@ struct TrainOptions {
   std::string resume = "none";  ///< none | auto | PATH
   int max_bad_steps = 5;        ///< non-finite steps in a row before aborting
   long log_every = 10;
-  bool bf16 = false;            ///< bf16 autocast on GPU
+  bool bf16 = false;  ///< bf16 autocast on GPU
+  /// Testing aid: from this step on (>= 1), rank 0's loss is made non-finite, to exercise the
+  /// skip-and-abort path end to end (0 = off).
+  long inject_nonfinite_from = 0;
   std::string device = "auto";  ///< auto | cpu | cuda
 };
 
