@@ -42,7 +42,9 @@ for preset in tiny small; do
         itc+itm-hard) opts=(--loss.itc 0.1 --loss.itm 0.1 --loss.itm-mode hard); passes=4 ;;
       esac
       run="$work/run-$preset-$ranks-$setting"
-      mpirun -np "$ranks" "$mmaux" train --data.dir "$work/$preset/shards" --model.preset "$preset" \
+      # One multi-threaded rank must not be bound to one core (mpirun's default for np <= 2).
+      bind=(); [ "$threads" -gt 1 ] && bind=(--bind-to none)
+      mpirun -np "$ranks" "${bind[@]}" "$mmaux" train --data.dir "$work/$preset/shards" --model.preset "$preset" \
         --data.batch-size 32 --train.epochs 1000 --train.max-steps "$steps" --train.lr 1e-4 \
         --train.out "$run" --dist.threads "$threads" --train.log-every 1000 "${opts[@]}" \
         --log.level warn > "$run.log" 2>&1 || { echo "run failed: $run.log"; tail "$run.log"; continue; }

@@ -2,6 +2,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -50,6 +52,15 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
                      "option 'data.dir' is required: the directory written by 'mmaux preprocess'");
 
   at::set_num_threads(pick_threads(config.dist));
+  // mpirun binds each rank to one core by default (for 2 ranks or fewer): more threads than the
+  // CPUs a rank may run on make the threads wait for each other.
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < at::get_num_threads()) {
+    log_warn("train",
+             "{} intra-op threads but this process may only run on {} CPU(s): under mpirun add "
+             "'--bind-to none' (or '--map-by slot:PE={}'), or lower dist.threads",
+             at::get_num_threads(), CPU_COUNT(&cpus), at::get_num_threads());
+  }
   device = pick_device(config);
   if (config.train.bf16 && !device.is_cuda()) {
     log_warn("train", "train.bf16 is ignored on the CPU (bf16 autocast is for GPU runs)");
