@@ -10,15 +10,6 @@
 namespace mmaux::train {
 namespace {
 
-// Pads [b, 3, H, W] pixels and [b, H, W] masks to (h, w) so that ranks holding different image
-// sizes (variable-size presets) can gather them.
-void pad_images(at::Tensor& pixels, at::Tensor& mask, int64_t h, int64_t w) {
-  int64_t dh = h - pixels.size(2), dw = w - pixels.size(3);
-  if (dh == 0 && dw == 0) return;
-  pixels = at::constant_pad_nd(pixels, {0, dw, 0, dh}, 0);
-  mask = at::constant_pad_nd(mask, {0, dw, 0, dh}, 0);
-}
-
 // The ITM pairs of a plan as model input: rows of the local batch (random mode) or of the
 // gathered global batch (hard mode).
 model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPlan& plan,
@@ -29,17 +20,15 @@ model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPla
                            rows.pixel_mask.index_select(0, v)};
 }
 
+// Every rank's rows of the batch (no gradient), padded to the largest size over ranks: token ids
+// with the pad id (masked anyway), variable-size images with zeros and a zero pixel mask.
 model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
-                              const std::vector<int64_t>& counts) {
-  at::Tensor pixels = local.pixels, mask = local.pixel_mask;
-  at::Tensor size = at::tensor({pixels.size(2), pixels.size(3)}, at::kLong).to(comm.device());
-  comm.all_reduce(size, dist::ReduceOp::kMax);
-  auto hw = size.cpu();
-  pad_images(pixels, mask, hw[0].item<int64_t>(), hw[1].item<int64_t>());
-  return model::ModelInput{dist::all_gather_no_grad(local.input_ids, comm, counts),
-                           dist::all_gather_no_grad(local.attention_mask, comm, counts),
-                           dist::all_gather_no_grad(pixels.contiguous(), comm, counts),
-                           dist::all_gather_no_grad(mask.contiguous(), comm, counts)};
+                              int64_t pad_id) {
+  return model::ModelInput{
+      dist::all_gather_padded(local.input_ids, comm, static_cast<double>(pad_id)),
+      dist::all_gather_padded(local.attention_mask, comm, 0),
+      dist::all_gather_padded(local.pixels, comm, 0),
+      dist::all_gather_padded(local.pixel_mask, comm, 0)};
 }
 
 // bf16 autocast for the forward passes of a GPU step (PyTorch's torch.autocast semantics).
@@ -101,7 +90,7 @@ StepLosses Session::compute_losses(const data::Batch& batch, int64_t step) {
                        batch.sample_index.to(device)};
     plan = loss::plan_itm_hard(*itc, keys, key, config.loss.hard_eps, *comm);
     // Negatives from other ranks arrive as token ids and pixels and are re-encoded here.
-    model::ModelInput global = gather_rows(input, *comm, itc->counts);
+    model::ModelInput global = gather_rows(input, *comm, manifest.pad_id());
     itm_logits = model->itm_logits(select_pairs(global, plan, 0), at::Tensor());
   }
   int64_t global_pairs = (itm_hard ? 3 : 1) * batch.global_batch_size;
