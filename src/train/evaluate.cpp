@@ -68,14 +68,19 @@ EvalResult Session::evaluate(const std::string& split, std::vector<Prediction>* 
     tally.add(batch->labels, preds, batch->relation);
     if (predictions == nullptr) continue;
     at::Tensor probs = at::softmax(logits, 1).to(at::kFloat).contiguous();
+    // One host read per tensor, not per element.
+    auto index = batch->sample_index.accessor<int64_t, 1>();
+    auto label = batch->labels.accessor<int64_t, 1>();
+    auto pred = preds.accessor<int64_t, 1>();
+    auto rel = batch->relation.accessor<int64_t, 1>();
     for (int64_t i = 0; i < batch->size(); ++i) {
       Prediction p;
-      p.sample_index = batch->sample_index[i].item<int64_t>();
+      p.sample_index = index[i];
       p.post_id = batch->post_ids[static_cast<size_t>(i)];
-      p.label = batch->labels[i].item<int64_t>();
-      p.predicted = preds[i].item<int64_t>();
-      p.relation = batch->relation[i].item<int64_t>();
-      const float* row = probs[i].data_ptr<float>();
+      p.label = label[i];
+      p.predicted = pred[i];
+      p.relation = rel[i];
+      const float* row = probs.data_ptr<float>() + i * c;
       p.probs.assign(row, row + c);
       predictions->push_back(std::move(p));
     }

@@ -12,9 +12,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "data/sha256.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
-#include "mmaux/core/strings.h"
 #include "mmaux/core/version.h"
 #include "mmaux/data/loader.h"
 #include "mmaux/dist/runtime.h"
@@ -43,32 +43,12 @@ std::string loss_setting(const LossOptions& l) {
   return "ce";
 }
 
-// key -> value of an INI text written by --print-config ("section.key" names).
-std::map<std::string, std::string> parse_ini(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::string section;
-  for (const std::string& raw : split(text, '\n')) {
-    std::string line = trim(raw);
-    if (line.empty() || line[0] == '#') continue;
-    if (line.front() == '[' && line.back() == ']') {
-      section = line.substr(1, line.size() - 2);
-      continue;
-    }
-    size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = trim(line.substr(0, eq));
-    out[section.empty() ? key : section + "." + key] = trim(line.substr(eq + 1));
-  }
-  return out;
-}
-
+// SHA-256 over "key=value\n" of the options that decide the result.
 std::string config_hash(const std::map<std::string, std::string>& values) {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a over "key=value\n" of the result-relevant keys
-  for (const auto& [k, v] : values) {
-    if (config_key_may_change_on_resume(k)) continue;
-    for (char ch : k + "=" + v + "\n") h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
-  }
-  return fmt::format("{:016x}", h);
+  std::string text;
+  for (const auto& [k, v] : values)
+    if (!config_key_may_change_on_resume(k)) text += k + "=" + v + "\n";
+  return data::detail::sha256_hex(text).substr(0, 16);
 }
 
 struct Progress {
@@ -180,7 +160,9 @@ void Trainer::setup() {
 
 void Trainer::resume(const std::string& dir) {
   CheckpointData d = CheckpointStore::load(dir, s_.comm->rank());
-  auto stored = parse_ini(d.config_ini);
+  // The checkpoint records the options it was trained with, by dotted name.
+  std::map<std::string, std::string> stored =
+      d.state.value("config", std::map<std::string, std::string>{});
   std::vector<std::string> differ;
   for (const auto& [k, v] : s_.config.config_values) {
     if (config_key_may_change_on_resume(k)) continue;
@@ -389,6 +371,7 @@ void Trainer::save_checkpoint(const std::string& name) {
   d.state = {{"step", p_.step},
              {"epoch", p_.epoch},
              {"cursor", {{"epoch", p_.cursor.epoch}, {"step", p_.cursor.step}}},
+             {"config", s_.config.config_values},
              {"config_hash", config_hash(s_.config.config_values)},
              {"data_fingerprint", s_.manifest.fingerprint()},
              {"bad_steps", p_.bad_total},
