@@ -66,9 +66,7 @@ Encoded DualStreamModel::encode(const ModelInput& input) {
 
 at::Tensor DualStreamModel::classify(const at::Tensor& fused) {
   at::Tensor x = fused;
-  if (is_training() && config_.classifier_dropout > 0) {
-    x = at::dropout(x, config_.classifier_dropout, true);
-  }
+  x = apply_dropout(x, config_.classifier_dropout, is_training());
   return classifier_(x);
 }
 

@@ -12,10 +12,6 @@ namespace mmaux::model {
 
 namespace {
 
-at::Tensor maybe_dropout(const at::Tensor& x, double p, bool training) {
-  return training && p > 0 ? at::dropout(x, p, true) : x;
-}
-
 void check_ids(const at::Tensor& input_ids, const at::Tensor& attention_mask) {
   MMAUX_CHECK(input_ids.defined() && input_ids.dim() == 2 && input_ids.scalar_type() == at::kLong,
               "text encoder: input_ids must be int64 [b, L], got {}",
@@ -70,7 +66,7 @@ at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids) {
   at::Tensor types = at::zeros_like(input_ids);
   at::Tensor e =
       word_->forward(input_ids) + position_->forward(positions) + token_type_->forward(types);
-  return maybe_dropout(norm_->forward(e), dropout_, is_training());
+  return apply_dropout(norm_->forward(e), dropout_, is_training());
 }
 
 TextEncoder::TextEncoder(const TextConfig& config) : config_(config) {
@@ -173,7 +169,7 @@ EncoderOutput VisionEncoder::forward(const at::Tensor& pixels, const at::Tensor&
   const int64_t gh = x.size(2), gw = x.size(3);
   x = x.flatten(2).transpose(1, 2);  // [b, gh*gw, D]
   x = at::cat({cls_token_.expand({b, 1, config_.hidden_size}), x}, 1) + position_embeddings(gh, gw);
-  x = maybe_dropout(x, config_.hidden_dropout_prob, is_training());
+  x = apply_dropout(x, config_.hidden_dropout_prob, is_training());
   at::Tensor mask;
   at::Tensor bias;
   if (pixel_mask.defined()) {

@@ -1,10 +1,15 @@
 #include "mmaux/model/layers.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <torch/autograd.h>
 
 #include <cmath>
 #include <limits>
+
+#include "mmaux/core/error.h"
+#include "random.h"
 
 namespace mmaux::model {
 
@@ -54,6 +59,48 @@ torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias) {
   return l;
 }
 
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (x.dim() == 2 || !bias.defined()) return at::linear(x, weight, bias);
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.back() = weight.size(0);
+  return at::addmm(bias, x.reshape({-1, x.size(-1)}), weight.t()).view(shape);
+}
+
+at::Tensor linear(const at::Tensor& x, const torch::nn::Linear& layer) {
+  return linear(x, layer->weight, layer->bias);
+}
+
+namespace {
+
+/// Mask with values 0 (probability p) and 1 / (1 − p), laid out like a contiguous `like`.
+at::Tensor dropout_mask(const at::Tensor& like, double p) {
+  at::Tensor mask =
+      at::empty(like.sizes(), like.options().memory_format(at::MemoryFormat::Contiguous));
+  const uint64_t seed = detail::draw_seed(), threshold = detail::keep_threshold(p);
+  const int64_t n = mask.numel();
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, mask.scalar_type(), "dropout_mask", [&] {
+        scalar_t* out = mask.data_ptr<scalar_t>();
+        const scalar_t keep = static_cast<scalar_t>(1.0 / (1.0 - p));
+        const scalar_t drop = static_cast<scalar_t>(0);
+        at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            out[i] = detail::keep(seed, static_cast<uint64_t>(i), threshold) ? keep : drop;
+          }
+        });
+      });
+  return mask;
+}
+
+}  // namespace
+
+at::Tensor apply_dropout(const at::Tensor& x, double p, bool training) {
+  if (!training || p <= 0) return x;
+  MMAUX_CHECK(p < 1, "dropout probability must be in [0, 1), got {}", p);
+  if (!x.is_cpu()) return at::dropout(x, p, true);
+  return x * dropout_mask(x, p);
+}
+
 at::Tensor attention_bias(const at::Tensor& key_mask, at::ScalarType dtype) {
   // A CPU mask without padding (fixed-size images) needs no bias: skip the [b, h, L, L] add.
   // (On a GPU the test would synchronise; the add is cheap there.)
@@ -78,7 +125,7 @@ at::Tensor multi_head_attention(const at::Tensor& q, const at::Tensor& k, const 
   at::Tensor scores = at::matmul(qh, kh.transpose(-1, -2));
   if (bias.defined()) scores.add_(bias);  // in place: matmul's backward does not need its output
   at::Tensor probs = at::softmax(scores, -1);
-  if (training && dropout > 0) probs = at::dropout(probs, dropout, true);
+  probs = apply_dropout(probs, dropout, training);
   at::Tensor ctx = at::matmul(probs, vh);  // [b, h, lq, dh]
   return ctx.transpose(1, 2).reshape({b, lq, d});
 }
@@ -99,17 +146,9 @@ at::Tensor SelfAttention::forward(const at::Tensor& x, const at::Tensor& bias) {
   at::Tensor w = at::cat({query_->weight * scale, key_->weight, value_->weight});
   at::Tensor b;
   if (query_->bias.defined()) b = at::cat({query_->bias * scale, key_->bias, value_->bias});
-  std::vector<at::Tensor> qkv = at::linear(x, w, b).chunk(3, -1);
-  return multi_head_attention(qkv[0], qkv[1], qkv[2], bias, heads_, dropout_, is_training(), true);
+  return packed_self_attention(linear(x, w, b), bias, heads_, dropout_, is_training(),
+                               fused_attention_enabled());
 }
-
-namespace {
-
-at::Tensor maybe_dropout(const at::Tensor& x, double p, bool training) {
-  return training && p > 0 ? at::dropout(x, p, true) : x;
-}
-
-}  // namespace
 
 BertLayer::BertLayer(int64_t hidden, int64_t heads, int64_t intermediate, double eps,
                      double hidden_dropout, double attention_dropout)
@@ -131,9 +170,9 @@ BertLayer::BertLayer(int64_t hidden, int64_t heads, int64_t intermediate, double
 at::Tensor BertLayer::forward(const at::Tensor& x, const at::Tensor& bias) {
   bool training = is_training();
   at::Tensor a = self_->forward(x, bias);
-  a = attn_norm_->forward(x + maybe_dropout(attn_out_(a), dropout_, training));
-  at::Tensor m = out_(at::gelu(intermediate_(a)));
-  return out_norm_->forward(a + maybe_dropout(m, dropout_, training));
+  a = attn_norm_->forward(x + apply_dropout(linear(a, attn_out_), dropout_, training));
+  at::Tensor m = linear(at::gelu(linear(a, intermediate_)), out_);
+  return out_norm_->forward(a + apply_dropout(m, dropout_, training));
 }
 
 VitLayer::VitLayer(int64_t hidden, int64_t heads, int64_t intermediate, double eps,
@@ -152,10 +191,10 @@ VitLayer::VitLayer(int64_t hidden, int64_t heads, int64_t intermediate, double e
 
 at::Tensor VitLayer::forward(const at::Tensor& x, const at::Tensor& bias) {
   bool training = is_training();
-  at::Tensor h =
-      x + maybe_dropout(attn_out_(self_->forward(before_->forward(x), bias)), dropout_, training);
-  at::Tensor m = out_(at::gelu(intermediate_(after_->forward(h))));
-  return h + maybe_dropout(m, dropout_, training);
+  at::Tensor h = x + apply_dropout(linear(self_->forward(before_->forward(x), bias), attn_out_),
+                                   dropout_, training);
+  at::Tensor m = linear(at::gelu(linear(after_->forward(h), intermediate_)), out_);
+  return h + apply_dropout(m, dropout_, training);
 }
 
 Pooler::Pooler(int64_t hidden) { dense_ = register_module("dense", make_linear(hidden, hidden)); }

@@ -111,9 +111,7 @@ ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
   at::Tensor image = x.flatten(2).transpose(1, 2) + image_positions(grid_mask);
   at::Tensor cls = cls_token_ + position_embeddings_.narrow(1, 0, 1);
   image = at::cat({cls.expand({b, 1, d}), image}, 1);
-  if (is_training() && config_.hidden_dropout_prob > 0) {
-    image = at::dropout(image, config_.hidden_dropout_prob, true);
-  }
+  image = apply_dropout(image, config_.hidden_dropout_prob, is_training());
   const at::Tensor& modality = modality_->weight();
   text = text + modality.select(0, 0);
   image = image + modality.select(0, 1);
@@ -151,9 +149,7 @@ Encoded ViltModel::encode(const ModelInput& input) {
 
 at::Tensor ViltModel::classify(const at::Tensor& fused) {
   at::Tensor x = fused;
-  if (is_training() && config_.classifier_dropout > 0) {
-    x = at::dropout(x, config_.classifier_dropout, true);
-  }
+  x = apply_dropout(x, config_.classifier_dropout, is_training());
   return classifier_(x);
 }
 

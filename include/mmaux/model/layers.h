@@ -36,6 +36,22 @@ class Embedding : public torch::nn::Module {
 /// A linear layer (torch::nn::Linear) initialised like Hugging Face: N(0, 0.02), zero bias.
 torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias = true);
 
+/// y = x Wᵀ + b for x [..., in]. The same values as `at::linear`, computed as one fused
+/// multiply-add over the flattened rows: libtorch 1.13 runs a 3-d input as a matmul followed by
+/// a separate bias pass (and a second pass in the backward).
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+at::Tensor linear(const at::Tensor& x, const torch::nn::Linear& layer);
+
+/// Inverted dropout: in training, zero each element with probability p and scale the others by
+/// 1 / (1 − p); otherwise (or p = 0) return x unchanged.
+///
+/// On CPU the mask comes from a counter-based generator (a 64-bit mix of seed and element index)
+/// filled in parallel; the seed is one draw from libtorch's default CPU generator, so masks follow
+/// torch::manual_seed and the saved generator state exactly as at::dropout's do, and do not depend
+/// on the thread count. (libtorch's own CPU Bernoulli is serial and took 7% of a small-model
+/// step.) Other devices use at::dropout.
+at::Tensor apply_dropout(const at::Tensor& x, double p, bool training);
+
 /// Additive attention bias from a key mask: [b, Lk] (1 = attend, 0 = padding) →
 /// [b, 1, 1, Lk] in `dtype` with 0 for kept keys and the dtype's lowest value for masked keys,
 /// so that a masked key gets exactly zero weight. Undefined (no bias needed) for a CPU mask
@@ -48,6 +64,22 @@ at::Tensor attention_bias(const at::Tensor& key_mask, at::ScalarType dtype);
 at::Tensor multi_head_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const at::Tensor& bias, int64_t heads, double dropout,
                                 bool training, bool query_scaled = false);
+
+/// Self-attention from the packed projection qkv = x [W_q·s; W_k; W_v]ᵀ + [b_q·s; b_k; b_v]
+/// ([b, L, 3D], query already scaled by s = 1/sqrt(D / heads)); `bias` as for
+/// multi_head_attention. Returns the context [b, L, D]. With `fused` (the default), float and
+/// double CPU tensors use a fused kernel (src/model/attention.cpp) that gives the values of
+/// multi_head_attention up to rounding; dropout masks of the two paths differ.
+at::Tensor packed_self_attention(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads,
+                                 double dropout, bool training, bool fused = true);
+
+/// Whether the fused CPU attention found a CBLAS in the process (else the generic path runs).
+bool fused_attention_available();
+
+/// Process-wide switch for the fused attention of SelfAttention (default on): tests compare both
+/// paths and the benchmark measures what the fused kernel buys.
+void set_fused_attention(bool enabled);
+bool fused_attention_enabled();
 
 /// Q, K, V projections of self-attention: submodules `query`, `key`, `value`.
 class SelfAttention : public torch::nn::Module {
