@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "mmaux/core/allocator.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
 #include "mmaux/dist/runtime.h"
@@ -52,6 +53,7 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
                      "option 'data.dir' is required: the directory written by 'mmaux preprocess'");
 
   at::set_num_threads(pick_threads(config.dist));
+  keep_freed_memory();
   // mpirun binds each rank to one core by default (for 2 ranks or fewer): more threads than the
   // CPUs a rank may run on make the threads wait for each other.
   cpu_set_t cpus;
