@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""The baseline of the model benchmark: what a user would write in plain PyTorch.
+
+The ber-vit-att / ber-vit-concat / vilt models of mmaux (presets tiny and small), written the way the Hugging Face
+modeling files write them (nn.Linear, nn.LayerNorm, nn.Dropout, exact GELU, attention as
+matmul → softmax → dropout → matmul), trained with a plain forward + cross entropy + backward
+loop on the same libtorch (Debian's python3-torch is the libtorch-dev build mmaux links). The
+figures are measured like bench_model's: each step paired with a 0.25 s 1024² matmul right after
+it, medians over the steps.
+
+    /usr/bin/python3 bench/model/python_loop.py [--threads 2] [--batch 16] [--steps 10]
+        [--model ber-vit-att] [--preset small] [--adamw 1]
+
+Needs python3-torch (apt install python3-torch); not part of the build or the tests.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# The presets of src/model/config.cpp (text length as in bench_model).
+PRESETS = {
+    "tiny": dict(TEXT_POS=64, HIDDEN=128, LAYERS=2, HEADS=4, FFN=512, TEXT_LEN=32, IMAGE=64, PROJ=64, VILT_LAYERS=2),
+    "small": dict(TEXT_POS=128, HIDDEN=256, LAYERS=4, HEADS=4, FFN=1024, TEXT_LEN=64, IMAGE=128, PROJ=128, VILT_LAYERS=6),
+}
+VOCAB, PATCH, VILT_VOCAB, VILT_POS = 30522, 16, 30522, 64
+TEXT_POS = HIDDEN = LAYERS = HEADS = FFN = TEXT_LEN = IMAGE = PROJ = VILT_LAYERS = None  # set by main()
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dropout):
+        super().__init__()
+        self.query, self.key, self.value = (nn.Linear(HIDDEN, HIDDEN) for _ in range(3))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        split = lambda t: t.view(b, n, HEADS, HIDDEN // HEADS).transpose(1, 2)
+        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        scores = q @ k.transpose(-1, -2) / (HIDDEN // HEADS) ** 0.5
+        probs = self.dropout(scores.softmax(-1))
+        return (probs @ v).transpose(1, 2).reshape(b, n, HIDDEN)
+
+
+class BertLayer(nn.Module):  # post-LayerNorm
+    def __init__(self, dropout):
+        super().__init__()
+        self.attention = SelfAttention(dropout)
+        self.attn_out, self.attn_norm = nn.Linear(HIDDEN, HIDDEN), nn.LayerNorm(HIDDEN, eps=1e-12)
+        self.inter, self.out = nn.Linear(HIDDEN, FFN), nn.Linear(FFN, HIDDEN)
+        self.out_norm, self.dropout = nn.LayerNorm(HIDDEN, eps=1e-12), nn.Dropout(dropout)
+
+    def forward(self, x):
+        a = self.attn_norm(x + self.dropout(self.attn_out(self.attention(x))))
+        return self.out_norm(a + self.dropout(self.out(F.gelu(self.inter(a)))))
+
+
+class VitLayer(nn.Module):  # pre-LayerNorm
+    def __init__(self, dropout):
+        super().__init__()
+        self.attention = SelfAttention(dropout)
+        self.attn_out = nn.Linear(HIDDEN, HIDDEN)
+        self.inter, self.out = nn.Linear(HIDDEN, FFN), nn.Linear(FFN, HIDDEN)
+        self.before, self.after = nn.LayerNorm(HIDDEN, eps=1e-12), nn.LayerNorm(HIDDEN, eps=1e-12)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        h = x + self.dropout(self.attn_out(self.attention(self.before(x))))
+        return h + self.dropout(self.out(F.gelu(self.inter(self.after(h)))))
+
+
+class Text(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.word, self.pos, self.token_type = nn.Embedding(VOCAB, HIDDEN), nn.Embedding(TEXT_POS, HIDDEN), nn.Embedding(2, HIDDEN)
+        self.norm, self.dropout = nn.LayerNorm(HIDDEN, eps=1e-12), nn.Dropout(0.1)
+        self.layers = nn.ModuleList(BertLayer(0.1) for _ in range(LAYERS))
+        self.pooler = nn.Linear(HIDDEN, HIDDEN)
+
+    def forward(self, ids):
+        pos = torch.arange(ids.shape[1])
+        x = self.dropout(self.norm(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids))))
+        for layer in self.layers:
+            x = layer(x)
+        return x, torch.tanh(self.pooler(x[:, 0]))
+
+
+class Vision(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, HIDDEN, PATCH, PATCH)
+        self.cls = nn.Parameter(torch.randn(1, 1, HIDDEN) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, (IMAGE // PATCH) ** 2 + 1, HIDDEN) * 0.02)
+        self.layers = nn.ModuleList(VitLayer(0.0) for _ in range(LAYERS))
+        self.norm, self.pooler = nn.LayerNorm(HIDDEN, eps=1e-12), nn.Linear(HIDDEN, HIDDEN)
+
+    def forward(self, pixels):
+        x = self.patch(pixels).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+        for layer in self.layers:
+            x = layer(x)
+        x = self.norm(x)
+        return x, torch.tanh(self.pooler(x[:, 0]))
+
+
+class DualStream(nn.Module):
+    def __init__(self, attention):
+        super().__init__()
+        self.text, self.vision, self.attention = Text(), Vision(), attention
+        self.text_proj, self.image_proj = nn.Linear(HIDDEN, PROJ, bias=False), nn.Linear(HIDDEN, PROJ, bias=False)
+        if attention:
+            self.q, self.k, self.v = (nn.Linear(HIDDEN, HIDDEN) for _ in range(3))
+        self.fusion, self.classifier = nn.Linear(2 * HIDDEN, HIDDEN), nn.Linear(HIDDEN, 4)
+        self.dropout = nn.Dropout(0.05)
+
+    def forward(self, ids, pixels):
+        t_states, t_pooled = self.text(ids)
+        v_states, v_pooled = self.vision(pixels)
+        self.itc = (self.text_proj(t_pooled), self.image_proj(v_pooled))
+        second = v_pooled
+        if self.attention:
+            q = self.q(t_states[:, :1])
+            w = (q @ self.k(v_states).transpose(1, 2) / HIDDEN ** 0.5).softmax(-1)
+            second = (w @ self.v(v_states))[:, 0]
+        fused = F.relu(self.fusion(torch.cat([t_pooled, second], 1)))
+        return self.classifier(self.dropout(fused))
+
+
+class Vilt(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.word, self.pos, self.token_type = nn.Embedding(VILT_VOCAB, HIDDEN), nn.Embedding(VILT_POS, HIDDEN), nn.Embedding(2, HIDDEN)
+        self.norm = nn.LayerNorm(HIDDEN, eps=1e-12)
+        self.patch = nn.Conv2d(3, HIDDEN, PATCH, PATCH)
+        self.cls = nn.Parameter(torch.randn(1, 1, HIDDEN) * 0.02)
+        self.img_pos = nn.Parameter(torch.randn(1, (IMAGE // PATCH) ** 2 + 1, HIDDEN) * 0.02)
+        self.modality = nn.Embedding(2, HIDDEN)
+        self.layers = nn.ModuleList(VitLayer(0.0) for _ in range(VILT_LAYERS))
+        self.final, self.pooler = nn.LayerNorm(HIDDEN, eps=1e-12), nn.Linear(HIDDEN, HIDDEN)
+        self.classifier, self.dropout = nn.Linear(HIDDEN, 4), nn.Dropout(0.05)
+
+    def forward(self, ids, pixels):
+        pos = torch.arange(ids.shape[1])
+        text = self.norm(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids)))
+        x = self.patch(pixels).flatten(2).transpose(1, 2)
+        image = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.img_pos
+        x = torch.cat([text + self.modality.weight[0], image + self.modality.weight[1]], 1)
+        for layer in self.layers:
+            x = layer(x)
+        x = self.final(x)
+        return self.classifier(self.dropout(torch.tanh(self.pooler(x[:, 0]))))
+
+
+def matmul_gflops(seconds=0.25, n=1024):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    return 2.0 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def layer_flops(tokens, hidden, ffn):
+    return 2.0 * tokens * (4 * hidden * hidden + 2 * hidden * ffn) + 4.0 * tokens * tokens * hidden
+
+
+def forward_flops(model, text_len):  # the formula of mmaux::model::forward_flops
+    patches = (IMAGE // PATCH) ** 2
+    patch = 2.0 * patches * 3 * PATCH * PATCH * HIDDEN
+    if model == "vilt":
+        return patch + VILT_LAYERS * layer_flops(text_len + patches + 1, HIDDEN, FFN) + 2.0 * HIDDEN * HIDDEN + 8.0 * HIDDEN
+    h = float(HIDDEN)
+    text = LAYERS * layer_flops(text_len, HIDDEN, FFN) + 2 * h * h
+    image = patch + LAYERS * layer_flops(patches + 1, HIDDEN, FFN) + 2 * h * h
+    heads = 2 * 2 * h * PROJ + 2 * 2 * h * h + 4 * h
+    if model == "ber-vit-att":
+        heads += 2 * h * h + 4 * (patches + 1) * h * h + 4 * (patches + 1) * h
+    return text + image + heads
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--model", default="ber-vit-att", choices=["ber-vit-concat", "ber-vit-att", "vilt"])
+    p.add_argument("--preset", default="small", choices=sorted(PRESETS))
+    p.add_argument("--adamw", type=int, default=0, help="1: add torch.optim.AdamW's step, as a training loop does")
+    a = p.parse_args()
+    globals().update(PRESETS[a.preset])
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = Vilt() if a.model == "vilt" else DualStream(a.model == "ber-vit-att")
+    model.train()
+    text_len = TEXT_LEN
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=2.5e-4) if a.adamw else None
+    ids = torch.randint(1, VOCAB, (a.batch, text_len))
+    pixels = torch.randn(a.batch, 3, IMAGE, IMAGE)
+    labels = torch.randint(0, 4, (a.batch,))
+
+    def step():
+        for q in model.parameters():
+            q.grad = None
+        F.cross_entropy(model(ids, pixels), labels).backward()
+        if opt:
+            opt.step()
+
+    step()
+    flops = forward_flops(a.model, text_len)
+    seconds, fractions = [], []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - t0)
+        fractions.append(3 * flops * a.batch / seconds[-1] / 1e9 / matmul_gflops())
+    params = sum(q.numel() for q in model.parameters())
+    print(f"python {a.model} {a.preset}{' +AdamW' if a.adamw else ''}: {params} parameters, {a.batch / statistics.median(seconds):.1f} samples/s, "
+          f"{100 * statistics.median(fractions):.1f}% of the matmul peak (torch {torch.__version__}, {a.threads} threads)")
+
+
+if __name__ == "__main__":
+    main()
