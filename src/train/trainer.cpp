@@ -230,7 +230,13 @@ bool Trainer::optimizer_step(double loss_value) {
   for (const auto& g : opt_->groups())
     for (const auto& p : g.params)
       if (p.grad().defined()) grads.push_back(p.grad());
-  for (const auto& g : grads) sq += g.to(at::kDouble).pow(2).sum().item<double>();
+  if (!grads.empty()) {
+    // One call for every gradient (per-tensor norms accumulate in double on the CPU), one sum,
+    // one host read: not three ops and a device sync per parameter.
+    std::vector<at::Tensor> norms = at::_foreach_norm(grads);
+    for (auto& n : norms) n = n.to(at::kDouble);  // the logit scale may differ in dtype
+    sq = at::stack(norms).pow(2).sum().item<double>();
+  }
   double norm = std::sqrt(sq);
   bool bad_local = !std::isfinite(loss_value) || !std::isfinite(norm);
   bool bad = false;
