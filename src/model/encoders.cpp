@@ -106,6 +106,15 @@ at::Tensor PatchEmbedding::forward(const at::Tensor& pixels) {
   return at::conv2d(pixels, weight_, bias_, {patch_, patch_});
 }
 
+at::Tensor PatchEmbedding::tokens(const at::Tensor& pixels) const {
+  const int64_t b = pixels.size(0), c = pixels.size(1), p = patch_;
+  const int64_t gh = pixels.size(2) / p, gw = pixels.size(3) / p;
+  at::Tensor patches = pixels.reshape({b, c, gh, p, gw, p})
+                           .permute({0, 2, 4, 1, 3, 5})
+                           .reshape({b, gh * gw, c * p * p});
+  return linear(patches, weight_.view({weight_.size(0), -1}), bias_);
+}
+
 at::Tensor patch_mask(const at::Tensor& pixel_mask, int64_t patch) {
   using at::indexing::None;
   using at::indexing::Slice;
@@ -165,9 +174,8 @@ EncoderOutput VisionEncoder::forward(const at::Tensor& pixels, const at::Tensor&
   MMAUX_CHECK(pixels.size(2) % p == 0 && pixels.size(3) % p == 0,
               "image encoder: image size {}x{} is not a multiple of the patch size {}",
               pixels.size(2), pixels.size(3), p);
-  at::Tensor x = patch_->forward(pixels.to(cls_token_.scalar_type()));  // [b, D, gh, gw]
-  const int64_t gh = x.size(2), gw = x.size(3);
-  x = x.flatten(2).transpose(1, 2);  // [b, gh*gw, D]
+  at::Tensor x = patch_->tokens(pixels.to(cls_token_.scalar_type()));  // [b, gh*gw, D]
+  const int64_t gh = pixels.size(2) / p, gw = pixels.size(3) / p;
   x = at::cat({cls_token_.expand({b, 1, config_.hidden_size}), x}, 1) + position_embeddings(gh, gw);
   x = apply_dropout(x, config_.hidden_dropout_prob, is_training());
   at::Tensor mask;

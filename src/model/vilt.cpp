@@ -96,8 +96,8 @@ ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
               "vilt: image size {}x{} is not a multiple of the patch size {}", pixels.size(2),
               pixels.size(3), p);
   at::Tensor text = text_embeddings_->forward(input_ids);
-  at::Tensor x = patch_->forward(pixels.to(cls_token_.scalar_type()));  // [b, D, gh, gw]
-  const int64_t gh = x.size(2), gw = x.size(3);
+  at::Tensor x = patch_->tokens(pixels.to(cls_token_.scalar_type()));  // [b, gh*gw, D]
+  const int64_t gh = pixels.size(2) / p, gw = pixels.size(3) / p;
   at::Tensor grid_mask;
   if (pixel_mask.defined()) {
     MMAUX_CHECK(pixel_mask.dim() == 3 && pixel_mask.size(0) == b &&
@@ -108,7 +108,7 @@ ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
   } else {
     grid_mask = at::ones({b, gh, gw}, input_ids.options());
   }
-  at::Tensor image = x.flatten(2).transpose(1, 2) + image_positions(grid_mask);
+  at::Tensor image = x + image_positions(grid_mask);
   at::Tensor cls = cls_token_ + position_embeddings_.narrow(1, 0, 1);
   image = at::cat({cls.expand({b, 1, d}), image}, 1);
   image = apply_dropout(image, config_.hidden_dropout_prob, is_training());

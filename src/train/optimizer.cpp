@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "adamw_kernel.h"
 #include "mmaux/core/error.h"
 
 namespace mmaux::train {
@@ -44,25 +45,22 @@ void update_with_ops(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::T
   p.addcdiv_(m, denom, u.step_size);
 }
 
-/// The same arithmetic, element by element in the parameter's dtype, in one pass over memory
-/// instead of eight (CPU, contiguous float or double tensors).
+/// The same arithmetic in one pass over memory instead of eight (CPU, contiguous float or
+/// double tensors): detail::adamw_update on parallel chunks.
 template <typename T>
 void update_fused(T* p, const T* g, T* m, T* v, int64_t n, const Update& u, bool decay) {
-  const T decay_f = static_cast<T>(u.decay), b1 = static_cast<T>(u.beta1),
-          b2 = static_cast<T>(u.beta2), one_b1 = static_cast<T>(1 - u.beta1),
-          one_b2 = static_cast<T>(1 - u.beta2), eps = static_cast<T>(u.eps),
-          sqrt_bc2 = static_cast<T>(u.sqrt_bc2), step = static_cast<T>(u.step_size);
-  at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T pi = decay ? p[i] * decay_f : p[i];
-      const T gi = g[i];
-      const T mi = m[i] * b1 + one_b1 * gi;
-      const T vi = v[i] * b2 + one_b2 * gi * gi;
-      const T denom = std::sqrt(vi) / sqrt_bc2 + eps;
-      p[i] = pi + step * mi / denom;
-      m[i] = mi;
-      v[i] = vi;
-    }
+  detail::AdamWCoefficients<T> c;
+  c.decay = static_cast<T>(u.decay);
+  c.beta1 = static_cast<T>(u.beta1);
+  c.one_minus_beta1 = static_cast<T>(1 - u.beta1);
+  c.beta2 = static_cast<T>(u.beta2);
+  c.one_minus_beta2 = static_cast<T>(1 - u.beta2);
+  c.eps = static_cast<T>(u.eps);
+  c.sqrt_bc2 = static_cast<T>(u.sqrt_bc2);
+  c.step_size = static_cast<T>(u.step_size);
+  c.apply_decay = decay;
+  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    detail::adamw_update(p + begin, g + begin, m + begin, v + begin, end - begin, c);
   });
 }
 

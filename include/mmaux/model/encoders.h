@@ -57,8 +57,12 @@ class TextEncoder : public torch::nn::Module {
 class PatchEmbedding : public torch::nn::Module {
  public:
   PatchEmbedding(int64_t channels, int64_t hidden, int64_t patch);
-  /// [b, C, H, W] → [b, D, H/p, W/p].
+  /// [b, C, H, W] → [b, D, H/p, W/p] (the convolution).
   at::Tensor forward(const at::Tensor& pixels);
+  /// [b, C, H, W] → patch tokens [b, (H/p)·(W/p), D] in row-major grid order: the same values
+  /// as forward(...).flatten(2).transpose(1, 2), computed as one GEMM over the unfolded patches
+  /// (on a CPU, libtorch's convolution went through oneDNN and a second thread pool).
+  at::Tensor tokens(const at::Tensor& pixels) const;
 
  private:
   at::Tensor weight_, bias_;

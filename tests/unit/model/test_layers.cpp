@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "mmaux/core/error.h"
+#include "mmaux/model/encoders.h"
 #include "mmaux/model/layers.h"
 #include "model_test_util.h"
 
@@ -23,6 +24,17 @@ TEST(Linear, MatchesLibtorchOnThreeDimensionalInputs) {
   EXPECT_LT(max_diff(linear(x.transpose(0, 1), w, b), at::linear(x.transpose(0, 1), w, b)), 1e-12);
   EXPECT_LT(max_diff(linear(x, w, at::Tensor()), at::linear(x, w)), 1e-12);
   EXPECT_EQ(linear(x, w, b).sizes(), (std::vector<int64_t>{3, 5, 4}));
+}
+
+TEST(PatchEmbedding, TokensEqualTheConvolution) {
+  PatchEmbedding patch(3, 10, 4);
+  patch.to(at::kDouble);
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{8, 12}, {4, 4}, {16, 8}}) {
+    at::Tensor pixels = at::randn({2, 3, h, w}, at::kDouble);
+    at::Tensor conv = patch.forward(pixels).flatten(2).transpose(1, 2);
+    EXPECT_EQ(patch.tokens(pixels).sizes(), conv.sizes());
+    EXPECT_LT(max_diff(patch.tokens(pixels), conv), 1e-12) << h << "x" << w;
+  }
 }
 
 TEST(Dropout, KeepsOneMinusPAndScales) {
