@@ -33,7 +33,6 @@ for preset in tiny small; do
   len=$(sed -nE 's/.*"max_text_length": *([0-9]+).*/\1/p' "$work/$preset/raw/model/config.json")
   for ranks in 1 2; do
     threads=$((cores / ranks)); [ "$threads" -ge 1 ] || threads=1
-    read -r gf peak < <("$flops" ber-vit-concat "$preset" "${len:-32}" "$cores")
     for setting in ce itc itm itc+itm-hard; do
       opts=(--loss.itc 0 --loss.itm 0); passes=1
       case $setting in
@@ -44,10 +43,15 @@ for preset in tiny small; do
       run="$work/run-$preset-$ranks-$setting"
       # One multi-threaded rank must not be bound to one core (mpirun's default for np <= 2).
       bind=(); [ "$threads" -gt 1 ] && bind=(--bind-to none)
+      # The machine's neighbours change its speed from minute to minute: the matmul peak is
+      # measured right before and right after each run, and the run is compared with their mean.
+      read -r gf peak_before < <("$flops" ber-vit-concat "$preset" "${len:-32}" "$cores")
       mpirun -np "$ranks" "${bind[@]}" "$mmaux" train --data.dir "$work/$preset/shards" --model.preset "$preset" \
         --data.batch-size 32 --train.epochs 1000 --train.max-steps "$steps" --train.lr 1e-4 \
         --train.out "$run" --dist.threads "$threads" --train.log-every 1000 "${opts[@]}" \
         --log.level warn > "$run.log" 2>&1 || { echo "run failed: $run.log"; tail "$run.log"; continue; }
+      read -r gf peak_after < <("$flops" ber-vit-concat "$preset" "${len:-32}" "$cores")
+      peak=$(awk -v a="$peak_before" -v b="$peak_after" 'BEGIN {printf "%.1f", (a + b) / 2}')
       sps=$(field "$run/results.json" train_samples_per_s)
       mem=$(field "$run/results.json" peak_memory_mb)
       pct=$(awk -v s="$sps" -v g="$gf" -v p="$passes" -v k="$peak" 'BEGIN {printf "%.0f", 100 * s * g * 3 * p / k}')
@@ -55,5 +59,5 @@ for preset in tiny small; do
     done
   done
 done
-echo "peak: float32 1024x1024 matmul GFLOP/s with $cores threads in one process, measured per row group"
+echo "GF/s: float32 1024x1024 matmul GFLOP/s with $cores threads in one process, mean of before and after the run"
 echo "peak_MB: rank 0's peak resident memory; samples/s excludes evaluation and checkpoints"

@@ -110,6 +110,7 @@ struct GradSync::State {
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
   std::vector<char> seen;
+  std::vector<int> row_sparse;  ///< embedding tables: synchronised row by row in finish()
   std::vector<std::pair<int, unsigned>> hooks;  // (parameter, hook handle)
   int next_to_start = 0;
   bool enabled = true;
@@ -144,6 +145,10 @@ struct GradSync::State {
     for (int i = static_cast<int>(params.size()) - 1; i >= 0; --i) {
       const at::Tensor& p = params[i].second;
       if (!p.requires_grad()) continue;
+      if (is_row_sparse(p)) {
+        row_sparse.push_back(i);
+        continue;
+      }
       if (!current.empty()) {
         const at::Tensor& q = params[current.front()].second;
         if (q.scalar_type() != p.scalar_type() || q.device() != p.device()) close();
@@ -153,6 +158,30 @@ struct GradSync::State {
       if (bytes >= cap) close();
     }
     close();
+  }
+
+  /// Word-embedding tables: a step's gradient is zero outside the rows of the tokens in the
+  /// batch (a few hundred of 30k rows), yet a dense all-reduce sends all of them.
+  static bool is_row_sparse(const at::Tensor& p) {
+    return p.dim() == 2 && p.size(0) >= kRowSparseMinRows;
+  }
+  static constexpr int64_t kRowSparseMinRows = 8192;
+
+  /// Averages the gradient of a row-sparse parameter: the ranks agree on the union of their
+  /// non-zero rows (one all-reduce of a row mask), then all-reduce only those rows. Rows that
+  /// are zero on every rank average to zero, so the result equals the dense average.
+  void sync_rows(int i) {
+    at::Tensor& p = params[i].second;
+    at::Tensor g = p.grad();
+    at::Tensor mask = g.defined() ? g.ne(0).any(1).to(at::kFloat)
+                                  : at::zeros({p.size(0)}, p.options().dtype(at::kFloat));
+    comm->all_reduce(mask, ReduceOp::kMax);
+    at::Tensor rows = mask.nonzero().squeeze(1);
+    if (!g.defined()) p.mutable_grad() = g = at::zeros_like(p);
+    if (rows.numel() == 0) return;
+    at::Tensor packed = g.index_select(0, rows);
+    comm->all_reduce(packed, ReduceOp::kAvg);
+    g.index_copy_(0, rows, packed);
   }
 
   void start(int k) {
@@ -193,6 +222,8 @@ struct GradSync::State {
     }
     seen[i] = 1;
     if (--b.pending == 0) start_ready();
+    // Buckets started earlier advance while backward computes the next gradients.
+    for (int k = 0; k < next_to_start; ++k) buckets[k].work->progress();
   }
 
   void reset_round() {
@@ -246,12 +277,15 @@ GradSync::GradSync(const NamedTensors& parameters, const NamedTensors& buffers,
   State* raw = state_.get();
   for (int i = 0; i < static_cast<int>(s.params.size()); ++i) {
     at::Tensor& p = s.params[i].second;
-    if (!p.requires_grad()) continue;
+    if (!p.requires_grad() || State::is_row_sparse(p)) continue;
     unsigned h = p.register_hook([raw, i](const at::Tensor& grad) { raw->on_grad(i, grad); });
     s.hooks.emplace_back(i, h);
   }
-  log_info("dist", "gradient sync: {} trainable tensors in {} buckets of <= {} MB over {} ranks",
-           s.hooks.size(), s.buckets.size(), options.bucket_mb, c.world_size());
+  log_info("dist",
+           "gradient sync: {} trainable tensors in {} buckets of <= {} MB and {} embedding "
+           "table(s) synchronised by rows, over {} ranks",
+           s.hooks.size(), s.buckets.size(), options.bucket_mb, s.row_sparse.size(),
+           c.world_size());
 }
 
 namespace {
@@ -305,6 +339,11 @@ void GradSync::finish() {
   at::Tensor used_t = at::tensor(used, at::kLong).to(s.comm->device());
   s.comm->all_reduce(used_t, ReduceOp::kMax);
   used_t = used_t.cpu();
+  // Row-sparse tables while the buckets' all-reduces are in flight (the same order on every
+  // rank: buckets were started first).
+  for (int i : s.row_sparse) {
+    if (used_t.data_ptr<int64_t>()[i] != 0) s.sync_rows(i);
+  }
   for (auto& b : s.buckets) b.work->wait();
   for (auto& b : s.buckets) {
     for (int i : b.members) {

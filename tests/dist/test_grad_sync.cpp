@@ -94,6 +94,39 @@ TEST_F(GradSyncTest, AccumulatesMicroBatchesWithSyncOff) {
   EXPECT_TRUE(at::allclose(p[1].second.grad(), at::full({2, 4}, 3.0, at::kDouble)));
 }
 
+// An embedding-sized table goes the row-sparse way: each rank touches its own rows and rows
+// every rank shares (one rank, when W > 1, none at all); the result must be the dense average,
+// computed here from an all-gather of the raw gradients. An all-zero gradient stays defined.
+TEST_F(GradSyncTest, EmbeddingTablesAverageByRows) {
+  const int64_t rows = 9000, dim = 3;
+  NamedTensors p;
+  p.emplace_back("word_embeddings.weight",
+                 at::zeros({rows, dim}, at::kDouble).set_requires_grad(true));
+  p.emplace_back("dense", at::ones({2}, at::kDouble).set_requires_grad(true));
+  GradSync sync(p, {}, comm_, options_);
+  at::Tensor& table = p[0].second;
+  for (int step = 0; step < 2; ++step) {
+    for (auto& [n, t] : p) t.mutable_grad() = at::Tensor();
+    at::Tensor loss = p[1].second.sum();
+    const bool silent = w_ > 1 && r_ == w_ - 1;  // this rank's table gets no gradient
+    if (!silent) {
+      at::Tensor ids = at::tensor(
+          {int64_t{5}, int64_t{100 + r_}, int64_t{8999 - 7 * r_}, int64_t{5}, int64_t{4000 + step}},
+          at::kLong);
+      at::Tensor weights = at::arange(1, 1 + 5 * dim, at::kDouble).view({5, dim}) * (r_ + 1);
+      loss = loss + (table.index_select(0, ids) * weights).sum();
+    }
+    loss.backward();
+    at::Tensor mine = table.grad().defined() ? table.grad().clone() : at::zeros_like(table);
+    at::Tensor expected = comm_->all_gather(mine.unsqueeze(0)).sum(0) / w_;
+    sync.finish();
+    ASSERT_TRUE(table.grad().defined());
+    EXPECT_TRUE(at::allclose(table.grad(), expected, 1e-15, 0)) << "step " << step;
+    EXPECT_GT(table.grad().abs().sum().item<double>(), 0);
+    EXPECT_TRUE(at::allclose(p[1].second.grad(), at::ones({2}, at::kDouble)));
+  }
+}
+
 TEST_F(GradSyncTest, DifferentArchitecturesAreNamed) {
   NamedTensors p = make_params();
   if (r_ == w_ - 1 && w_ > 1) {

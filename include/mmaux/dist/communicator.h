@@ -33,6 +33,9 @@ class Work {
  public:
   virtual ~Work() = default;
   virtual void wait() = 0;
+  /// Lets the operation advance without blocking (MPI's non-blocking collectives move only
+  /// inside MPI calls); a no-op where the backend progresses on its own.
+  virtual void progress() {}
 };
 
 class Communicator {

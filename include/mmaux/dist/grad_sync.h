@@ -18,6 +18,10 @@
 ///      any rank (exactly as one process on the global batch would);
 ///   4. optionally, check_divergence(step) every K steps compares a hash of the parameters.
 ///
+/// Embedding tables (2-d parameters of 8192 rows or more) are not bucketed: their gradient is
+/// zero outside the rows of the batch's tokens, so finish() all-reduces a row mask, then only
+/// the union of the non-zero rows (15.6 of the 19.6 MB a tiny-preset step would send).
+///
 /// Gradient accumulation: call set_sync(false) for the backward passes of all micro-batches but
 /// the last; the hooks then stay idle and .grad accumulates locally; the last backward (with
 /// set_sync(true)) adds the accumulated gradient into the buckets.

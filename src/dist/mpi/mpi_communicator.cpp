@@ -93,6 +93,14 @@ class MpiWork : public Work {
     done_ = true;
     if (after_) after_();
   }
+  void progress() override {
+    if (done_) return;
+    int done = 0;
+    MMAUX_MPI_CHECK(MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
+    if (!done) return;
+    done_ = true;
+    if (after_) after_();
+  }
 
  private:
   const MpiCommunicator* comm_;
