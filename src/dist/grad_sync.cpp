@@ -1,8 +1,11 @@
 #include "mmaux/dist/grad_sync.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "dist/hash.h"
@@ -111,7 +114,8 @@ struct GradSync::State {
   std::vector<Bucket> buckets;
   std::vector<char> seen;
   std::vector<int> row_sparse;  ///< embedding tables: synchronised row by row in finish()
-  std::vector<std::pair<int, unsigned>> hooks;  // (parameter, hook handle)
+  std::map<std::string, std::vector<uint8_t>> row_masks;  ///< of the last finish()
+  std::vector<std::pair<int, unsigned>> hooks;            // (parameter, hook handle)
   int next_to_start = 0;
   bool enabled = true;
   std::mutex mu;
@@ -160,6 +164,28 @@ struct GradSync::State {
     close();
   }
 
+  /// mask[r] = 1 when row r of the contiguous CPU matrix g has a non-zero element: one read of
+  /// g with an early exit per row, no temporaries.
+  static void nonzero_rows(const at::Tensor& g, at::Tensor& mask) {
+    const int64_t rows = g.size(0), dim = g.size(1);
+    float* out = mask.data_ptr<float>();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "nonzero_rows", [&] {
+      const scalar_t* x = g.data_ptr<scalar_t>();
+      at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, dim)),
+                       [&](int64_t begin, int64_t end) {
+                         for (int64_t r = begin; r < end; ++r) {
+                           const scalar_t* row = x + r * dim;
+                           for (int64_t j = 0; j < dim; ++j) {
+                             if (static_cast<float>(row[j]) != 0.0f) {
+                               out[r] = 1;
+                               break;
+                             }
+                           }
+                         }
+                       });
+    });
+  }
+
   /// Word-embedding tables: a step's gradient is zero outside the rows of the tokens in the
   /// batch (a few hundred of 30k rows), yet a dense all-reduce sends all of them.
   static bool is_row_sparse(const at::Tensor& p) {
@@ -173,10 +199,22 @@ struct GradSync::State {
   void sync_rows(int i) {
     at::Tensor& p = params[i].second;
     at::Tensor g = p.grad();
-    at::Tensor mask = g.defined() ? g.ne(0).any(1).to(at::kFloat)
-                                  : at::zeros({p.size(0)}, p.options().dtype(at::kFloat));
+    at::Tensor mask = at::zeros({p.size(0)}, p.options().dtype(at::kFloat).device(at::kCPU));
+    if (g.defined()) {
+      if (g.is_cpu() && g.is_contiguous()) {
+        nonzero_rows(g, mask);
+      } else {
+        mask = g.ne(0).any(1).to(at::kFloat).cpu();
+      }
+    }
+    mask = mask.to(comm->device());
     comm->all_reduce(mask, ReduceOp::kMax);
-    at::Tensor rows = mask.nonzero().squeeze(1);
+    mask = mask.cpu();
+    const float* m = mask.data_ptr<float>();
+    std::vector<uint8_t>& kept = row_masks[params[i].first];
+    kept.resize(static_cast<size_t>(mask.numel()));
+    for (int64_t r = 0; r < mask.numel(); ++r) kept[r] = m[r] != 0 ? 1 : 0;
+    at::Tensor rows = mask.nonzero().squeeze(1).to(p.device());
     if (!g.defined()) p.mutable_grad() = g = at::zeros_like(p);
     if (rows.numel() == 0) return;
     at::Tensor packed = g.index_select(0, rows);
@@ -342,7 +380,11 @@ void GradSync::finish() {
   // Row-sparse tables while the buckets' all-reduces are in flight (the same order on every
   // rank: buckets were started first).
   for (int i : s.row_sparse) {
-    if (used_t.data_ptr<int64_t>()[i] != 0) s.sync_rows(i);
+    if (used_t.data_ptr<int64_t>()[i] != 0) {
+      s.sync_rows(i);
+    } else {
+      s.row_masks.erase(s.params[i].first);
+    }
   }
   for (auto& b : s.buckets) b.work->wait();
   for (auto& b : s.buckets) {
@@ -386,6 +428,10 @@ void GradSync::check_divergence(int64_t step) {
                    "rank applied a different update",
                    step, fmt::join(differ, ", "),
                    static_cast<uint64_t>(all.data_ptr<int64_t>()[0]));
+}
+
+const std::map<std::string, std::vector<uint8_t>>& GradSync::row_masks() const {
+  return state_->row_masks;
 }
 
 int GradSync::num_buckets() const { return static_cast<int>(state_->buckets.size()); }

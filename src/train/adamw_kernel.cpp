@@ -33,7 +33,28 @@ inline void update(T* __restrict p, const T* __restrict g, T* __restrict m, T* _
   }
 }
 
+template <typename T>
+inline bool zero(const T* __restrict x, int64_t n) {
+  bool nonzero = false;
+  for (int64_t i = 0; i < n; ++i) nonzero |= x[i] != T(0);
+  return !nonzero;
+}
+
+template <typename T>
+inline void multiply(T* __restrict x, int64_t n, T factor) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] * factor;
+}
+
 }  // namespace
+
+MMAUX_VECTOR_CLONES
+bool all_zero(const float* x, int64_t n) { return zero(x, n); }
+MMAUX_VECTOR_CLONES
+bool all_zero(const double* x, int64_t n) { return zero(x, n); }
+MMAUX_VECTOR_CLONES
+void scale(float* x, int64_t n, float factor) { multiply(x, n, factor); }
+MMAUX_VECTOR_CLONES
+void scale(double* x, int64_t n, double factor) { multiply(x, n, factor); }
 
 MMAUX_VECTOR_CLONES
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n,

@@ -23,4 +23,12 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n,
 void adamw_update(double* p, const double* g, double* m, double* v, int64_t n,
                   const AdamWCoefficients<double>& c);
 
+/// Whether x[0, n) are all zero (±0).
+bool all_zero(const float* x, int64_t n);
+bool all_zero(const double* x, int64_t n);
+
+/// x[0, n) ← x · factor.
+void scale(float* x, int64_t n, float factor);
+void scale(double* x, int64_t n, double factor);
+
 }  // namespace mmaux::train::detail

@@ -4,6 +4,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "adamw_kernel.h"
@@ -20,6 +21,7 @@ AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions options)
       Slot s;
       s.exp_avg = at::zeros_like(g.params[i]);
       s.exp_avg_sq = at::zeros_like(g.params[i]);
+      mark_active_rows(s);
       slots_[g.names[i]] = s;
     }
   }
@@ -64,6 +66,43 @@ void update_fused(T* p, const T* g, T* m, T* v, int64_t n, const Update& u, bool
   });
 }
 
+/// Row by row for an embedding table: rows not yet active (zero moments) with a zero gradient
+/// get the decay alone — exactly what the full update computes for them (m and v stay 0, and
+/// p·decay + step·0 / eps = p·decay) — and become active at their first non-zero gradient.
+template <typename T>
+void update_rows(T* p, const T* g, T* m, T* v, int64_t rows, int64_t dim, const Update& u,
+                 bool decay, std::vector<uint8_t>& active, const uint8_t* hint) {
+  detail::AdamWCoefficients<T> c;
+  c.decay = static_cast<T>(u.decay);
+  c.beta1 = static_cast<T>(u.beta1);
+  c.one_minus_beta1 = static_cast<T>(1 - u.beta1);
+  c.beta2 = static_cast<T>(u.beta2);
+  c.one_minus_beta2 = static_cast<T>(1 - u.beta2);
+  c.eps = static_cast<T>(u.eps);
+  c.sqrt_bc2 = static_cast<T>(u.sqrt_bc2);
+  c.step_size = static_cast<T>(u.step_size);
+  c.apply_decay = decay;
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, dim));
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t o = r * dim;
+      if (!active[r]) {
+        // A row the hint marks 0 has a zero gradient; one it marks 1 is updated in full
+        // (which equals the decay alone if its gradient is zero after all).
+        if (hint ? hint[r] == 0 : detail::all_zero(g + o, dim)) {
+          if (decay) detail::scale(p + o, dim, c.decay);
+          continue;
+        }
+        active[r] = 1;
+      }
+      detail::adamw_update(p + o, g + o, m + o, v + o, dim, c);
+    }
+  });
+}
+
+/// Embedding tables: the parameters GradSync also synchronises by rows.
+bool row_sparse(const at::Tensor& p) { return p.dim() == 2 && p.size(0) >= 8192; }
+
 bool fusable(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v) {
   const at::ScalarType t = p.scalar_type();
   return p.is_cpu() && (t == at::kFloat || t == at::kDouble) && g.scalar_type() == t &&
@@ -72,7 +111,7 @@ bool fusable(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, cons
 
 }  // namespace
 
-void AdamW::step(double lr) {
+void AdamW::step(double lr, const RowHints* hints) {
   at::NoGradGuard no_grad;
   for (auto& g : groups_) {
     for (size_t i = 0; i < g.params.size(); ++i) {
@@ -91,6 +130,22 @@ void AdamW::step(double lr) {
       const bool decay = g.weight_decay != 0;
       if (!fusable(p, grad, s.exp_avg, s.exp_avg_sq)) {
         update_with_ops(p, grad, s.exp_avg, s.exp_avg_sq, u, decay);
+        s.active_rows.clear();  // every row may now hold moments: dense updates from here on
+        continue;
+      }
+      if (!s.active_rows.empty()) {
+        const uint8_t* hint = nullptr;
+        if (hints) {
+          auto it = hints->find(g.names[i]);
+          if (it != hints->end() && static_cast<int64_t>(it->second.size()) == p.size(0)) {
+            hint = it->second.data();
+          }
+        }
+        AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "adamw_step_rows", [&] {
+          update_rows(p.data_ptr<scalar_t>(), grad.data_ptr<scalar_t>(),
+                      s.exp_avg.data_ptr<scalar_t>(), s.exp_avg_sq.data_ptr<scalar_t>(), p.size(0),
+                      p.size(1), u, decay, s.active_rows, hint);
+        });
         continue;
       }
       AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "adamw_step", [&] {
@@ -134,7 +189,16 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
     s.exp_avg.copy_(m);
     s.exp_avg_sq.copy_(v);
     s.step = get(name + ".step").item<int64_t>();
+    mark_active_rows(s);
   }
+}
+
+void AdamW::mark_active_rows(Slot& s) const {
+  s.active_rows.clear();
+  if (!row_sparse(s.exp_avg) || !s.exp_avg.is_cpu()) return;
+  at::Tensor any = s.exp_avg.ne(0).logical_or(s.exp_avg_sq.ne(0)).any(1).to(at::kByte).contiguous();
+  const uint8_t* a = any.data_ptr<uint8_t>();
+  s.active_rows.assign(a, a + any.numel());
 }
 
 std::vector<ParamGroup> make_param_groups(

@@ -258,7 +258,7 @@ bool Trainer::optimizer_step(double loss_value) {
       for (auto& g : grads) g.mul_(t.clip_norm / (norm + 1e-6));
     }
     double lr = scheduled_lr(t.schedule, t.lr, t.warmup, p_.step, total_steps());
-    opt_->step(lr);
+    opt_->step(lr, &sync_->row_masks());
     if (s_.config.loss.clamp_logit_scale) {
       at::NoGradGuard ng;
       s_.logit_scale.clamp_(0, loss::kMaxLogitScale);

@@ -30,6 +30,7 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -70,6 +71,11 @@ class GradSync {
 
   /// A 64-bit hash of the parameters' bytes on this rank.
   uint64_t parameter_hash() const;
+
+  /// After finish(), for each embedding table synchronised by rows: 1 for every row that was
+  /// non-zero on some rank, so rows marked 0 have an exactly zero averaged gradient (the
+  /// optimizer skips their scan). Empty with one rank.
+  const std::map<std::string, std::vector<uint8_t>>& row_masks() const;
 
   /// Number of gradient buckets, and the parameter names in bucket k (for logs and tests).
   int num_buckets() const;

@@ -31,8 +31,13 @@ class AdamW {
  public:
   AdamW(std::vector<ParamGroup> groups, AdamWOptions options = {});
 
+  /// Per embedding table (by parameter name): 1 for rows whose gradient may be non-zero, 0 for
+  /// rows whose gradient is exactly zero (GradSync::row_masks()).
+  using RowHints = std::map<std::string, std::vector<uint8_t>>;
+
   /// One update with learning rate `lr`; parameters whose grad is undefined are left alone.
-  void step(double lr);
+  /// `hints` spare embedding tables the scan for zero gradient rows; results are the same.
+  void step(double lr, const RowHints* hints = nullptr);
   void zero_grad();
 
   const std::vector<ParamGroup>& groups() const { return groups_; }
@@ -46,7 +51,12 @@ class AdamW {
   struct Slot {
     at::Tensor exp_avg, exp_avg_sq;
     int64_t step = 0;
+    /// Embedding tables only: rows whose moments may be non-zero. A row with zero moments and a
+    /// zero gradient keeps zero moments and its update is the decay alone, so such rows skip
+    /// the moment arithmetic (and its memory traffic) with bit-identical results.
+    std::vector<uint8_t> active_rows;
   };
+  void mark_active_rows(Slot& slot) const;
   std::vector<ParamGroup> groups_;
   AdamWOptions options_;
   std::map<std::string, Slot> slots_;
