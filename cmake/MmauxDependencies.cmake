@@ -11,9 +11,13 @@ pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 
 # libtorch: Debian's libtorch-dev (CPU) here, any libtorch >= 1.13 (CUDA builds too) elsewhere.
 find_package(Torch REQUIRED)
+# OpenMP: at::parallel_for is a header template that runs serially in a translation unit compiled
+# without OpenMP (ATen/ParallelOpenMP.h tests _OPENMP), so every file that uses it needs -fopenmp
+# (the same libgomp that libtorch links).
+find_package(OpenMP REQUIRED COMPONENTS CXX)
 if(NOT TARGET mmaux_torch)
   add_library(mmaux_torch INTERFACE)
-  target_link_libraries(mmaux_torch INTERFACE ${TORCH_LIBRARIES})
+  target_link_libraries(mmaux_torch INTERFACE ${TORCH_LIBRARIES} OpenMP::OpenMP_CXX)
   target_include_directories(mmaux_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 endif()
 
