@@ -87,15 +87,13 @@ Shape shape_of(const at::Tensor& qkv, int64_t heads) {
 }
 
 /// Dropout of the attention probabilities: the element (pair t, row i, column j) is kept when
-/// detail::keep(seed, t·L² + i·L + j) holds. Writes P ⊙ mask / (1 − p) into `tile`.
+/// detail::keep(seed, t·L² + i·L + j) holds. Writes `in` ⊙ mask / (1 − p) into `out` (which may
+/// be `in`).
 template <typename T>
-void dropped_tile(const T* probs, T* tile, int64_t t, const Shape& s, uint64_t seed,
-                  uint64_t threshold, T scale) {
-  const uint64_t base = static_cast<uint64_t>(t * s.tile());
-  for (int64_t e = 0; e < s.tile(); ++e) {
-    tile[e] =
-        detail::keep(seed, base + static_cast<uint64_t>(e), threshold) ? probs[e] * scale : T(0);
-  }
+void drop_tile(const T* in, T* out, int64_t t, const Shape& s, uint64_t seed, uint32_t threshold,
+               T scale) {
+  detail::dropout_scale(out, in, s.tile(), seed, static_cast<uint64_t>(t * s.tile()), threshold,
+                        scale);
 }
 
 class PackedAttention : public torch::autograd::Function<PackedAttention> {
@@ -128,14 +126,14 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
       scores.reset();
       const scalar_t* pr = probs.data_ptr<scalar_t>();
       scalar_t* o = out.data_ptr<scalar_t>();
-      const uint64_t threshold = detail::keep_threshold(p);
+      const uint32_t threshold = detail::keep_threshold(p);
       const scalar_t scale = static_cast<scalar_t>(p > 0 ? 1.0 / (1.0 - p) : 1.0);
       at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
         std::vector<scalar_t> dropped(p > 0 ? s.tile() : 0);
         for (int64_t t = begin; t < end; ++t) {
           const scalar_t* weights = pr + t * s.tile();
           if (p > 0) {
-            dropped_tile(weights, dropped.data(), t, s, seed, threshold, scale);
+            drop_tile(weights, dropped.data(), t, s, seed, threshold, scale);
             weights = dropped.data();
           }
           const scalar_t* v = x + s.qkv_offset(t) + 2 * s.D;
@@ -168,7 +166,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
       const scalar_t* go = grad_out.data_ptr<scalar_t>();
       scalar_t* gx = grad_qkv.data_ptr<scalar_t>();
       scalar_t* gp = grad_probs.data_ptr<scalar_t>();
-      const uint64_t threshold = detail::keep_threshold(p);
+      const uint32_t threshold = detail::keep_threshold(p);
       const scalar_t scale = static_cast<scalar_t>(p > 0 ? 1.0 / (1.0 - p) : 1.0);
       // dV = (P ⊙ M)ᵀ dO and dP = (dO Vᵀ) ⊙ M, M the scaled dropout mask.
       at::parallel_for(0, s.pairs(), 1, [&](int64_t begin, int64_t end) {
@@ -176,7 +174,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
         for (int64_t t = begin; t < end; ++t) {
           const scalar_t* weights = pr + t * s.tile();
           if (p > 0) {
-            dropped_tile(weights, dropped.data(), t, s, seed, threshold, scale);
+            drop_tile(weights, dropped.data(), t, s, seed, threshold, scale);
             weights = dropped.data();
           }
           const scalar_t* dout = go + s.out_offset(t);
@@ -185,13 +183,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
                gx + s.qkv_offset(t) + 2 * s.D, 3 * s.D);
           scalar_t* dp = gp + t * s.tile();
           gemm(false, true, s.L, s.L, s.dh, dout, s.D, v, 3 * s.D, 0, dp, s.L);
-          if (p > 0) {
-            const uint64_t base = static_cast<uint64_t>(t * s.tile());
-            for (int64_t e = 0; e < s.tile(); ++e) {
-              dp[e] = detail::keep(seed, base + static_cast<uint64_t>(e), threshold) ? dp[e] * scale
-                                                                                     : scalar_t(0);
-            }
-          }
+          if (p > 0) drop_tile(dp, dp, t, s, seed, threshold, scale);
         }
       });
       at::Tensor grad_scores =

@@ -72,11 +72,50 @@ at::Tensor linear(const at::Tensor& x, const torch::nn::Linear& layer) {
 
 namespace {
 
-/// Mask with values 0 (probability p) and 1 / (1 − p), laid out like a contiguous `like`.
+/// Inverted dropout as one pass forward and one backward: the mask is never stored, the
+/// backward pass regenerates it from the seed (element i of the contiguous input is kept when
+/// detail::keep(seed, i) holds).
+class FusedDropout : public torch::autograd::Function<FusedDropout> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, double p) {
+    const uint64_t seed = detail::draw_seed();
+    at::Tensor out = scale(x.contiguous(), p, seed);
+    ctx->saved_data["p"] = p;
+    ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const double p = ctx->saved_data["p"].toDouble();
+    const uint64_t seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
+    return {scale(grads[0].contiguous(), p, seed), at::Tensor()};
+  }
+
+  /// x ⊙ mask / (1 − p) for a contiguous float or double CPU tensor.
+  static at::Tensor scale(const at::Tensor& x, double p, uint64_t seed) {
+    at::Tensor out = at::empty_like(x);
+    const uint32_t threshold = detail::keep_threshold(p);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_dropout", [&] {
+      const scalar_t* in = x.data_ptr<scalar_t>();
+      scalar_t* o = out.data_ptr<scalar_t>();
+      const scalar_t factor = static_cast<scalar_t>(1.0 / (1.0 - p));
+      at::parallel_for(0, x.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+        detail::dropout_scale(o + begin, in + begin, end - begin, seed,
+                              static_cast<uint64_t>(begin), threshold, factor);
+      });
+    });
+    return out;
+  }
+};
+
+/// Mask with values 0 (probability p) and 1 / (1 − p), laid out like a contiguous `like`
+/// (half and bfloat16 tensors).
 at::Tensor dropout_mask(const at::Tensor& like, double p) {
   at::Tensor mask =
       at::empty(like.sizes(), like.options().memory_format(at::MemoryFormat::Contiguous));
-  const uint64_t seed = detail::draw_seed(), threshold = detail::keep_threshold(p);
+  const uint64_t seed = detail::draw_seed();
+  const uint32_t threshold = detail::keep_threshold(p);
   const int64_t n = mask.numel();
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, mask.scalar_type(), "dropout_mask", [&] {
@@ -98,6 +137,9 @@ at::Tensor apply_dropout(const at::Tensor& x, double p, bool training) {
   if (!training || p <= 0) return x;
   MMAUX_CHECK(p < 1, "dropout probability must be in [0, 1), got {}", p);
   if (!x.is_cpu()) return at::dropout(x, p, true);
+  if (x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble) {
+    return FusedDropout::apply(x, p);
+  }
   return x * dropout_mask(x, p);
 }
 
