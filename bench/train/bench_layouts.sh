@@ -12,14 +12,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
-prepare() {  # prepare PRESET IMAGE_SIZE
-  local p=$1 size=$2
-  "$mmaux" synth --out "$work/$p/raw" --posts 800 --seed 1 --image-size "$size" --log.level warn > /dev/null
-  sed -i -E "s/\"mmaux_preset\": *\"tiny\"/\"mmaux_preset\": \"$p\"/; s/\"image_size\": *[0-9]+/\"image_size\": $size/" \
-    "$work/$p/raw/model/config.json"
-  "$mmaux" preprocess --dataset csv --raw "$work/$p/raw" --out "$work/$p/shards" \
-    --model "$work/$p/raw/model" --log.level warn > /dev/null
-}
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 run() {  # run PRESET RANKS THREADS OUT OPTS... -> samples/s
   local preset=$1 ranks=$2 threads=$3 out=$4

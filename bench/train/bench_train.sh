@@ -15,14 +15,8 @@ trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 cores=$(nproc)
 
-prepare() {  # prepare PRESET IMAGE_SIZE
-  local p=$1 size=$2
-  "$mmaux" synth --out "$work/$p/raw" --posts 800 --seed 1 --image-size "$size" --log.level warn
-  sed -i -E "s/\"mmaux_preset\": *\"tiny\"/\"mmaux_preset\": \"$p\"/; s/\"image_size\": *[0-9]+/\"image_size\": $size/" \
-    "$work/$p/raw/model/config.json"
-  "$mmaux" preprocess --dataset csv --raw "$work/$p/raw" --out "$work/$p/shards" \
-    --model "$work/$p/raw/model" --log.level warn > /dev/null
-}
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 field() { sed -nE "s/.*\"$2\": ([0-9.e+-]+).*/\1/p" "$1" | head -1; }
 

@@ -47,10 +47,9 @@ void update_with_ops(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::T
   p.addcdiv_(m, denom, u.step_size);
 }
 
-/// The same arithmetic in one pass over memory instead of eight (CPU, contiguous float or
-/// double tensors): detail::adamw_update on parallel chunks.
+/// The update's coefficients in T, rounded as libtorch rounds scalar arguments.
 template <typename T>
-void update_fused(T* p, const T* g, T* m, T* v, int64_t n, const Update& u, bool decay) {
+detail::AdamWCoefficients<T> coefficients(const Update& u, bool decay) {
   detail::AdamWCoefficients<T> c;
   c.decay = static_cast<T>(u.decay);
   c.beta1 = static_cast<T>(u.beta1);
@@ -61,6 +60,14 @@ void update_fused(T* p, const T* g, T* m, T* v, int64_t n, const Update& u, bool
   c.sqrt_bc2 = static_cast<T>(u.sqrt_bc2);
   c.step_size = static_cast<T>(u.step_size);
   c.apply_decay = decay;
+  return c;
+}
+
+/// The same arithmetic in one pass over memory instead of eight (CPU, contiguous float or
+/// double tensors): detail::adamw_update on parallel chunks.
+template <typename T>
+void update_fused(T* p, const T* g, T* m, T* v, int64_t n, const Update& u, bool decay) {
+  const detail::AdamWCoefficients<T> c = coefficients<T>(u, decay);
   at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
     detail::adamw_update(p + begin, g + begin, m + begin, v + begin, end - begin, c);
   });
@@ -72,16 +79,7 @@ void update_fused(T* p, const T* g, T* m, T* v, int64_t n, const Update& u, bool
 template <typename T>
 void update_rows(T* p, const T* g, T* m, T* v, int64_t rows, int64_t dim, const Update& u,
                  bool decay, std::vector<uint8_t>& active, const uint8_t* hint) {
-  detail::AdamWCoefficients<T> c;
-  c.decay = static_cast<T>(u.decay);
-  c.beta1 = static_cast<T>(u.beta1);
-  c.one_minus_beta1 = static_cast<T>(1 - u.beta1);
-  c.beta2 = static_cast<T>(u.beta2);
-  c.one_minus_beta2 = static_cast<T>(1 - u.beta2);
-  c.eps = static_cast<T>(u.eps);
-  c.sqrt_bc2 = static_cast<T>(u.sqrt_bc2);
-  c.step_size = static_cast<T>(u.step_size);
-  c.apply_decay = decay;
+  const detail::AdamWCoefficients<T> c = coefficients<T>(u, decay);
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, dim));
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
