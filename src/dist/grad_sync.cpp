@@ -84,6 +84,12 @@ void check_same_architecture(const std::vector<std::string>& mine, Communicator&
 
 }  // namespace
 
+bool synchronised_by_rows(const at::Tensor& p) {
+  // A word-embedding table gets gradients in a few hundred of its ~30k rows per step, yet a
+  // dense all-reduce would send every row.
+  return p.dim() == 2 && p.size(0) >= 8192;
+}
+
 std::vector<std::string> parameter_fingerprint(const NamedTensors& parameters) {
   std::vector<std::string> lines;
   lines.reserve(parameters.size());
@@ -149,7 +155,7 @@ struct GradSync::State {
     for (int i = static_cast<int>(params.size()) - 1; i >= 0; --i) {
       const at::Tensor& p = params[i].second;
       if (!p.requires_grad()) continue;
-      if (is_row_sparse(p)) {
+      if (synchronised_by_rows(p)) {
         row_sparse.push_back(i);
         continue;
       }
@@ -185,13 +191,6 @@ struct GradSync::State {
                        });
     });
   }
-
-  /// Word-embedding tables: a step's gradient is zero outside the rows of the tokens in the
-  /// batch (a few hundred of 30k rows), yet a dense all-reduce sends all of them.
-  static bool is_row_sparse(const at::Tensor& p) {
-    return p.dim() == 2 && p.size(0) >= kRowSparseMinRows;
-  }
-  static constexpr int64_t kRowSparseMinRows = 8192;
 
   /// Averages the gradient of a row-sparse parameter: the ranks agree on the union of their
   /// non-zero rows (one all-reduce of a row mask), then all-reduce only those rows. Rows that
@@ -315,7 +314,7 @@ GradSync::GradSync(const NamedTensors& parameters, const NamedTensors& buffers,
   State* raw = state_.get();
   for (int i = 0; i < static_cast<int>(s.params.size()); ++i) {
     at::Tensor& p = s.params[i].second;
-    if (!p.requires_grad() || State::is_row_sparse(p)) continue;
+    if (!p.requires_grad() || synchronised_by_rows(p)) continue;
     unsigned h = p.register_hook([raw, i](const at::Tensor& grad) { raw->on_grad(i, grad); });
     s.hooks.emplace_back(i, h);
   }

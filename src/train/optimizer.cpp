@@ -9,6 +9,7 @@
 
 #include "adamw_kernel.h"
 #include "mmaux/core/error.h"
+#include "mmaux/dist/grad_sync.h"
 
 namespace mmaux::train {
 
@@ -97,9 +98,6 @@ void update_rows(T* p, const T* g, T* m, T* v, int64_t rows, int64_t dim, const 
     }
   });
 }
-
-/// Embedding tables: the parameters GradSync also synchronises by rows.
-bool row_sparse(const at::Tensor& p) { return p.dim() == 2 && p.size(0) >= 8192; }
 
 bool fusable(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v) {
   const at::ScalarType t = p.scalar_type();
@@ -193,7 +191,7 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
 
 void AdamW::mark_active_rows(Slot& s) const {
   s.active_rows.clear();
-  if (!row_sparse(s.exp_avg) || !s.exp_avg.is_cpu()) return;
+  if (!dist::synchronised_by_rows(s.exp_avg) || !s.exp_avg.is_cpu()) return;
   at::Tensor any = s.exp_avg.ne(0).logical_or(s.exp_avg_sq.ne(0)).any(1).to(at::kByte).contiguous();
   const uint8_t* a = any.data_ptr<uint8_t>();
   s.active_rows.assign(a, a + any.numel());

@@ -86,6 +86,10 @@ class GradSync {
   std::unique_ptr<State> state_;
 };
 
+/// Whether GradSync synchronises `p` by rows: an embedding table (2-d, >= 8192 rows), whose
+/// gradient is zero outside the rows of the batch's tokens. AdamW uses the same test.
+bool synchronised_by_rows(const at::Tensor& p);
+
 /// The architecture fingerprint of a parameter list: one line per parameter,
 /// "name dtype [d0, d1] grad|frozen".
 std::vector<std::string> parameter_fingerprint(const NamedTensors& parameters);
