@@ -6,16 +6,33 @@ target_compile_options(mmaux_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wundef -Wno-unused-parameter>
   $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${MMAUX_WERROR}>>:-Werror>)
 
+# mmaux_private_roots(<area> <out-var>)
+# The private include roots of one area: build/private/<area>, which holds nothing but a link
+# <area> -> src/<area>, and build/generated/<area> (headers written by CMake, as <area>/x.h).
+# A target given these sees "<area>/x.h" of its own area and no other area's private headers: an
+# include of "dist/hash.h" from src/loss does not compile.
+function(mmaux_private_roots area out)
+  set(_root ${PROJECT_BINARY_DIR}/private/${area})
+  file(MAKE_DIRECTORY ${_root} ${PROJECT_BINARY_DIR}/generated/${area})
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR}/src/${area} ${_root}/${area} SYMBOLIC)
+  set(${out} ${_root} ${PROJECT_BINARY_DIR}/generated/${area} PARENT_SCOPE)
+endfunction()
+
 # mmaux_library(NAME <name> ALIAS <alias> SOURCES ... [PUBLIC_LIBS ...] [PRIVATE_LIBS ...] [TORCH])
-# A static library with the public include/ and private src/ include roots. TORCH uses the shared
-# libtorch precompiled header (one header parse for the whole build instead of one per file).
+# A static library with the public include/ root and, when it is defined under src/<area>/, the
+# private roots of that area only (mmaux_private_roots). TORCH uses the shared libtorch
+# precompiled header (one header parse for the whole build instead of one per file).
 function(mmaux_library)
   cmake_parse_arguments(ARG "TORCH" "NAME;ALIAS" "SOURCES;PUBLIC_LIBS;PRIVATE_LIBS" ${ARGN})
   add_library(${ARG_NAME} STATIC ${ARG_SOURCES})
   add_library(${ARG_ALIAS} ALIAS ${ARG_NAME})
   target_include_directories(${ARG_NAME}
-    PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>
-    PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/src)
+    PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>)
+  file(RELATIVE_PATH _area ${PROJECT_SOURCE_DIR}/src ${CMAKE_CURRENT_SOURCE_DIR})
+  if(NOT _area MATCHES "^\\.\\." AND NOT _area MATCHES "/" AND NOT _area STREQUAL "")
+    mmaux_private_roots(${_area} _private)
+    target_include_directories(${ARG_NAME} PRIVATE ${_private})
+  endif()
   target_link_libraries(${ARG_NAME} PUBLIC ${ARG_PUBLIC_LIBS} PRIVATE ${ARG_PRIVATE_LIBS}
                         $<BUILD_INTERFACE:mmaux_warnings>)
   if(ARG_TORCH)

@@ -8,6 +8,16 @@ set(MMAUX_MPI_TEST_ENV
   OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
   OMP_NUM_THREADS=1)
 
+# Tests under tests/unit/<area>/ or tests/<area>/ see the private headers of that area (white-box
+# tests), and of no other.
+function(mmaux_test_private_roots target)
+  get_filename_component(_area ${CMAKE_CURRENT_SOURCE_DIR} NAME)
+  if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/src/${_area})
+    mmaux_private_roots(${_area} _private)
+    target_include_directories(${target} PRIVATE ${_private})
+  endif()
+endfunction()
+
 # Test binaries reuse the libtorch precompiled header; they are compiled like the libraries
 # (-fPIC rather than -fPIE) so that the header stays valid for them.
 function(mmaux_test_pch target)
@@ -26,7 +36,7 @@ function(mmaux_add_unit_test)
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} mmaux_test_support GTest::gtest_main
                         mmaux_warnings)
-  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/src)
+  mmaux_test_private_roots(${ARG_NAME})
   mmaux_test_pch(${ARG_NAME})
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "unit;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
@@ -47,7 +57,7 @@ function(mmaux_add_mpi_test)
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_LIBS} mmaux_test_support mmaux_test_mpi_main
                         mmaux_warnings)
-  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_BINARY_DIR}/src)
+  mmaux_test_private_roots(${ARG_NAME})
   mmaux_test_pch(${ARG_NAME})
   foreach(n IN LISTS ARG_RANKS)
     add_test(NAME ${ARG_NAME}_np${n}
@@ -57,6 +67,23 @@ function(mmaux_add_mpi_test)
       TIMEOUT ${ARG_TIMEOUT} PROCESSORS ${n}
       ENVIRONMENT "${MMAUX_MPI_TEST_ENV};MMAUX_SOURCE_DIR=${PROJECT_SOURCE_DIR};MMAUX_BINARY_DIR=${PROJECT_BINARY_DIR}")
   endforeach()
+endfunction()
+
+# mmaux_add_collective_test(NAME <name> SOURCES ... [LIBS ...] [TIMEOUT <s>])
+# One source, two harnesses (tests/support/collective_test.h): <name>_np1/2/4 under mpirun on the
+# MPI communicator (label mpi), and <name>_threads running every test at 1, 2 and 4 threads of
+# one process on thread communicators (label unit).
+function(mmaux_add_collective_test)
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  mmaux_add_mpi_test(NAME ${ARG_NAME} SOURCES ${ARG_SOURCES} LIBS ${ARG_LIBS}
+                     TIMEOUT ${ARG_TIMEOUT})
+  target_compile_definitions(${ARG_NAME} PRIVATE MMAUX_COLLECTIVE_THREADS=0)
+  mmaux_add_unit_test(NAME ${ARG_NAME}_threads SOURCES ${ARG_SOURCES} LIBS ${ARG_LIBS}
+                      TIMEOUT ${ARG_TIMEOUT})
+  target_compile_definitions(${ARG_NAME}_threads PRIVATE MMAUX_COLLECTIVE_THREADS=1)
 endfunction()
 
 # mmaux_add_script_test(NAME <name> COMMAND ... [LABELS ...] [TIMEOUT <s>])

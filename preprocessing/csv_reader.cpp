@@ -2,8 +2,9 @@
 #include <filesystem>
 #include <set>
 
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
-#include "mmaux/data/csv.h"
+#include "mmaux/core/files.h"
 #include "readers.h"
 
 namespace fs = std::filesystem;
@@ -13,7 +14,7 @@ namespace mmaux::preprocessing {
 data::RawDataset read_csv_dataset(const PreprocessOptions& o) {
   require_file(o.raw, o.csv_file, "csv", "a posts file with post_id,text,label columns and images");
   fs::path file = fs::path(o.raw) / o.csv_file;
-  auto records = data::parse_csv(data::read_whole_file(file.string()));
+  auto records = parse_csv(read_whole_file(file.string()));
   MMAUX_CHECK_DATA(!records.empty(), "'{}' is empty; expected a header row post_id,text,label,...",
                    file.string());
   auto header = lower_header(records[0].fields);

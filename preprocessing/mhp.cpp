@@ -4,9 +4,10 @@
 // is tweet_text + " " + img_text.
 #include <filesystem>
 
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/strings.h"
-#include "mmaux/data/csv.h"
 #include "readers.h"
 
 namespace fs = std::filesystem;
@@ -26,7 +27,7 @@ data::RawDataset read_mhp(const PreprocessOptions& o) {
       {"Test/dog_whistle_test.csv", "test"}};
   for (const auto& [rel, split_name] : kFiles) {
     fs::path file = fs::path(o.raw) / "Data" / rel;
-    auto records = data::parse_csv(data::read_whole_file(file.string()));
+    auto records = parse_csv(read_whole_file(file.string()));
     MMAUX_CHECK_DATA(!records.empty(), "'{}' is empty", file.string());
     auto header = lower_header(records[0].fields);
     int img = column_index(header, "image_number"), tweet = column_index(header, "tweet_text"),

@@ -3,9 +3,10 @@
 // platform; mmaux expects them as texts/{id}.txt (UTF-8) and images/{id}_1.jpg.
 #include <filesystem>
 
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/strings.h"
-#include "mmaux/data/csv.h"
 #include "readers.h"
 
 namespace fs = std::filesystem;
@@ -16,7 +17,7 @@ data::RawDataset read_micd(const PreprocessOptions& o) {
   require_file(o.raw, "data_key_mic.csv", "MICD",
                "data_key_mic.csv, texts/{id}.txt, images/{id}_1.jpg");
   fs::path file = fs::path(o.raw) / "data_key_mic.csv";
-  auto records = data::parse_csv(data::read_whole_file(file.string()));
+  auto records = parse_csv(read_whole_file(file.string()));
   MMAUX_CHECK_DATA(!records.empty(), "'{}' is empty", file.string());
   auto header = lower_header(records[0].fields);
   int id = column_index(header, "id"), label = column_index(header, "label"),
@@ -46,7 +47,7 @@ data::RawDataset read_micd(const PreprocessOptions& o) {
     auto get = [&](int c) { return c >= 0 ? trim(f[c]) : std::string(); };
     p.meta = {get(domain), get(year), get(month)};
     fs::path text_file = fs::path(o.raw) / "texts" / (p.post_id + ".txt");
-    p.text = fs::exists(text_file) ? trim(data::read_whole_file(text_file.string())) : "";
+    p.text = fs::exists(text_file) ? trim(read_whole_file(text_file.string())) : "";
     p.image = "images/" + p.post_id + "_1.jpg";
     p.source = source;
     raw.posts.push_back(std::move(p));

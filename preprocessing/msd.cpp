@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/strings.h"
-#include "mmaux/data/csv.h"
 #include "readers.h"
 
 namespace fs = std::filesystem;
@@ -24,7 +24,7 @@ data::RawDataset read_msd(const PreprocessOptions& o) {
       {"train.txt", "train", 3}, {"valid2.txt", "validation", 4}, {"test2.txt", "test", 4}};
   for (const auto& [name, split_name, arity] : kFiles) {
     fs::path file = fs::path(o.raw) / "text" / name;
-    auto lines = split(data::read_whole_file(file.string()), '\n');
+    auto lines = split(read_whole_file(file.string()), '\n');
     std::vector<std::string> items;
     for (size_t i = 0; i < lines.size(); ++i) {
       std::string line = trim(lines[i]);

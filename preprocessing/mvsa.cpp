@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/strings.h"
-#include "mmaux/data/csv.h"
 #include "mmaux/data/text.h"
 #include "readers.h"
 
@@ -18,7 +18,7 @@ data::RawDataset read_mvsa(const PreprocessOptions& o) {
   require_file(o.raw, "labelResultAll.txt", "MVSA-Single",
                "labelResultAll.txt and data/{id}.txt|jpg");
   fs::path file = fs::path(o.raw) / "labelResultAll.txt";
-  std::string content = data::read_whole_file(file.string());
+  std::string content = read_whole_file(file.string());
   data::RawDataset raw;
   raw.name = "mvsa";
   raw.raw_dir = o.raw;
@@ -59,7 +59,7 @@ data::RawDataset read_mvsa(const PreprocessOptions& o) {
     if (!fs::exists(text_file)) {
       p.text = "";  // reported as "empty text"
     } else {
-      std::string bytes = data::read_whole_file(text_file.string());
+      std::string bytes = read_whole_file(text_file.string());
       auto nl = bytes.find_first_of("\r\n");
       if (nl != std::string::npos) bytes = bytes.substr(0, nl);
       // MVSA texts are Latin-1; files that are valid UTF-8 (re-saved copies) are kept as is.

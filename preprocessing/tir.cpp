@@ -4,9 +4,10 @@
 // columns are always the last four and the tweet is everything between user_id and the last six.
 #include <filesystem>
 
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/strings.h"
-#include "mmaux/data/csv.h"
 #include "readers.h"
 
 namespace fs = std::filesystem;
@@ -16,7 +17,7 @@ namespace mmaux::preprocessing {
 data::RawDataset read_tir(const PreprocessOptions& o) {
   require_file(o.raw, "textimage-data.csv", "TIR", "textimage-data.csv and T{tweet_id}.jpg images");
   fs::path file = fs::path(o.raw) / "textimage-data.csv";
-  auto records = data::parse_csv(data::read_whole_file(file.string()));
+  auto records = parse_csv(read_whole_file(file.string()));
   MMAUX_CHECK_DATA(!records.empty(), "'{}' is empty", file.string());
   auto header = lower_header(records[0].fields);
   MMAUX_CHECK_DATA(header.size() >= 9 && header[0] == "tweet_id" && header[2] == "tweet",

@@ -42,11 +42,11 @@ double time_op(const std::function<void()>& op, int64_t bytes) {
 }  // namespace
 
 int main() {
-  const auto& info = mmaux::dist::init_runtime(
+  const mmaux::dist::Topology info = mmaux::dist::init_runtime(
       mmaux::dist::detect_launch([](const char* n) { return std::getenv(n); }));
   mmaux::DistOptions options;
   options.backend = "mpi";
-  auto comm = mmaux::dist::make_communicator(options, false);
+  auto comm = mmaux::dist::make_communicator(options, false, info);
   const int w = comm->world_size();
   if (info.rank == 0) {
     std::printf("MPI collectives, %d ranks, float32 (times: slowest rank's median)\n", w);

@@ -38,10 +38,10 @@ int main(int argc, char** argv) {
   const int64_t d = argc > 2 ? std::atoll(argv[2]) : 512;
   auto launch = mmaux::dist::detect_launch([](const char* n) { return std::getenv(n); });
   launch.mpi = true;
-  const auto& info = mmaux::dist::init_runtime(launch);
+  const mmaux::dist::Topology info = mmaux::dist::init_runtime(launch);
   at::set_num_threads(1);
   mmaux::DistOptions options;
-  auto comm = mmaux::dist::make_communicator(options, false);
+  auto comm = mmaux::dist::make_communicator(options, false, info);
   at::manual_seed(static_cast<uint64_t>(info.rank));
   std::vector<double> itc_t, plan_t, total_t;
   int64_t degenerate = 0;

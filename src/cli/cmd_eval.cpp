@@ -13,6 +13,7 @@ Command make_eval_command() {
     EvalOptions eval;
     std::string data_dir;
     DistOptions dist;
+    dist::Topology topology;
   };
   auto s = std::make_shared<State>();
   Command c;
@@ -23,6 +24,7 @@ Command make_eval_command() {
   c.issue = 6;
   c.distributed = true;
   c.log = &s->log;
+  c.topology = &s->topology;
   c.declare = [s](OptionSet& set) {
     declare_eval_options(set, s->eval);
     set.group("Data").add(
@@ -49,6 +51,7 @@ Command make_eval_command() {
     declare_log_options(set, unused);
     parse_options({"--config", ini}, set, {});
     run.dist = s->dist;
+    run.topology = s->topology;
     if (!s->data_dir.empty()) run.data.dir = s->data_dir;
     run.config_ini = format_config(set);
     run.config_values = option_values(set);

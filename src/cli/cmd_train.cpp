@@ -19,6 +19,7 @@ Command make_train_command() {
   c.issue = 6;
   c.distributed = true;
   c.log = &s->log;
+  c.topology = &s->run.topology;
   c.declare = [s](OptionSet& set) {
     declare_data_options(set, s->run.data);
     declare_model_options(set, s->run.model);

@@ -14,6 +14,7 @@
 #include "mmaux/config/loss_options.h"
 #include "mmaux/config/model_options.h"
 #include "mmaux/config/train_options.h"
+#include "mmaux/dist/topology.h"
 
 namespace mmaux::cli {
 
@@ -30,6 +31,8 @@ struct Command {
   /// Like run, for commands that need the parsed options themselves (effective configuration).
   std::function<int(const OptionSet&)> run_with_options;
   LogOptions* log = nullptr;  ///< the command's [log] options, applied before run()
+  /// Distributed commands: receives dist::init_runtime's result before run().
+  dist::Topology* topology = nullptr;
 };
 
 std::vector<Command> all_commands();

@@ -65,7 +65,9 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
       configure_logging(log);
     }
     if (c.distributed) {
-      dist::init_runtime(dist::detect_launch([](const char* n) { return std::getenv(n); }));
+      dist::Topology t =
+          dist::init_runtime(dist::detect_launch([](const char* n) { return std::getenv(n); }));
+      if (c.topology != nullptr) *c.topology = t;
     }
     int code = c.run_with_options ? c.run_with_options(set) : c.run();
     dist::finalize_runtime();
@@ -87,8 +89,8 @@ int run_guarded(const std::function<int()>& body) {
   } catch (...) {
     log_error("main", "unexpected error of unknown type");
   }
-  if (dist::runtime_info().world_size > 1) {
-    log_error("main", "ending all {} ranks of the job", dist::runtime_info().world_size);
+  if (const int world = dist::mpi_world_size(); world > 1) {
+    log_error("main", "ending all {} ranks of the job", world);
     dist::abort_job(code);
   }
   dist::finalize_runtime();

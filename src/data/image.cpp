@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <tuple>
 
 namespace mmaux::data {
 namespace {
@@ -196,53 +197,66 @@ Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int 
   return out;
 }
 
-Image load_image(const std::string& path, const ImagePreset& preset) {
-  init_image_library();
+namespace {
+
+// Step 1: the file's bytes, read once (a buffer per thread, reused from image to image).
+std::string& read_image_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw ImageError("missing image", fmt::format("image '{}' does not exist", path));
   }
   if (std::filesystem::file_size(path, ec) == 0) undecodable(path, "the file is empty (0 bytes)");
-  // 1. Read the file once; JPEGs go straight to the JPEG loader (the generic one sniffs every
-  //    format, slide formats included, which costs more than decoding a small JPEG).
   thread_local std::string bytes;
-  {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) undecodable(path, std::strerror(errno));
-    bytes.resize(size_t(std::filesystem::file_size(path, ec)));
-    size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-    if (got != bytes.size()) undecodable(path, "short read");
-  }
-  const bool jpeg = bytes.size() >= 3 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8 &&
-                    uint8_t(bytes[2]) == 0xFF;
-  auto open = [&](int shrink) -> VipsImage* {
-    VipsImage* out = nullptr;
-    int rc = jpeg ? vips_jpegload_buffer(bytes.data(), bytes.size(), &out, "access",
-                                         VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED,
-                                         "shrink", shrink, nullptr)
-                  : ((out = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access",
-                                                       VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                                       VIPS_FAIL_ON_TRUNCATED, nullptr)) != nullptr
-                         ? 0
-                         : -1);
-    if (rc != 0 || out == nullptr) undecodable(path, vips_message());
-    return out;
-  };
-  // 2. Header only (lazy): upright size, target size, and for JPEGs the shrink-on-load factor
-  //    (libjpeg's DCT scaling by 2, 4 or 8 while both sides stay at or above the target).
-  VipsRef img;
-  img.p = open(1);
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) undecodable(path, std::strerror(errno));
+  bytes.resize(size_t(std::filesystem::file_size(path, ec)));
+  size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  if (got != bytes.size()) undecodable(path, "short read");
+  return bytes;
+}
+
+bool is_jpeg(const std::string& bytes) {
+  return bytes.size() >= 3 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8 &&
+         uint8_t(bytes[2]) == 0xFF;
+}
+
+// A lazy image over `bytes`: JPEGs go straight to the JPEG loader with libjpeg's shrink-on-load
+// (the generic loader sniffs every format, slide formats included, which costs more than
+// decoding a small JPEG); other formats through the generic loader.
+VipsImage* open_image(const std::string& path, std::string& bytes, bool jpeg, int shrink) {
+  VipsImage* out = nullptr;
+  int rc = jpeg ? vips_jpegload_buffer(bytes.data(), bytes.size(), &out, "access",
+                                       VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED,
+                                       "shrink", shrink, nullptr)
+                : ((out = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access",
+                                                     VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                                     VIPS_FAIL_ON_TRUNCATED, nullptr)) != nullptr
+                       ? 0
+                       : -1);
+  if (rc != 0 || out == nullptr) undecodable(path, vips_message());
+  return out;
+}
+
+// Step 2: header only (lazy): upright size, target size, and for JPEGs the shrink-on-load factor
+// (libjpeg's DCT scaling by 2, 4 or 8 while both sides stay at or above the target).
+void open_at_decode_size(VipsRef& img, const std::string& path, std::string& bytes,
+                         const ImagePreset& preset, int* th, int* tw) {
+  const bool jpeg = is_jpeg(bytes);
+  img.reset(open_image(path, bytes, jpeg, 1));
   const bool swap = vips_image_get_orientation_swap(img.p);
   int h = vips_image_get_height(img.p), w = vips_image_get_width(img.p);
   if (swap) std::swap(h, w);
-  auto [th, tw] = target_size(h, w, preset);
+  std::tie(*th, *tw) = target_size(h, w, preset);
   int shrink = 1;
   if (jpeg) {
-    while (shrink < 8 && h / (shrink * 2) >= th && w / (shrink * 2) >= tw) shrink *= 2;
+    while (shrink < 8 && h / (shrink * 2) >= *th && w / (shrink * 2) >= *tw) shrink *= 2;
   }
-  if (shrink > 1) img.reset(open(shrink));
-  // 3. Upright, 8-bit sRGB, no alpha.
+  if (shrink > 1) img.reset(open_image(path, bytes, jpeg, shrink));
+}
+
+// Step 3: upright, 8-bit sRGB, no alpha.
+void to_upright_srgb8(VipsRef& img, const std::string& path) {
   if (vips_image_get_orientation(img.p) > 1) {
     step(img, path, "apply EXIF orientation",
          [](VipsImage* in, VipsImage** out) { return vips_autorot(in, out, nullptr); });
@@ -280,8 +294,11 @@ Image load_image(const std::string& path, const ImagePreset& preset) {
       return vips_extract_band(in, out, 0, "n", 3, nullptr);
     });
   }
-  // 4. Decode in this thread (a region computed in place, no libvips worker thread: the pool of
-  //    our own workers is the parallelism; errors such as truncation surface here), resample.
+}
+
+// Step 4: decode in this thread (a region computed in place, no libvips worker thread: the pool
+// of our own workers is the parallelism; errors such as truncation surface here), resample.
+Image decode_and_resize(VipsRef& img, const std::string& path, int th, int tw) {
   const int dh = vips_image_get_height(img.p), dw = vips_image_get_width(img.p);
   MMAUX_ASSERT(
       vips_image_get_bands(img.p) == 3 && vips_image_get_format(img.p) == VIPS_FORMAT_UCHAR,
@@ -296,6 +313,18 @@ Image load_image(const std::string& path, const ImagePreset& preset) {
                           size_t(VIPS_REGION_LSKIP(region)), dh, dw, th, tw);
   g_object_unref(region);
   return out;
+}
+
+}  // namespace
+
+Image load_image(const std::string& path, const ImagePreset& preset) {
+  init_image_library();
+  std::string& bytes = read_image_file(path);
+  VipsRef img;
+  int th = 0, tw = 0;
+  open_at_decode_size(img, path, bytes, preset, &th, &tw);
+  to_upright_srgb8(img, path);
+  return decode_and_resize(img, path, th, tw);
 }
 
 void save_image(const std::string& path, const Image& image) {

@@ -14,8 +14,8 @@
 #include <mutex>
 #include <thread>
 
-#include "data/random.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/data/shard.h"
 
 namespace mmaux::data {
@@ -305,7 +305,7 @@ std::vector<int64_t> Loader::epoch_order(int64_t n, uint64_t seed, int64_t epoch
   std::vector<int64_t> order(size_t(std::max<int64_t>(n, 0)));
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   if (!shuffle) return order;
-  detail::SplitMix64 rng(detail::mix_seed(seed, uint64_t(epoch), 0x6c6f61646572ULL));
+  SplitMix64 rng(mix_seed(seed, uint64_t(epoch), 0x6c6f61646572ULL));
   for (int64_t i = n - 1; i > 0; --i) {
     auto j = int64_t(rng.below(uint64_t(i + 1)));
     std::swap(order[i], order[j]);

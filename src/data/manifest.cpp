@@ -4,8 +4,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "data/sha256.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/strings.h"
 
 namespace fs = std::filesystem;
@@ -70,7 +71,7 @@ std::string ImagePreset::to_string() const {
 
 std::string ImagePreset::fingerprint() const {
   // "v1" names the resize pipeline (libvips thumbnail, see image.cpp); bump it when that changes.
-  return detail::sha256_hex(fmt::format("image-v1|{}|{}|{}", to_string(), mean, std)).substr(0, 16);
+  return sha256_hex(fmt::format("image-v1|{}|{}|{}", to_string(), mean, std)).substr(0, 16);
 }
 
 int ImagePreset::storage_height() const {
@@ -125,7 +126,7 @@ const SplitInfo& Manifest::split(const std::string& name) const {
 }
 
 std::string Manifest::fingerprint() const {
-  detail::Sha256 h;
+  Sha256 h;
   h.update(fmt::format("{}|{}|{}|{}|{}|", schema_version_, dataset_, tokenizer_fingerprint_,
                        image_fingerprint_, split_seed_));
   for (const auto& c : class_names_) h.update(c + "|");
@@ -171,14 +172,7 @@ void Manifest::save(const std::string& dir) const {
   j["splits"] = splits;
   j["extra"] = extra_;
   j["fingerprint"] = fingerprint();
-  fs::path tmp = fs::path(dir) / "manifest.json.tmp";
-  {
-    std::ofstream out(tmp);
-    MMAUX_CHECK_DATA(out.good(), "cannot write '{}'", tmp.string());
-    out << j.dump(2) << "\n";
-    MMAUX_CHECK_DATA(out.good(), "write error on '{}'", tmp.string());
-  }
-  fs::rename(tmp, fs::path(dir) / "manifest.json");
+  write_file_atomic((fs::path(dir) / "manifest.json").string(), j.dump(2) + "\n");
 }
 
 Manifest Manifest::load(const std::string& dir, bool verify) {
@@ -259,7 +253,7 @@ void Manifest::verify_checksums() const {
                        "shard '{}' has {} bytes but the manifest says {} (truncated or "
                        "replaced); re-run 'mmaux preprocess --force'",
                        p.string(), size, sh.bytes);
-      auto digest = detail::sha256_file(p.string());
+      auto digest = sha256_file(p.string());
       MMAUX_CHECK_DATA(digest == sh.sha256,
                        "shard '{}' fails its checksum: sha256 {} but the manifest says {} (the "
                        "file was altered or corrupted); re-run 'mmaux preprocess --force'",

@@ -2,26 +2,23 @@
 
 #include <sys/stat.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
-#include <thread>
 #include <unordered_set>
 
-#include "data/random.h"
-#include "data/sha256.h"
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/log.h"
 #include "mmaux/core/strings.h"
 #include "mmaux/core/version.h"
-#include "mmaux/data/csv.h"
+#include "mmaux/core/worker_pool.h"
 #include "mmaux/data/image.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/shard.h"
@@ -70,10 +67,8 @@ std::vector<double> parse_split_fractions(const std::string& text) {
 
 std::string random_split(const std::string& post_id, uint64_t seed,
                          const std::vector<double>& fractions) {
-  // std::hash is not portable: mix the id's bytes ourselves.
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : post_id) h = (h ^ c) * 1099511628211ULL;
-  detail::SplitMix64 rng(detail::mix_seed(seed, h, 0x73706c6974ULL));
+  // std::hash is not portable: FNV-1a of the id's bytes is.
+  SplitMix64 rng(mix_seed(seed, fnv1a64(post_id), 0x73706c6974ULL));
   double u = rng.uniform();
   if (u < fractions[0]) return "train";
   if (u < fractions[0] + fractions[1]) return "validation";
@@ -94,11 +89,36 @@ struct Result {
 struct Context {
   const PreprocessOptions* options;
   const RawDataset* raw;
-  const Tokenizer* tokenizer;
-  ImagePreset preset;
   int max_length;
+  std::unique_ptr<Tokenizer> tokenizer;
+  ImagePreset preset;
   std::map<std::string, int> class_id, relation_id;
 };
+
+// What every step needs: the model directory's text length and image preset, the tokenizer, and
+// the class and relation ids.
+Context make_context(const PreprocessOptions& o, const RawDataset& raw) {
+  Context ctx;
+  ctx.options = &o;
+  ctx.raw = &raw;
+  ModelDirectory model = read_model_directory(o.model);
+  ctx.tokenizer = Tokenizer::load(o.model);
+  ctx.max_length = model.max_text_length;
+  if (!o.image_preset.empty()) {
+    ctx.preset = ImagePreset::parse(o.image_preset);
+  } else {
+    MMAUX_CHECK_CONFIG(model.has_image_preset,
+                       "model directory '{}' names no image size (config.json image_size or "
+                       "model_type vilt); give --image-preset, e.g. fixed:224",
+                       o.model);
+    ctx.preset = model.image_preset;
+  }
+  for (size_t c = 0; c < raw.class_names.size(); ++c) ctx.class_id[raw.class_names[c]] = int(c);
+  for (size_t c = 0; c < raw.relation_names.size(); ++c) {
+    ctx.relation_id[raw.relation_names[c]] = int(c);
+  }
+  return ctx;
+}
 
 Result process(const Context& ctx, const RawPost& p) {
   Result r;
@@ -150,7 +170,7 @@ bool escapes(const fs::path& root, const std::string& rel) {
 std::string input_fingerprint(const Context& ctx, const std::vector<double>& fractions) {
   const auto& o = *ctx.options;
   const auto& raw = *ctx.raw;
-  detail::Sha256 h;
+  Sha256 h;
   h.update(fmt::format("pre-v1|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|", raw.name, std::string(version()),
                        ctx.tokenizer->fingerprint(), ctx.preset.fingerprint(), ctx.max_length,
                        o.seed, fractions[0], fractions[1], o.shard_size, o.max_skip_fraction));
@@ -187,206 +207,166 @@ void remove_old_outputs(const fs::path& out) {
   }
 }
 
-}  // namespace
-
-PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw) {
-  auto t0 = std::chrono::steady_clock::now();
-  MMAUX_CHECK_CONFIG(!raw.class_names.empty(), "data set '{}' declares no classes", raw.name);
-  auto fractions = parse_split_fractions(o.split_fractions);
-  ModelDirectory model = read_model_directory(o.model);
-  auto tokenizer = Tokenizer::load(o.model);
-  Context ctx;
-  ctx.options = &o;
-  ctx.raw = &raw;
-  ctx.tokenizer = tokenizer.get();
-  ctx.max_length = model.max_text_length;
-  if (!o.image_preset.empty()) {
-    ctx.preset = ImagePreset::parse(o.image_preset);
-  } else {
-    MMAUX_CHECK_CONFIG(model.has_image_preset,
-                       "model directory '{}' names no image size (config.json image_size or "
-                       "model_type vilt); give --image-preset, e.g. fixed:224",
-                       o.model);
-    ctx.preset = model.image_preset;
-  }
-  for (size_t c = 0; c < raw.class_names.size(); ++c) ctx.class_id[raw.class_names[c]] = int(c);
-  for (size_t c = 0; c < raw.relation_names.size(); ++c) {
-    ctx.relation_id[raw.relation_names[c]] = int(c);
-  }
-  fs::path out(o.out);
-  fs::create_directories(out);
-  PreprocessReport report;
-  report.read = int64_t(raw.posts.size() + raw.skipped.size());
-  const std::string fingerprint = input_fingerprint(ctx, fractions);
-  if (!o.force && up_to_date(o.out, fingerprint)) {
-    report.up_to_date = true;
-    log_info("data", "'{}' is up to date with its inputs; nothing to do (use --force to rebuild)",
-             o.out);
-    return report;
-  }
-  remove_old_outputs(out);
-
-  // Step 2: checks that depend on other posts or on the raw directory, in input order.
-  std::vector<SkipRecord> skipped = raw.skipped;
-  std::vector<size_t> todo;
-  std::vector<std::string> splits(raw.posts.size());
-  std::unordered_set<std::string> seen;
-  fs::path root = fs::weakly_canonical(fs::path(raw.raw_dir));
+// Step 2's output: the posts to process, in input order, and their splits.
+struct Plan {
+  std::vector<SkipRecord> skipped;  ///< the reader's, then step 2's
+  std::vector<size_t> todo;         ///< indices into raw.posts
+  std::vector<std::string> splits;  ///< by post index
   bool used_random_split = false;
+};
+
+// The reason to skip `p` that depends on other posts or on the raw directory, if any.
+std::optional<SkipRecord> early_skip(const Context& ctx, const RawPost& p,
+                                     std::unordered_set<std::string>& seen, const fs::path& root) {
+  auto skip = [&](const char* reason, std::string detail) {
+    return SkipRecord{p.post_id, p.source, reason, std::move(detail)};
+  };
+  if (p.post_id.empty()) return skip(skip_reason::kMalformedRow, "empty post id");
+  if (!seen.insert(p.post_id).second) {
+    return skip(skip_reason::kDuplicateId, "an earlier row has the same id");
+  }
+  if (!ctx.class_id.count(p.label)) {
+    return skip(skip_reason::kUnknownLabel,
+                fmt::format("label '{}' is not one of the classes", p.label));
+  }
+  if (!p.relation.empty() && !ctx.relation_id.count(p.relation)) {
+    return skip(skip_reason::kMalformedRow, fmt::format("unknown relation '{}'", p.relation));
+  }
+  if (escapes(root, p.image)) {
+    return skip(skip_reason::kPathEscapes,
+                fmt::format("image path '{}' is outside '{}'", p.image, ctx.raw->raw_dir));
+  }
+  return std::nullopt;
+}
+
+// Step 2: checks that depend on other posts or on the raw directory, and splits, in input order.
+Plan plan_posts(const Context& ctx, const std::vector<double>& fractions) {
+  const RawDataset& raw = *ctx.raw;
+  Plan plan;
+  plan.skipped = raw.skipped;
+  plan.splits.resize(raw.posts.size());
+  std::unordered_set<std::string> seen;
+  const fs::path root = fs::weakly_canonical(fs::path(raw.raw_dir));
   for (size_t i = 0; i < raw.posts.size(); ++i) {
     const RawPost& p = raw.posts[i];
-    auto skip = [&](const char* reason, std::string detail) {
-      skipped.push_back(SkipRecord{p.post_id, p.source, reason, std::move(detail)});
-    };
-    if (p.post_id.empty()) {
-      skip(skip_reason::kMalformedRow, "empty post id");
-    } else if (!seen.insert(p.post_id).second) {
-      skip(skip_reason::kDuplicateId, "an earlier row has the same id");
-    } else if (!ctx.class_id.count(p.label)) {
-      skip(skip_reason::kUnknownLabel,
-           fmt::format("label '{}' is not one of the classes", p.label));
-    } else if (!p.relation.empty() && !ctx.relation_id.count(p.relation)) {
-      skip(skip_reason::kMalformedRow, fmt::format("unknown relation '{}'", p.relation));
-    } else if (escapes(root, p.image)) {
-      skip(skip_reason::kPathEscapes,
-           fmt::format("image path '{}' is outside '{}'", p.image, raw.raw_dir));
-    } else {
-      std::string s = p.split;
-      if (s.empty()) {
-        s = random_split(p.post_id, o.seed, fractions);
-        used_random_split = true;
-      }
-      if (s == "val" || s == "dev" || s == "valid") s = "validation";
-      if (s != "train" && s != "validation" && s != "test") {
-        skip(skip_reason::kMalformedRow,
-             fmt::format("split '{}' is not train, validation or test", p.split));
-        continue;
-      }
-      splits[i] = s;
-      todo.push_back(i);
+    if (auto skip = early_skip(ctx, p, seen, root)) {
+      plan.skipped.push_back(std::move(*skip));
+      continue;
     }
+    std::string s = p.split;
+    if (s.empty()) {
+      s = random_split(p.post_id, ctx.options->seed, fractions);
+      plan.used_random_split = true;
+    }
+    if (s == "val" || s == "dev" || s == "valid") s = "validation";
+    if (s != "train" && s != "validation" && s != "test") {
+      plan.skipped.push_back(
+          SkipRecord{p.post_id, p.source, skip_reason::kMalformedRow,
+                     fmt::format("split '{}' is not train, validation or test", p.split)});
+      continue;
+    }
+    plan.splits[i] = s;
+    plan.todo.push_back(i);
+  }
+  return plan;
+}
+
+// Step 3's writer: one open shard per split, closed at shard_size rows.
+class ShardSink {
+ public:
+  ShardSink(const Context& ctx, fs::path out) : ctx_(ctx), out_(std::move(out)) {}
+
+  void append(const std::string& split, Sample& sample) {
+    SplitInfo& info = infos_[split];
+    if (info.class_counts.empty()) {
+      info.class_counts.assign(ctx_.raw->class_names.size(), 0);
+      info.relation_counts.assign(ctx_.raw->relation_names.size(), 0);
+    }
+    auto& writer = writers_[split];
+    if (!writer) {
+      auto file = fmt::format("{}-{:05d}.h5", split, info.shards.size());
+      writer = std::make_unique<ShardWriter>((out_ / file).string(), ctx_.max_length, ctx_.preset,
+                                             ctx_.raw->meta_names);
+    }
+    sample.sample_index = info.size;
+    writer->append(sample);
+    info.size++;
+    info.class_counts[sample.label]++;
+    if (sample.relation >= 0) info.relation_counts[sample.relation]++;
+    if (writer->rows() >= ctx_.options->shard_size) close(split);
   }
 
-  // Step 3: workers process posts out of order; the writer consumes them in order.
-  const size_t n = todo.size();
-  unsigned threads =
-      o.threads > 0 ? unsigned(o.threads) : std::max(1u, std::thread::hardware_concurrency());
-  const size_t window = std::max<size_t>(64, 8 * threads);
-  std::vector<std::unique_ptr<Result>> results(n);
-  std::mutex mu;
-  std::condition_variable produced, consumed;
-  std::atomic<size_t> next{0};
-  size_t written_upto = 0;
-  bool abort = false;
-  std::exception_ptr failure;
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      for (;;) {
-        size_t k = next++;
-        if (k >= n) return;
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          consumed.wait(lock, [&] { return abort || k < written_upto + window; });
-          if (abort) return;
-        }
-        auto r = std::make_unique<Result>();
-        try {
-          *r = process(ctx, raw.posts[todo[k]]);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (!failure) failure = std::current_exception();
-          abort = true;
-          produced.notify_all();
-          consumed.notify_all();
+  /// Closes the open shards (in split name order) and returns every split's shards and counts.
+  std::map<std::string, SplitInfo> finish() {
+    for (auto& [s, w] : writers_) {
+      if (w) close(s);
+    }
+    return std::move(infos_);
+  }
+
+ private:
+  void close(const std::string& split) {
+    ShardInfo sh = writers_[split]->finish();
+    sh.split = split;
+    infos_[split].shards.push_back(sh);
+    writers_[split].reset();
+  }
+
+  const Context& ctx_;
+  fs::path out_;
+  std::map<std::string, SplitInfo> infos_;
+  std::map<std::string, std::unique_ptr<ShardWriter>> writers_;
+};
+
+struct Written {
+  std::map<std::string, SplitInfo> infos;
+  std::string splits_csv = "post_id,split\n";
+  unsigned threads = 1;
+};
+
+// Step 3: workers process posts out of order; the writer consumes them in order.
+Written write_shards(const Context& ctx, Plan& plan, PreprocessReport& report) {
+  const auto& posts = ctx.raw->posts;
+  Written w;
+  w.threads = worker_count(ctx.options->threads);
+  const size_t window = std::max<size_t>(64, 8 * w.threads);
+  ShardSink sink(ctx, ctx.options->out);
+  parallel_ordered<Result>(
+      plan.todo.size(), w.threads, window,
+      [&](size_t k) { return process(ctx, posts[plan.todo[k]]); },
+      [&](size_t k, Result&& r) {
+        if (!r.ok) {
+          plan.skipped.push_back(std::move(r.skip));
           return;
         }
-        std::lock_guard<std::mutex> lock(mu);
-        results[k] = std::move(r);
-        produced.notify_all();
-      }
-    });
-  }
+        const std::string& s = plan.splits[plan.todo[k]];
+        sink.append(s, r.sample);
+        report.written++;
+        report.utf8_repaired += r.repaired ? 1 : 0;
+        report.truncated += r.truncated ? 1 : 0;
+        w.splits_csv += csv_row({r.sample.post_id, s});
+      });
+  w.infos = sink.finish();
+  return w;
+}
 
-  Manifest manifest;
-  manifest.set_dir(o.out);
-  manifest.set_dataset(raw.name);
-  manifest.set_class_names(raw.class_names);
-  manifest.set_relation_names(raw.relation_names);
-  manifest.set_text(ctx.max_length, tokenizer->pad_id(), tokenizer->fingerprint());
-  manifest.set_image_preset(ctx.preset);
-  manifest.set_split_seed(used_random_split ? o.seed : 0);
-  std::map<std::string, SplitInfo> infos;
-  std::map<std::string, std::unique_ptr<ShardWriter>> writers;
-  std::string splits_csv = "post_id,split\n";
-  auto close_writer = [&](const std::string& s) {
-    ShardInfo sh = writers[s]->finish();
-    sh.split = s;
-    infos[s].shards.push_back(sh);
-    writers[s].reset();
-  };
-  try {
-    for (size_t k = 0; k < n; ++k) {
-      std::unique_ptr<Result> r;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        produced.wait(lock, [&] { return abort || results[k] != nullptr; });
-        if (abort) break;
-        r = std::move(results[k]);
-        written_upto = k + 1;
-      }
-      consumed.notify_all();
-      if (!r->ok) {
-        skipped.push_back(r->skip);
-        continue;
-      }
-      const std::string& s = splits[todo[k]];
-      SplitInfo& info = infos[s];
-      if (info.class_counts.empty()) {
-        info.class_counts.assign(raw.class_names.size(), 0);
-        info.relation_counts.assign(raw.relation_names.size(), 0);
-      }
-      if (!writers[s]) {
-        auto file = fmt::format("{}-{:05d}.h5", s, info.shards.size());
-        writers[s] = std::make_unique<ShardWriter>((out / file).string(), ctx.max_length,
-                                                   ctx.preset, raw.meta_names);
-      }
-      r->sample.sample_index = info.size;
-      writers[s]->append(r->sample);
-      info.size++;
-      info.class_counts[r->sample.label]++;
-      if (r->sample.relation >= 0) info.relation_counts[r->sample.relation]++;
-      report.written++;
-      report.utf8_repaired += r->repaired ? 1 : 0;
-      report.truncated += r->truncated ? 1 : 0;
-      splits_csv += csv_row({r->sample.post_id, s});
-      if (writers[s]->rows() >= o.shard_size) close_writer(s);
-    }
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (!failure) failure = std::current_exception();
-    abort = true;
-  }
-  consumed.notify_all();
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
-  for (auto& [s, w] : writers) {
-    if (w) close_writer(s);
-  }
-
-  // Step 4: report, then the manifest.
-  report.skipped = int64_t(skipped.size());
+// Step 4a: skipped.csv, splits.csv and report.json, then the skip-fraction check.
+void write_reports(const Context& ctx, const Plan& plan, const Written& w,
+                   PreprocessReport& report) {
+  const RawDataset& raw = *ctx.raw;
+  const PreprocessOptions& o = *ctx.options;
+  const fs::path out(o.out);
+  report.skipped = int64_t(plan.skipped.size());
   MMAUX_ASSERT(report.read == report.written + report.skipped, "read {} != written {} + skipped {}",
                report.read, report.written, report.skipped);
   std::string skipped_csv = "post_id,source,reason,detail\n";
-  for (const auto& s : skipped) {
+  for (const auto& s : plan.skipped) {
     report.skipped_by_reason[s.reason]++;
     skipped_csv += csv_row({s.post_id, s.source, s.reason, s.detail});
   }
-  for (const auto& [s, info] : infos) report.written_by_split[s] = info.size;
-  std::ofstream(out / "skipped.csv", std::ios::binary) << skipped_csv;
-  std::ofstream(out / "splits.csv", std::ios::binary) << splits_csv;
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const auto& [s, info] : w.infos) report.written_by_split[s] = info.size;
+  write_file_atomic((out / "skipped.csv").string(), skipped_csv);
+  write_file_atomic((out / "splits.csv").string(), w.splits_csv);
   json rep = {{"dataset", raw.name},
               {"raw", raw.raw_dir},
               {"read", report.read},
@@ -398,8 +378,8 @@ PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw) {
               {"truncated", report.truncated},
               {"notes", raw.notes},
               {"seconds", report.seconds},
-              {"threads", threads}};
-  std::ofstream(out / "report.json") << rep.dump(2) << "\n";
+              {"threads", w.threads}};
+  write_file_atomic((out / "report.json").string(), rep.dump(2) + "\n");
   double fraction = report.read > 0 ? double(report.skipped) / double(report.read) : 0.0;
   MMAUX_CHECK_DATA(report.read > 0, "data set '{}' under '{}' has no posts", raw.name, raw.raw_dir);
   MMAUX_CHECK_DATA(fraction <= o.max_skip_fraction,
@@ -407,7 +387,22 @@ PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw) {
                    "'{}' for each post and reason (no manifest was written). {}",
                    report.skipped, report.read, 100 * fraction, o.max_skip_fraction,
                    (out / "skipped.csv").string(), report.summary());
-  for (auto& [s, info] : infos) manifest.set_split(s, info);
+}
+
+// Step 4b: manifest.json, written last so that a half-written output never looks complete.
+void write_manifest(const Context& ctx, const Plan& plan, const Written& w,
+                    const PreprocessReport& report, const std::string& fingerprint) {
+  const RawDataset& raw = *ctx.raw;
+  const PreprocessOptions& o = *ctx.options;
+  Manifest manifest;
+  manifest.set_dir(o.out);
+  manifest.set_dataset(raw.name);
+  manifest.set_class_names(raw.class_names);
+  manifest.set_relation_names(raw.relation_names);
+  manifest.set_text(ctx.max_length, ctx.tokenizer->pad_id(), ctx.tokenizer->fingerprint());
+  manifest.set_image_preset(ctx.preset);
+  manifest.set_split_seed(plan.used_random_split ? o.seed : 0);
+  for (const auto& [s, info] : w.infos) manifest.set_split(s, info);
   manifest.extra()["input_fingerprint"] = fingerprint;
   manifest.extra()["raw"] = raw.raw_dir;
   manifest.extra()["model"] = o.model;
@@ -415,6 +410,32 @@ PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw) {
   manifest.extra()["read"] = std::to_string(report.read);
   manifest.extra()["skipped"] = std::to_string(report.skipped);
   manifest.save(o.out);
+}
+
+}  // namespace
+
+PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw) {
+  auto t0 = std::chrono::steady_clock::now();
+  MMAUX_CHECK_CONFIG(!raw.class_names.empty(), "data set '{}' declares no classes", raw.name);
+  auto fractions = parse_split_fractions(o.split_fractions);
+  const Context ctx = make_context(o, raw);
+  fs::create_directories(o.out);
+  PreprocessReport report;
+  report.read = int64_t(raw.posts.size() + raw.skipped.size());
+  // Step 1: nothing to do when the output was made from the same inputs.
+  const std::string fingerprint = input_fingerprint(ctx, fractions);
+  if (!o.force && up_to_date(o.out, fingerprint)) {
+    report.up_to_date = true;
+    log_info("data", "'{}' is up to date with its inputs; nothing to do (use --force to rebuild)",
+             o.out);
+    return report;
+  }
+  remove_old_outputs(o.out);
+  Plan plan = plan_posts(ctx, fractions);
+  Written written = write_shards(ctx, plan, report);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_reports(ctx, plan, written, report);
+  write_manifest(ctx, plan, written, report, fingerprint);
   return report;
 }
 

@@ -7,9 +7,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/check_h5.h"
-#include "data/sha256.h"
+#include "data/check_h5.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 
 namespace mmaux::data {
 namespace {
@@ -237,7 +237,7 @@ ShardInfo ShardWriter::finish() {
   info.file = std::filesystem::path(m.path).filename().string();
   info.rows = m.rows;
   info.bytes = static_cast<int64_t>(std::filesystem::file_size(m.path));
-  info.sha256 = detail::sha256_file(m.path);
+  info.sha256 = sha256_file(m.path);
   return info;
 }
 

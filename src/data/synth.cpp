@@ -1,19 +1,17 @@
 #include "mmaux/data/synth.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
 
-#include "data/random.h"
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/strings.h"
-#include "mmaux/data/csv.h"
+#include "mmaux/core/worker_pool.h"
 #include "mmaux/data/text.h"
 
 namespace fs = std::filesystem;
@@ -50,7 +48,7 @@ std::vector<double> parse_mix(const std::string& text, size_t n, const char* wha
   return w;
 }
 
-int draw(detail::SplitMix64& rng, const std::vector<double>& w) {
+int draw(SplitMix64& rng, const std::vector<double>& w) {
   double sum = 0;
   for (double v : w) sum += v;
   double u = rng.uniform() * sum;
@@ -61,7 +59,7 @@ int draw(detail::SplitMix64& rng, const std::vector<double>& w) {
   return int(w.size() - 1);
 }
 
-std::string make_text(detail::SplitMix64& rng, const SynthPost& p) {
+std::string make_text(SplitMix64& rng, const SynthPost& p) {
   std::string subject;
   if (p.relation == 0) {
     subject = fmt::format("the {} {}", kColours[p.colour], kObjects[p.object]);
@@ -102,7 +100,7 @@ std::vector<SynthPost> generate_synth_posts(const SynthOptions& o) {
   auto decided = parse_mix(o.decided_by_mix, 3, "decided-by-mix");
   std::vector<SynthPost> posts(size_t(std::max(o.posts, 0)));
   for (size_t i = 0; i < posts.size(); ++i) {
-    detail::SplitMix64 rng(detail::mix_seed(o.seed, i, 0x73796e7468ULL));
+    SplitMix64 rng(mix_seed(o.seed, i, 0x73796e7468ULL));
     SynthPost& p = posts[i];
     p.post_id = fmt::format("s{:06d}", i);
     int label = draw(rng, classes);
@@ -130,7 +128,7 @@ std::vector<SynthPost> generate_synth_posts(const SynthOptions& o) {
 }
 
 Image draw_synth_image(const SynthPost& p, int width, int height, uint64_t seed) {
-  detail::SplitMix64 rng(detail::mix_seed(seed, std::hash<std::string>{}(p.post_id), 0x696d67ULL));
+  SplitMix64 rng(mix_seed(seed, std::hash<std::string>{}(p.post_id), 0x696d67ULL));
   Image img;
   img.width = width;
   img.height = height;
@@ -242,27 +240,10 @@ std::vector<SynthPost> write_synth_dataset(const SynthOptions& o) {
   fs::create_directories(out / "images");
   fs::create_directories(out / "model");
   const int width = o.image_size, height = o.image_height > 0 ? o.image_height : o.image_size;
-  unsigned threads =
-      o.threads > 0 ? unsigned(o.threads) : std::max(1u, std::thread::hardware_concurrency());
-  std::atomic<size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mu;
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
-      for (size_t i; (i = next++) < posts.size();) {
-        try {
-          save_image((out / posts[i].image_file).string(),
-                     draw_synth_image(posts[i], width, height, o.seed));
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(failure_mu);
-          if (!failure) failure = std::current_exception();
-        }
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
+  parallel_for(posts.size(), worker_count(o.threads), [&](size_t i) {
+    save_image((out / posts[i].image_file).string(),
+               draw_synth_image(posts[i], width, height, o.seed));
+  });
 
   std::ofstream csv(out / "posts.csv", std::ios::binary);
   MMAUX_CHECK(csv.good(), "cannot write '{}'", (out / "posts.csv").string());

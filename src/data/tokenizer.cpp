@@ -10,9 +10,9 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "data/sha256.h"
 #include "data/unicode.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/data/text.h"
 
 namespace fs = std::filesystem;
@@ -90,7 +90,7 @@ class WordPiece : public Tokenizer {
     bos_id_ = need("[CLS]");
     eos_id_ = need("[SEP]");
     fingerprint_ = sha256_hex(fmt::format("wordpiece|{}|{}|{}|{}", lower_, strip_, cjk_,
-                                          detail::sha256_file((dir / "vocab.txt").string())))
+                                          sha256_file((dir / "vocab.txt").string())))
                        .substr(0, 16);
   }
   std::string kind() const override { return "wordpiece"; }
@@ -114,7 +114,7 @@ class WordPiece : public Tokenizer {
   }
 
  private:
-  static std::string sha256_hex(const std::string& s) { return detail::sha256_hex(s); }
+  static std::string sha256_hex(const std::string& s) { return mmaux::sha256_hex(s); }
 
   /// BasicTokenizer: clean, split CJK, NFC, whitespace split, lower/strip, punctuation split.
   std::vector<std::string> basic(std::string_view text) const {
@@ -291,11 +291,10 @@ class ByteBpe : public Tokenizer {
       byte_char_[b].clear();
       append_utf8(byte_char_[b], printable ? b : next++);
     }
-    fingerprint_ =
-        detail::sha256_hex(fmt::format("bpe|{}|{}|{}", add_prefix_space_,
-                                       detail::sha256_file((dir / "vocab.json").string()),
-                                       detail::sha256_file((dir / "merges.txt").string())))
-            .substr(0, 16);
+    fingerprint_ = sha256_hex(fmt::format("bpe|{}|{}|{}", add_prefix_space_,
+                                          sha256_file((dir / "vocab.json").string()),
+                                          sha256_file((dir / "merges.txt").string())))
+                       .substr(0, 16);
   }
   std::string kind() const override { return "bpe"; }
 

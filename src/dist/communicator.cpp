@@ -58,7 +58,8 @@ int cuda_device_count() {
 #endif
 }
 
-std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool cuda) {
+std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool cuda,
+                                                const Topology& topology) {
   std::string backend = options.backend;
   if (backend == "auto") {
     if (cuda && nccl_compiled()) {
@@ -67,12 +68,11 @@ std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool
       backend = mpi_active() ? "mpi" : "local";
     }
   }
-  const LaunchInfo& info = runtime_info();
   if (backend == "local") {
-    MMAUX_CHECK_CONFIG(info.world_size == 1,
+    MMAUX_CHECK_CONFIG(topology.world_size == 1,
                        "dist.backend=local cannot connect {} ranks; use dist.backend=mpi (CPU) or "
                        "nccl (GPU), or start one process",
-                       info.world_size);
+                       topology.world_size);
     return make_local_communicator();
   }
   if (backend == "mpi") {
@@ -82,12 +82,12 @@ std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool
     MMAUX_CHECK_CONFIG(mpi_active(),
                        "dist.backend=mpi needs the MPI runtime; start the job with mpirun or "
                        "'srun --mpi=pmix'");
-    return std::make_shared<MpiCommunicator>(options.timeout_s);
+    return std::make_shared<MpiCommunicator>(options.timeout_s, topology.local_size);
   }
   if (backend == "nccl") {
 #if MMAUX_WITH_NCCL
     MMAUX_CHECK_CONFIG(cuda, "dist.backend=nccl needs the model on CUDA (train.device)");
-    return make_nccl_communicator(options, info);
+    return make_nccl_communicator(options, topology);
 #else
     MMAUX_THROW(ConfigError,
                 "dist.backend=nccl, but this mmaux was built without NCCL (MMAUX_WITH_NCCL=0); "

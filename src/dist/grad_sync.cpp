@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <mutex>
 
-#include "dist/hash.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/log.h"
 
 namespace mmaux::dist {
@@ -21,7 +21,7 @@ std::string shape_text(const at::Tensor& t) {
 
 uint64_t hash_lines(const std::vector<std::string>& lines) {
   uint64_t h = 0x6D6D617578ULL;
-  for (const auto& l : lines) h = detail::hash_bytes(h, l.data(), l.size());
+  for (const auto& l : lines) h = hash_bytes(h, l.data(), l.size());
   return h;
 }
 
@@ -405,7 +405,7 @@ uint64_t GradSync::parameter_hash() const {
   uint64_t h = 0x68617368ULL;
   for (const auto& [name, t] : state_->params) {
     at::Tensor c = t.detach().cpu().contiguous();
-    h = detail::hash_bytes(h, c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size()));
+    h = hash_bytes(h, c.data_ptr(), static_cast<size_t>(c.numel() * c.element_size()));
   }
   return h;
 }

@@ -9,6 +9,7 @@
 
 #include "launch/loss_settings.h"
 #include "launch/process.h"
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
 #include "mmaux/launch/aggregate.h"
@@ -146,12 +147,6 @@ std::string format_markdown(const Aggregate& a) {
 }
 
 std::string format_csv(const Aggregate& a) {
-  auto q = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-  };
   auto num = [](double v) { return std::isnan(v) ? std::string() : fmt::format("{:.6f}", v); };
   std::string out =
       "dataset,model,loss_setting,variant,seeds_done,seeds_missing,weighted_f1_mean,"
@@ -160,15 +155,15 @@ std::string format_csv(const Aggregate& a) {
       "missing\n";
   for (const auto& g : a.groups) {
     bool d = g.has_baseline && g.delta_macro_f1.n > 0;
-    out +=
-        fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", q(g.dataset),
-                    q(g.model), g.loss_setting, q(g.variant), g.done.size(), g.missing.size(),
-                    g.done.empty() ? "" : num(g.weighted_f1.mean), num(g.weighted_f1.std),
-                    g.done.empty() ? "" : num(g.macro_f1.mean), num(g.macro_f1.std),
-                    d ? num(g.delta_weighted_f1.mean) : "", d ? num(g.delta_weighted_f1.std) : "",
-                    d ? num(g.delta_weighted_f1.p) : "", d ? num(g.delta_macro_f1.mean) : "",
-                    d ? num(g.delta_macro_f1.std) : "", d ? num(g.delta_macro_f1.p) : "",
-                    d ? g.delta_macro_f1.n : 0, q(missing_text(g)));
+    out += fmt::format(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_quote(g.dataset),
+        csv_quote(g.model), g.loss_setting, csv_quote(g.variant), g.done.size(), g.missing.size(),
+        g.done.empty() ? "" : num(g.weighted_f1.mean), num(g.weighted_f1.std),
+        g.done.empty() ? "" : num(g.macro_f1.mean), num(g.macro_f1.std),
+        d ? num(g.delta_weighted_f1.mean) : "", d ? num(g.delta_weighted_f1.std) : "",
+        d ? num(g.delta_weighted_f1.p) : "", d ? num(g.delta_macro_f1.mean) : "",
+        d ? num(g.delta_macro_f1.std) : "", d ? num(g.delta_macro_f1.p) : "",
+        d ? g.delta_macro_f1.n : 0, csv_quote(missing_text(g)));
   }
   return out;
 }

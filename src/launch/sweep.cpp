@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/strings.h"
 
 namespace mmaux::launch {
@@ -135,15 +136,6 @@ void set_slurm_key(SlurmSettings& s, const std::string& origin, int line, const 
   } else if (key == "extra") {
     s.extra = split_words(value);
   }
-}
-
-uint64_t fnv1a(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
 }
 
 std::string sanitize(const std::string& text) {
@@ -326,7 +318,7 @@ std::vector<RunPlan> expand_sweep(const SweepSpec& spec, const fs::path& runs_di
     std::string canonical;
     for (const auto& c : run.configs) canonical += "--config=" + c + "\n";
     for (const auto& [k, v] : run.options) canonical += k + "=" + v + "\n";
-    uint64_t h = fnv1a(canonical);
+    uint64_t h = fnv1a64(canonical);
     std::string hash = fmt::format("{:08x}", static_cast<uint32_t>(h ^ (h >> 32)));
     parts.push_back(hash);
     run.id = fmt::format("{}", fmt::join(parts, "-"));

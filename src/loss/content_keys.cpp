@@ -1,14 +1,11 @@
 #include <ATen/ATen.h>
 
-#include "dist/hash.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/loss/itm.h"
 
 namespace mmaux::loss {
 namespace {
-
-using dist::detail::hash_bytes;
-using dist::detail::hash_combine;
 
 constexpr uint64_t kTextSeed = 0x74657874ULL;
 constexpr uint64_t kImageSeed = 0x696D6167ULL;

@@ -2,8 +2,8 @@
 
 #include <ATen/ATen.h>
 
-#include "dist/hash.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/loss/cross_entropy.h"
 
 namespace mmaux::loss {
@@ -15,8 +15,7 @@ enum Stream : uint64_t { kNegText = 1, kNegImage = 2, kSwapCoin = 3, kSwapPick =
 
 /// A uniform double in [0, 1) that depends only on (seed, step, global row, stream).
 double uniform(SamplingKey key, int64_t row, Stream stream) {
-  using dist::detail::hash_combine;
-  uint64_t h = dist::detail::mix64(key.seed);
+  uint64_t h = mix64(key.seed);
   h = hash_combine(h, static_cast<uint64_t>(key.step));
   h = hash_combine(h, static_cast<uint64_t>(row));
   h = hash_combine(h, stream);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/model/checkpoint.h"
 #include "mmaux/model/dual_stream.h"
@@ -211,17 +212,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
 }
 
 void write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MMAUX_CHECK(out, "cannot write '{}'", tmp.string());
-    out << text << "\n";
-    out.flush();
-    MMAUX_CHECK(out, "writing '{}' failed (disk full?)", tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  MMAUX_CHECK(!ec, "cannot rename '{}' to '{}': {}", tmp.string(), path.string(), ec.message());
+  write_file_atomic(path.string(), text + "\n");
 }
 
 }  // namespace

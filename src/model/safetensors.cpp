@@ -10,6 +10,7 @@
 #include <set>
 
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "model/json_util.h"
 #include "model/shape.h"
 
@@ -266,10 +267,7 @@ void write_safetensors(const std::string& path,
   }
   std::string json = header.dump();
   json.append((8 - json.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MMAUX_CHECK(out, "cannot write '{}'", tmp);
+  write_file_atomic(path, [&](std::ostream& out) {
     unsigned char len[8];
     uint64_t n = json.size();
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
@@ -279,12 +277,7 @@ void write_safetensors(const std::string& path,
       out.write(static_cast<const char*>(t.data_ptr()),
                 static_cast<std::streamsize>(t.numel() * t.element_size()));
     }
-    out.flush();
-    MMAUX_CHECK(out, "writing '{}' failed (disk full?)", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  MMAUX_CHECK(!ec, "cannot rename '{}' to '{}': {}", tmp, path, ec.message());
+  });
 }
 
 }  // namespace mmaux::model

@@ -7,8 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "data/sha256.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/log.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/train/run_files.h"
@@ -89,20 +90,12 @@ void CheckpointStore::save(const CheckpointData& data, dist::Communicator& comm)
     for (const char* f : kFiles) {
       std::string p = (fs::path(tmp) / f).string();
       fsync_path(p);
-      files[f] = {{"bytes", static_cast<int64_t>(fs::file_size(p))},
-                  {"sha256", data::detail::sha256_file(p)}};
+      files[f] = {{"bytes", static_cast<int64_t>(fs::file_size(p))}, {"sha256", sha256_file(p)}};
     }
     state["files"] = files;
     write_file_atomic((fs::path(tmp) / "state.json").string(), state.dump(2));
-    fsync_path(tmp);
     // 3. Publish: until this rename the previous checkpoint of this name stays intact.
-    std::string final_dir = dir_of(data.name);
-    std::string old = dir_of(".old-" + data.name);
-    fs::remove_all(old);
-    if (fs::exists(final_dir)) fs::rename(final_dir, old);
-    fs::rename(tmp, final_dir);
-    fsync_path(ckpt_dir_);
-    fs::remove_all(old);
+    replace_directory(tmp, dir_of(data.name));
     // 4. Keep the newest keep_last step checkpoints.
     prune(data.name);
   }
@@ -146,7 +139,7 @@ std::string CheckpointStore::validate(const std::string& dir) {
       return fmt::format("{} has {} bytes, expected {} (truncated?)", name, bytes,
                          info.value("bytes", int64_t{-1}));
     }
-    if (data::detail::sha256_file(p) != info.value("sha256", std::string())) {
+    if (sha256_file(p) != info.value("sha256", std::string())) {
       return fmt::format("{} has a wrong SHA-256 (altered or corrupt)", name);
     }
   }

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/dist/all_gather.h"
 #include "mmaux/train/run_files.h"
@@ -17,16 +19,9 @@ namespace fs = std::filesystem;
 namespace mmaux::train {
 namespace {
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 std::string header(const std::vector<std::string>& classes) {
   std::string out = "post_id,label,predicted";
-  for (const auto& c : classes) out += ",prob_" + csv_field(c);
+  for (const auto& c : classes) out += "," + csv_quote("prob_" + c);
   return out + "\n";
 }
 
@@ -36,9 +31,9 @@ void write_part(const std::string& path, const std::vector<Prediction>& rows,
                 const std::vector<std::string>& classes) {
   std::string out;
   for (const auto& r : rows) {
-    out += fmt::format("{} {},{},{}", r.sample_index, csv_field(r.post_id),
-                       csv_field(classes[static_cast<size_t>(r.label)]),
-                       csv_field(classes[static_cast<size_t>(r.predicted)]));
+    out += fmt::format("{} {},{},{}", r.sample_index, csv_quote(r.post_id),
+                       csv_quote(classes[static_cast<size_t>(r.label)]),
+                       csv_quote(classes[static_cast<size_t>(r.predicted)]));
     for (float p : r.probs) out += fmt::format(",{:.6f}", p);
     out += "\n";
   }

@@ -26,14 +26,8 @@ c10::Device pick_device(const RunConfig& c) {
                      "option 'train.device' = cuda, but {} (CUDA devices: {}, libtorch with CUDA: "
                      "{}); use --train.device cpu",
                      "no usable GPU is present", gpus, torch_cuda ? "yes" : "no");
-  int local = dist::runtime_info().local_rank;
+  int local = c.topology.local_rank;
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % gpus));
-}
-
-int pick_threads(const DistOptions& d) {
-  if (d.threads > 0) return d.threads;
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, dist::runtime_info().local_size));
 }
 
 }  // namespace
@@ -52,7 +46,8 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
   MMAUX_CHECK_CONFIG(!config.data.dir.empty(),
                      "option 'data.dir' is required: the directory written by 'mmaux preprocess'");
 
-  at::set_num_threads(pick_threads(config.dist));
+  at::set_num_threads(
+      dist::threads_per_rank(config.dist, config.topology, std::thread::hardware_concurrency()));
   keep_freed_memory();
   // mpirun binds each rank to one core by default (for 2 ranks or fewer): more threads than the
   // CPUs a rank may run on make the threads wait for each other.
@@ -67,7 +62,7 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
   if (config.train.bf16 && !device.is_cuda()) {
     log_warn("train", "train.bf16 is ignored on the CPU (bf16 autocast is for GPU runs)");
   }
-  comm = dist::make_communicator(config.dist, device.is_cuda());
+  comm = dist::make_communicator(config.dist, device.is_cuda(), config.topology);
   manifest = data::Manifest::load(config.data.dir, true);
 
   // The same initial weights on every rank (GradSync also broadcasts rank 0's).

@@ -12,12 +12,12 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "data/sha256.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/log.h"
 #include "mmaux/core/version.h"
 #include "mmaux/data/loader.h"
-#include "mmaux/dist/runtime.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/train/checkpoint.h"
@@ -48,7 +48,7 @@ std::string config_hash(const std::map<std::string, std::string>& values) {
   std::string text;
   for (const auto& [k, v] : values)
     if (!config_key_may_change_on_resume(k)) text += k + "=" + v + "\n";
-  return data::detail::sha256_hex(text).substr(0, 16);
+  return sha256_hex(text).substr(0, 16);
 }
 
 struct Progress {
@@ -64,7 +64,9 @@ struct Progress {
 
 // A progress line rewritten in place only for one process on a terminal: mpirun hands its
 // ranks a pseudo-terminal even when its own output goes to a file, so distributed runs log lines.
-bool interactive() { return isatty(STDOUT_FILENO) && dist::runtime_info().world_size == 1; }
+bool interactive(const dist::Communicator& comm) {
+  return isatty(STDOUT_FILENO) && comm.world_size() == 1;
+}
 
 class Trainer {
  public:
@@ -295,7 +297,7 @@ void Trainer::log_step(const StepLosses& l, double lr, double samples_per_s) {
       "| eta {:.0f}s",
       p_.epoch + 1, s_.config.train.epochs, p_.step, total, samples_per_s, v[0].item<double>(),
       v[1].item<double>(), v[2].item<double>(), v[3].item<double>(), eta);
-  if (interactive()) {
+  if (interactive(*s_.comm)) {
     fmt::print("\r{}\x1b[K", line);
     std::fflush(stdout);
   } else {
@@ -403,12 +405,7 @@ void Trainer::save_best(const EvalResult& r) {
                            {"value", p_.best_value},
                            {"validation", metrics_to_json(r.metrics, s_.manifest.class_names())}};
     write_file_atomic((tmp / "best.json").string(), info.dump(2));
-    fs::path old = fs::path(run_dir_) / ".old-best";
-    fs::remove_all(old);
-    if (fs::exists(best)) fs::rename(best, old);
-    fs::rename(tmp, best);
-    fsync_path(run_dir_);
-    fs::remove_all(old);
+    replace_directory(tmp.string(), best.string());
   }
   s_.comm->barrier();
 }
@@ -504,7 +501,7 @@ int Trainer::run() {
   while (p_.cursor.epoch < s_.config.train.epochs) {
     bool finished_epoch = train_epoch();
     if (!finished_epoch) return kExitRequeue;
-    if (interactive() && s_.comm->rank() == 0) fmt::print("\n");
+    if (interactive(*s_.comm) && s_.comm->rank() == 0) fmt::print("\n");
     end_of_epoch();
     if (p_.step >= total_steps()) break;
     if (stop_signal() != 0) {  // a signal during evaluation: the epoch checkpoint is written

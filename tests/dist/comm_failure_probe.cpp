@@ -20,12 +20,12 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   return mmaux::cli::run_guarded([&] {
     MMAUX_CHECK_CONFIG(mode == "timeout" || mode == "die", "usage: comm_failure_probe timeout|die");
-    mmaux::dist::init_runtime(
+    const mmaux::dist::Topology topology = mmaux::dist::init_runtime(
         mmaux::dist::detect_launch([](const char* n) { return std::getenv(n); }));
     mmaux::DistOptions options;
     options.backend = "mpi";
     options.timeout_s = mode == "timeout" ? 2 : 120;
-    auto comm = mmaux::dist::make_communicator(options, false);
+    auto comm = mmaux::dist::make_communicator(options, false, topology);
     at::Tensor t = at::ones({16}, at::kDouble);
     comm->all_reduce(t, mmaux::dist::ReduceOp::kSum);  // everyone is alive here
     if (comm->rank() == 1) {

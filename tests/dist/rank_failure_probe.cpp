@@ -10,7 +10,7 @@
 
 int main() {
   return mmaux::cli::run_guarded([] {
-    const auto& info = mmaux::dist::init_runtime(
+    const mmaux::dist::Topology info = mmaux::dist::init_runtime(
         mmaux::dist::detect_launch([](const char* n) { return std::getenv(n); }));
     if (info.rank == 1) MMAUX_THROW(mmaux::DataError, "rank 1 failed on purpose (probe)");
     MPI_Barrier(MPI_COMM_WORLD);

@@ -14,6 +14,7 @@
 #include "mmaux/loss/cross_entropy.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
+#include "support/mpi_support.h"
 
 namespace mmaux {
 namespace {
@@ -91,7 +92,7 @@ class Equivalence : public ::testing::Test {
     o.backend = "mpi";
     o.timeout_s = 60;
     o.bucket_mb = 0.0005;  // a few hundred bytes: several buckets even for this small model
-    comm_ = dist::make_communicator(o, false);
+    comm_ = dist::make_communicator(o, false, testing::mpi_topology());
     local_ = dist::make_local_communicator();
     w_ = comm_->world_size();
     ASSERT_EQ(kGlobalBatch % w_, 0);

@@ -1,20 +1,14 @@
 // MPI error wrappers, with MPI initialised (Open MPI has no error strings before MPI_Init).
 #include <gtest/gtest.h>
 
-#include "core/check_mpi.h"
+#include "dist/check_mpi.h"
 #include "mmaux/core/error.h"
+#include "support/test_support.h"
 
 namespace mmaux {
 namespace {
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
+using testing::message_of;
 
 TEST(ForeignCheck, MpiNamesCallErrorAndRank) {
   set_error_rank(3);

@@ -10,6 +10,7 @@
 #include "mmaux/dist/all_gather.h"
 #include "mmaux/dist/communicator.h"
 #include "mmaux/dist/runtime.h"
+#include "support/mpi_support.h"
 
 namespace mmaux::dist {
 namespace {
@@ -17,15 +18,15 @@ namespace {
 class Nccl : public ::testing::Test {
  protected:
   void SetUp() override {
-    const LaunchInfo& info = runtime_info();
-    if (!nccl_compiled() || !at::hasCUDA() || cuda_device_count() < info.local_size) {
+    const Topology& topology = testing::mpi_topology();
+    if (!nccl_compiled() || !at::hasCUDA() || cuda_device_count() < topology.local_size) {
       GTEST_SKIP() << "needs NCCL, a CUDA libtorch and one GPU per rank (" << cuda_device_count()
                    << " visible)";
     }
     DistOptions o;
     o.backend = "auto";
     o.timeout_s = 60;
-    comm_ = make_communicator(o, true);
+    comm_ = make_communicator(o, true, topology);
   }
   std::shared_ptr<Communicator> comm_;
 };

@@ -6,8 +6,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
-#include "mmaux/data/csv.h"
+#include "mmaux/core/files.h"
 #include "mmaux/data/loader.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/preprocess.h"
@@ -78,7 +79,7 @@ TEST(CsvPipeline, EveryPostIsWrittenOrSkippedWithItsReason) {
   EXPECT_EQ(report.written, 8);
   EXPECT_EQ(report.utf8_repaired, 1);  // p12's Latin-1 byte, repaired
 
-  auto skipped = data::parse_csv(data::read_whole_file((f.out / "skipped.csv").string()));
+  auto skipped = parse_csv(read_whole_file((f.out / "skipped.csv").string()));
   ASSERT_EQ(skipped.size(), 11u);  // header + 10
   std::map<std::string, std::string> reason_of;
   for (size_t i = 1; i < skipped.size(); ++i)
@@ -162,7 +163,7 @@ TEST(CsvPipeline, RandomSplitIsSeededAndWrittenDown) {
   CsvFixture f;
   auto o = mmaux::testing::preprocess_options("csv", f.raw, f.out, f.model);
   data::run_preprocess(o, read_raw_dataset(o));
-  auto splits = data::parse_csv(data::read_whole_file((f.out / "splits.csv").string()));
+  auto splits = parse_csv(read_whole_file((f.out / "splits.csv").string()));
   bool found = false;
   for (const auto& r : splits) {
     if (r.fields[0] == "p16") {

@@ -3,8 +3,9 @@
 ///
 /// User, configuration and data problems are reported with MMAUX_CHECK* (they name the thing, its
 /// value, what was expected and how to fix it); broken invariants are MMAUX_ASSERT ("this is a
-/// bug"). Foreign C libraries (MPI, HDF5, CUDA, NCCL) have their own wrappers in private headers
-/// (src/core/check_*.h) built on mmaux::detail::foreign_call_failed.
+/// bug"). Foreign C libraries (MPI, HDF5, CUDA, NCCL) have their own wrappers, private to the
+/// area that uses the library (src/dist/check_mpi.h, src/dist/check_cuda.h, src/data/check_h5.h),
+/// built on mmaux::detail::foreign_call_failed.
 
 #include <fmt/format.h>
 

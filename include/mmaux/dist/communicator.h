@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mmaux/config/dist_options.h"
+#include "mmaux/dist/topology.h"
 
 namespace mmaux::dist {
 
@@ -77,8 +78,11 @@ class Communicator {
 
 /// Picks the backend from options.backend (auto: nccl when `cuda` is true and NCCL is compiled,
 /// else mpi when the MPI runtime is active, else local). Collectives time out after
-/// options.timeout_s. Requires init_runtime() for mpi and nccl. Collective.
-std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool cuda);
+/// options.timeout_s. `topology` is init_runtime's result: local needs a world of 1, mpi reads
+/// the ranks per node, nccl picks this rank's GPU from the local rank. Requires init_runtime()
+/// for mpi and nccl. Collective.
+std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool cuda,
+                                                const Topology& topology);
 
 /// A communicator for one process (world size 1; every collective is the identity).
 std::shared_ptr<Communicator> make_local_communicator();

@@ -9,6 +9,7 @@
 #include "mmaux/config/loss_options.h"
 #include "mmaux/config/model_options.h"
 #include "mmaux/config/train_options.h"
+#include "mmaux/dist/topology.h"
 
 namespace mmaux::train {
 
@@ -21,6 +22,7 @@ struct RunConfig {
   DistOptions dist;
   std::string config_ini;                            ///< effective configuration (INI text)
   std::map<std::string, std::string> config_values;  ///< dotted option name -> value text
+  dist::Topology topology;  ///< this process in the job: dist::init_runtime's result (the CLI's)
 };
 
 /// Options that may differ between a run and its resumption (they do not change the result).

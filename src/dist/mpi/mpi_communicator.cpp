@@ -8,9 +8,8 @@
 #include <thread>
 #include <utility>
 
-#include "core/check_mpi.h"
+#include "dist/check_mpi.h"
 #include "mmaux/core/error.h"
-#include "mmaux/dist/runtime.h"
 
 namespace mmaux::dist {
 namespace {
@@ -112,13 +111,14 @@ class MpiWork : public Work {
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(double timeout_s, MPI_Comm base) : timeout_s_(timeout_s) {
+MpiCommunicator::MpiCommunicator(double timeout_s, int local_size, MPI_Comm base)
+    : timeout_s_(timeout_s), local_size_(local_size) {
   MMAUX_MPI_CHECK(MPI_Comm_dup(base, &comm_));
   MMAUX_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MMAUX_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MMAUX_MPI_CHECK(MPI_Comm_size(comm_, &size_));
   const unsigned cores = std::thread::hardware_concurrency();
-  oversubscribed_ = cores > 0 && runtime_info().local_size > static_cast<int>(cores);
+  oversubscribed_ = cores > 0 && local_size_ > static_cast<int>(cores);
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -251,7 +251,7 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
 }
 
 std::shared_ptr<Communicator> MpiCommunicator::duplicate() {
-  return std::make_shared<MpiCommunicator>(timeout_s_, comm_);
+  return std::make_shared<MpiCommunicator>(timeout_s_, local_size_, comm_);
 }
 
 void MpiCommunicator::barrier() {

@@ -11,8 +11,9 @@ namespace mmaux::dist {
 
 class MpiCommunicator : public Communicator {
  public:
-  /// Duplicates `base` (collective over its ranks).
-  explicit MpiCommunicator(double timeout_s, MPI_Comm base = MPI_COMM_WORLD);
+  /// Duplicates `base` (collective over its ranks). `local_size`: the ranks on this node (more
+  /// than its cores makes the polling yield).
+  MpiCommunicator(double timeout_s, int local_size, MPI_Comm base = MPI_COMM_WORLD);
   ~MpiCommunicator() override;
 
   int rank() const override { return rank_; }
@@ -37,6 +38,7 @@ class MpiCommunicator : public Communicator {
   int rank_ = 0;
   int size_ = 1;
   double timeout_s_;
+  int local_size_;
   bool oversubscribed_ = false;  ///< more ranks on this node than cores: yield while polling
 };
 

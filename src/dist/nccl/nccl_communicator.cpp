@@ -26,11 +26,12 @@
 #include <mutex>
 #include <thread>
 
-#include "core/check_cuda.h"
-#include "core/check_mpi.h"
+#include "dist/check_cuda.h"
+#include "dist/check_mpi.h"
 #include "dist/nccl/nccl_factory.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
+#include "mmaux/dist/runtime.h"
 
 #if MMAUX_TORCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -223,16 +224,16 @@ class NcclCommunicator : public Communicator {
     watchdog_ = std::make_unique<Watchdog>(comm_, rank_, size_, timeout_s_);
   }
 
-  NcclCommunicator(const DistOptions& options, const LaunchInfo& launch)
-      : rank_(launch.rank), size_(launch.world_size), timeout_s_(options.timeout_s) {
+  NcclCommunicator(const DistOptions& options, const Topology& topology)
+      : rank_(topology.rank), size_(topology.world_size), timeout_s_(options.timeout_s) {
     int n = nccl_cuda_device_count();
     MMAUX_CHECK_CONFIG(n > 0,
                        "dist.backend=nccl on rank {}, but no CUDA device is visible; use "
                        "dist.backend=mpi on CPU or check CUDA_VISIBLE_DEVICES and the driver",
                        rank_);
-    device_ = launch.local_rank % n;
+    device_ = topology.local_rank % n;
     MMAUX_CUDA_CHECK(cudaSetDevice(device_));
-    refuse_shared_gpus(n, launch.local_size);
+    refuse_shared_gpus(n, topology.local_size);
     ncclUniqueId id;
     if (rank_ == 0) MMAUX_NCCL_CHECK(ncclGetUniqueId(&id));
     if (size_ > 1) {
@@ -464,8 +465,8 @@ int nccl_cuda_device_count() {
 }
 
 std::shared_ptr<Communicator> make_nccl_communicator(const DistOptions& options,
-                                                     const LaunchInfo& launch) {
-  return std::make_shared<NcclCommunicator>(options, launch);
+                                                     const Topology& topology) {
+  return std::make_shared<NcclCommunicator>(options, topology);
 }
 
 }  // namespace mmaux::dist

@@ -6,13 +6,13 @@
 
 #include "mmaux/config/dist_options.h"
 #include "mmaux/dist/communicator.h"
-#include "mmaux/dist/runtime.h"
+#include "mmaux/dist/topology.h"
 
 namespace mmaux::dist {
 
 /// Collective over the job (bootstraps through MPI when the world has several ranks).
 std::shared_ptr<Communicator> make_nccl_communicator(const DistOptions& options,
-                                                     const LaunchInfo& launch);
+                                                     const Topology& topology);
 
 /// cudaGetDeviceCount, with any error (no driver, no device) read as 0 devices.
 int nccl_cuda_device_count();

@@ -4,7 +4,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "mmaux/data/csv.h"
+#include "mmaux/core/csv.h"
+#include "mmaux/core/files.h"
 #include "mmaux/data/image.h"
 #include "mmaux/data/synth.h"
 #include "support/test_support.h"

@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include "mmaux/core/error.h"
-#include "mmaux/data/csv.h"
 #include "mmaux/data/text.h"
 #include "mmaux/data/tokenizer.h"
 #include "support/test_support.h"
@@ -32,19 +31,6 @@ TEST(Text, RepairsAndDecodes) {
   EXPECT_FALSE(is_valid_utf8("caf\xE9"));
   EXPECT_EQ(latin1_to_utf8("caf\xE9"), "caf\xC3\xA9");
   EXPECT_EQ(nfc("e\xCC\x81"), "\xC3\xA9");
-}
-
-TEST(Csv, QuotesNewlinesAndStrayQuotes) {
-  auto r =
-      parse_csv("\xEF\xBB\xBFid,text\n1,\"a, \"\"b\"\"\nc\"\n2,He said \"hi\" there\r\n\n3,x\n");
-  ASSERT_EQ(r.size(), 4u);
-  EXPECT_EQ(r[1].fields[1], "a, \"b\"\nc");
-  EXPECT_EQ(r[2].fields[1], "He said \"hi\" there");
-  EXPECT_EQ(r[2].line, 4);
-  EXPECT_EQ(r[3].line, 6);
-  EXPECT_EQ(csv_row({"a", "b,c", "d\"e"}), "a,\"b,c\",\"d\"\"e\"\n");
-  EXPECT_EQ(parse_csv(csv_row({"x\ny", "q\"", ""}))[0].fields,
-            (std::vector<std::string>{"x\ny", "q\"", ""}));
 }
 
 TEST(WordPiece, FollowsBertBasicAndWordpieceRules) {

@@ -19,7 +19,7 @@ LaunchInfo detect(const std::map<std::string, std::string>& env) {
 TEST(Launch, AloneIsOneRankWithoutMpi) {
   LaunchInfo i = detect({});
   EXPECT_FALSE(i.mpi);
-  EXPECT_EQ(i.world_size, 1);
+  EXPECT_EQ(i.topology.world_size, 1);
   EXPECT_EQ(i.launcher, "none");
 }
 
@@ -29,10 +29,10 @@ TEST(Launch, OpenMpi) {
                          {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
                          {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
   EXPECT_TRUE(i.mpi);
-  EXPECT_EQ(i.rank, 3);
-  EXPECT_EQ(i.world_size, 4);
-  EXPECT_EQ(i.local_rank, 1);
-  EXPECT_EQ(i.local_size, 2);
+  EXPECT_EQ(i.topology.rank, 3);
+  EXPECT_EQ(i.topology.world_size, 4);
+  EXPECT_EQ(i.topology.local_rank, 1);
+  EXPECT_EQ(i.topology.local_size, 2);
 }
 
 TEST(Launch, SrunWithPmix) {
@@ -41,8 +41,8 @@ TEST(Launch, SrunWithPmix) {
                          {"SLURM_LOCALID", "1"},
                          {"SLURM_STEP_TASKS_PER_NODE", "2"}});
   EXPECT_EQ(i.launcher, "pmix");
-  EXPECT_EQ(i.rank, 1);
-  EXPECT_EQ(i.world_size, 2);
+  EXPECT_EQ(i.topology.rank, 1);
+  EXPECT_EQ(i.topology.world_size, 2);
 }
 
 TEST(Launch, SrunWithoutMpiSupportIsRefused) {
@@ -56,7 +56,7 @@ TEST(Launch, SrunWithoutMpiSupportIsRefused) {
 
 TEST(Launch, BatchShellOfAnAllocationIsOneProcess) {
   LaunchInfo i = detect({{"SLURM_NTASKS", "2"}, {"SLURM_PROCID", "0"}});
-  EXPECT_EQ(i.world_size, 1);
+  EXPECT_EQ(i.topology.world_size, 1);
 }
 
 TEST(Launch, BadValuesAreNamed) {
@@ -70,7 +70,7 @@ TEST(Launch, BadValuesAreNamed) {
 
 TEST(Launch, ThreadsPerRankShareTheNodesCores) {
   DistOptions o;
-  LaunchInfo four;
+  Topology four;
   four.local_size = 4;
   EXPECT_EQ(threads_per_rank(o, four, 16), 4);
   EXPECT_EQ(threads_per_rank(o, four, 2), 1);  // oversubscribed: never 0

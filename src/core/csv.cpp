@@ -1,11 +1,6 @@
-#include "mmaux/data/csv.h"
+#include "mmaux/core/csv.h"
 
-#include <fstream>
-#include <sstream>
-
-#include "mmaux/core/error.h"
-
-namespace mmaux::data {
+namespace mmaux {
 
 std::vector<CsvRecord> parse_csv(std::string_view s, char sep) {
   if (s.size() >= 3 && s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);
@@ -21,9 +16,10 @@ std::vector<CsvRecord> parse_csv(std::string_view s, char sep) {
     field_started = quoted = false;
   };
   auto end_record = [&] {
+    // A blank line is no record; a line holding only "" is a record of one empty field.
+    const bool blank = rec.fields.empty() && field.empty() && !quoted;
     end_field();
-    // A blank line is no record.
-    if (!(rec.fields.size() == 1 && rec.fields[0].empty())) out.push_back(std::move(rec));
+    if (!blank) out.push_back(std::move(rec));
     rec = CsvRecord();
     rec.line = line;
   };
@@ -60,33 +56,28 @@ std::vector<CsvRecord> parse_csv(std::string_view s, char sep) {
   return out;
 }
 
+std::string csv_quote(std::string_view field, char sep) {
+  const char special[] = {'"', '\r', '\n', sep, '\0'};
+  if (field.find_first_of(special) == std::string_view::npos) return std::string(field);
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 std::string csv_row(const std::vector<std::string>& fields, char sep) {
   std::string out;
   for (size_t i = 0; i < fields.size(); ++i) {
     if (i > 0) out.push_back(sep);
-    const std::string& f = fields[i];
-    bool quote = f.find_first_of(std::string("\"\r\n") + sep) != std::string::npos;
-    if (!quote) {
-      out += f;
-      continue;
-    }
-    out.push_back('"');
-    for (char c : f) {
-      if (c == '"') out.push_back('"');
-      out.push_back(c);
-    }
-    out.push_back('"');
+    out += csv_quote(fields[i], sep);
   }
+  // A lone empty field is written as "" so that the record is not read back as a blank line.
+  if (fields.size() == 1 && fields[0].empty()) out = "\"\"";
   out.push_back('\n');
   return out;
 }
 
-std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  MMAUX_CHECK_DATA(in.good(), "cannot read '{}': no such file or not readable", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace mmaux::data
+}  // namespace mmaux

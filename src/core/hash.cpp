@@ -1,4 +1,4 @@
-#include "data/sha256.h"
+#include "mmaux/core/hash.h"
 
 #include <openssl/evp.h>
 
@@ -10,7 +10,7 @@
 
 #include "mmaux/core/error.h"
 
-namespace mmaux::data::detail {
+namespace mmaux {
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   MMAUX_ASSERT(ctx_ != nullptr &&
@@ -56,4 +56,4 @@ std::string sha256_file(const std::string& path) {
   return s.hex_digest();
 }
 
-}  // namespace mmaux::data::detail
+}  // namespace mmaux
