@@ -80,7 +80,7 @@ void run_one(const Args& args) {
   o.preset = args.one_preset;
   auto model = mmaux::model::make_model(o, 4);
   model->train();
-  mmaux::model::ModelConfig c = mmaux::model::preset_config(o.name, o.preset);
+  mmaux::model::ModelArchitecture c = mmaux::model::preset_config(o.name, o.preset);
   const int64_t image = o.name == "vilt" ? c.vilt.image_size : c.vision.image_size;
   const int64_t vocab = o.name == "vilt" ? c.vilt.vocab_size : c.text.vocab_size;
   const int64_t b = args.batch, length = text_length(o.preset);

@@ -105,14 +105,14 @@ void check_image(int64_t image, int64_t patch, const char* what) {
 
 const char* const* preset_names() { return kPresetNames; }
 
-ModelConfig preset_config(const std::string& kind, const std::string& name) {
+ModelArchitecture preset_config(const std::string& kind, const std::string& name) {
   bool known = false;
   for (const char* const* p = kPresetNames; *p; ++p) known = known || name == *p;
   MMAUX_CHECK_CONFIG(
       known, "unknown model preset '{}'; expected tiny, small, ber-vit-base or vilt-b32", name);
   MMAUX_CHECK_CONFIG(kind == "ber-vit-concat" || kind == "ber-vit-att" || kind == "vilt",
                      "unknown model '{}'; expected ber-vit-concat, ber-vit-att or vilt", kind);
-  ModelConfig c;
+  ModelArchitecture c;
   c.kind = kind;
   c.text = text_preset(name);
   c.vision = vision_preset(name);
@@ -121,7 +121,7 @@ ModelConfig preset_config(const std::string& kind, const std::string& name) {
   return c;
 }
 
-void validate(const ModelConfig& c) {
+void validate(const ModelArchitecture& c) {
   if (c.kind == "vilt") {
     const ViltConfig& v = c.vilt;
     check_heads(v.hidden_size, v.num_attention_heads, "vilt");
@@ -291,7 +291,7 @@ std::string text_config_json(const TextConfig& c) { return text_json(c).dump(2);
 std::string vision_config_json(const VisionConfig& c) { return vision_json(c).dump(2); }
 std::string vilt_config_json(const ViltConfig& c) { return vilt_json(c).dump(2); }
 
-std::string model_config_json(const ModelConfig& c) {
+std::string model_config_json(const ModelArchitecture& c) {
   json j{{"mmaux_model", c.kind},
          {"num_classes", c.num_classes},
          {"classifier_dropout", c.classifier_dropout}};
@@ -309,9 +309,9 @@ std::string model_config_json(const ModelConfig& c) {
   return j.dump(2);
 }
 
-ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
+ModelArchitecture parse_model_config(const std::string& json_text, const std::string& origin) {
   json j = parse_json_object(json_text, origin);
-  ModelConfig c;
+  ModelArchitecture c;
   MMAUX_CHECK_DATA(j.contains("mmaux_model"), "{}: no 'mmaux_model' key; not written by mmaux",
                    origin);
   get_to(j, "mmaux_model", c.kind, origin);
@@ -343,7 +343,7 @@ double layer_flops(int64_t tokens, int64_t hidden, int64_t inter) {
 
 }  // namespace
 
-double forward_flops(const ModelConfig& c, int64_t text_length) {
+double forward_flops(const ModelArchitecture& c, int64_t text_length) {
   if (c.kind == "vilt") {
     const ViltConfig& v = c.vilt;
     int64_t patches = (v.image_size / v.patch_size) * (v.image_size / v.patch_size);

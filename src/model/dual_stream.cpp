@@ -9,7 +9,7 @@
 
 namespace mmaux::model {
 
-DualStreamModel::DualStreamModel(const ModelConfig& config, const ModelOptions& options)
+DualStreamModel::DualStreamModel(const ModelArchitecture& config, const ModelOptions& options)
     : config_(config), options_(options) {
   MMAUX_ASSERT(config.kind == "ber-vit-concat" || config.kind == "ber-vit-att", "kind {}",
                config.kind);

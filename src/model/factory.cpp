@@ -5,10 +5,10 @@
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model/json_util.h"
 
@@ -61,11 +61,11 @@ void load_tower(torch::nn::Module& tower, const std::string& dir,
 }
 
 /// The preset named by "mmaux_preset" with the shape keys of the file applied.
-ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json& j,
-                                  const std::string& origin) {
+ModelArchitecture preset_with_overrides(const std::string& kind, const nlohmann::json& j,
+                                        const std::string& origin) {
   std::string preset;
   get_to(j, "mmaux_preset", preset, origin);
-  ModelConfig c = preset_config(kind, preset);
+  ModelArchitecture c = preset_config(kind, preset);
   get_to(j, "model_type", c.text.model_type, origin);
   if (!is_text_type(c.text.model_type)) c.text.model_type = "bert";
   for (int64_t* field : {&c.text.vocab_size, &c.vilt.vocab_size}) {
@@ -87,7 +87,7 @@ ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json&
   return c;
 }
 
-void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
+void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes) {
   c.num_classes = num_classes;
   c.classifier_dropout = o.dropout;
   if (o.encoder_dropout >= 0) {
@@ -98,7 +98,7 @@ void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
   validate(c);
 }
 
-std::shared_ptr<MultimodalModel> build(const ModelConfig& c, const ModelOptions& o) {
+std::shared_ptr<MultimodalModel> build(const ModelArchitecture& c, const ModelOptions& o) {
   if (c.kind == "vilt") return std::make_shared<ViltModel>(c, o);
   return std::make_shared<DualStreamModel>(c, o);
 }
@@ -110,7 +110,7 @@ std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int 
       "vilt; use ber-vit-concat or ber-vit-att, or a ViLT directory",
       o.dir);
   const fs::path root(o.dir);
-  ModelConfig c = preset_config(o.name, o.preset);
+  ModelArchitecture c = preset_config(o.name, o.preset);
   c.text = parse_text_config(read_text(root / "text" / "config.json"), TextConfig{},
                              (root / "text" / "config.json").string());
   c.vision = parse_vision_config(read_text(root / "image" / "config.json"), VisionConfig{},
@@ -128,7 +128,7 @@ std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int 
 
 std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_classes,
                                             const std::string& text, const fs::path& config_path) {
-  ModelConfig c = parse_model_config(text, config_path.string());
+  ModelArchitecture c = parse_model_config(text, config_path.string());
   MMAUX_CHECK_CONFIG(c.kind == o.name,
                      "model.dir '{}' holds a {} model but model.name is {}; set --model.name {}",
                      o.dir, c.kind, o.name, c.kind);
@@ -174,7 +174,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   nlohmann::json j = parse_json_object(text, config_path.string());
   std::string model_type;
   get_to(j, "model_type", model_type, config_path.string());
-  ModelConfig c;
+  ModelArchitecture c;
   if (j.contains("mmaux_preset")) {
     c = preset_with_overrides(o.name, j, config_path.string());
   } else if (model_type == "vilt") {
@@ -231,7 +231,7 @@ std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num
                      num_classes);
   std::shared_ptr<MultimodalModel> model;
   if (options.dir.empty()) {
-    ModelConfig c = preset_config(options.name, options.preset);
+    ModelArchitecture c = preset_config(options.name, options.preset);
     apply_options(c, options, num_classes);
     model = build(c, options);
     log_info("model", "{} preset {}: random initialisation", options.name, options.preset);
@@ -260,7 +260,7 @@ void save_pretrained(const MultimodalModel& model, const std::string& dir) {
 void export_towers(const MultimodalModel& model, const std::string& dir) {
   const auto* dual = dynamic_cast<const DualStreamModel*>(&model);
   MMAUX_CHECK(dual, "export_towers: {} is not a dual-stream model", model.kind());
-  const ModelConfig& c = dual->config();
+  const ModelArchitecture& c = dual->config();
   struct Tower {
     const char* sub;
     const torch::nn::Module& module;

@@ -61,8 +61,9 @@ struct ViltConfig {
   bool qkv_bias = true;
 };
 
-/// Everything needed to build one multimodal model.
-struct ModelConfig {
+/// Everything needed to build one multimodal model: the architecture that ModelOptions (the
+/// user's [model] section) resolves to, and what a saved model's config.json records.
+struct ModelArchitecture {
   std::string kind = "ber-vit-concat";  ///< ber-vit-concat | ber-vit-att | vilt
   TextConfig text;                      ///< dual stream only
   VisionConfig vision;                  ///< dual stream only
@@ -76,7 +77,7 @@ struct ModelConfig {
 /// get text + vision, vilt gets vilt; presets are defined for every kind (ber-vit-base used with
 /// vilt gives a ViLT-B/32 shape, vilt-b32 with a dual-stream kind gives the base towers). Throws
 /// ConfigError for an unknown preset or kind.
-ModelConfig preset_config(const std::string& kind, const std::string& name);
+ModelArchitecture preset_config(const std::string& kind, const std::string& name);
 
 /// The preset names, in order of size.
 const char* const* preset_names();
@@ -98,17 +99,17 @@ std::string vision_config_json(const VisionConfig& c);
 std::string vilt_config_json(const ViltConfig& c);
 /// The whole model: {"mmaux_model": kind, "num_classes", ..., "text_config", "vision_config"}
 /// or {"mmaux_model": "vilt", ..., "vilt_config"}.
-std::string model_config_json(const ModelConfig& c);
+std::string model_config_json(const ModelArchitecture& c);
 /// Inverse of model_config_json. Throws DataError naming `origin`.
-ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);
+ModelArchitecture parse_model_config(const std::string& json_text, const std::string& origin);
 
 /// Forward FLOPs per sample (2 × multiply-adds of the matmuls and the patch convolution;
 /// element-wise work not counted) for text length `text_length` at the config's image size. Forward
 /// + backward is about 3× this.
-double forward_flops(const ModelConfig& c, int64_t text_length);
+double forward_flops(const ModelArchitecture& c, int64_t text_length);
 
 /// Checks the invariants (positive sizes, hidden divisible by heads, image divisible by patch);
 /// throws ConfigError naming the field.
-void validate(const ModelConfig& c);
+void validate(const ModelArchitecture& c);
 
 }  // namespace mmaux::model

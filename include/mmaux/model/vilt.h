@@ -67,7 +67,7 @@ class ViltBackbone : public torch::nn::Module {
 /// transformer is shared); image_cache is always undefined (every ITM pass is a full pass).
 class ViltModel : public MultimodalModel {
  public:
-  ViltModel(const ModelConfig& config, const ModelOptions& options);
+  ViltModel(const ModelArchitecture& config, const ModelOptions& options);
 
   Encoded encode(const ModelInput& input) override;
   at::Tensor classify(const at::Tensor& fused) override;
@@ -76,11 +76,11 @@ class ViltModel : public MultimodalModel {
   std::string kind() const override { return "vilt"; }
   std::string config_json() const override;
 
-  const ModelConfig& config() const { return config_; }
+  const ModelArchitecture& config() const { return config_; }
   ViltBackbone& backbone() { return *vilt_; }
 
  private:
-  ModelConfig config_;
+  ModelArchitecture config_;
   std::shared_ptr<ViltBackbone> vilt_;
   torch::nn::Linear classifier_{nullptr}, itm_head_{nullptr};
 };

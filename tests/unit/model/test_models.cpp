@@ -6,11 +6,11 @@
 #include <torch/autograd.h>
 
 #include "mmaux/core/error.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/config.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/layers.h"
 #include "mmaux/model/multimodal.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model_test_util.h"
 #include "support/test_support.h"
@@ -251,7 +251,7 @@ TEST(Presets, ParameterCounts) {
     EXPECT_LT(count_parameters(*small), 20'000'000) << name;
   }
   // The base presets have the pretrained checkpoints' shapes (counted without building them).
-  ModelConfig base = preset_config("ber-vit-concat", "ber-vit-base");
+  ModelArchitecture base = preset_config("ber-vit-concat", "ber-vit-base");
   EXPECT_EQ(base.text.hidden_size, 768);
   EXPECT_EQ(base.vision.image_size, 224);
   EXPECT_EQ(base.vision.patch_size, 16);

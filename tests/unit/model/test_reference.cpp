@@ -14,10 +14,10 @@
 #include <string>
 
 #include "mmaux/core/error.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model_test_util.h"
 #include "support/test_support.h"
