@@ -127,7 +127,7 @@ ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
 
 ViltModel::ViltModel(const ModelArchitecture& config, const ModelOptions& options)
     : config_(config) {
-  MMAUX_ASSERT(config.kind == "vilt", "kind {}", config.kind);
+  MMAUX_ASSERT(config.kind == ModelKind::kVilt, "kind {}", name_of(config.kind));
   validate(config);
   vilt_ = register_module("vilt", std::make_shared<ViltBackbone>(config.vilt));
   classifier_ =

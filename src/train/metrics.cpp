@@ -99,11 +99,19 @@ nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>&
   return j;
 }
 
-double metric_value(const Metrics& m, const std::string& name) {
-  if (name == "macro_f1") return m.macro_f1;
-  if (name == "weighted_f1") return m.weighted_f1;
-  if (name == "accuracy") return m.accuracy;
-  MMAUX_THROW(ConfigError, "unknown metric '{}'; expected macro_f1, weighted_f1 or accuracy", name);
+double metric_value(const Metrics& m, SelectMetric metric) {
+  switch (metric) {
+    case SelectMetric::kMacroF1:
+      return m.macro_f1;
+    case SelectMetric::kWeightedF1:
+      return m.weighted_f1;
+    case SelectMetric::kAccuracy:
+      return m.accuracy;
+    case SelectMetric::kLoss:
+      break;
+  }
+  MMAUX_THROW(InternalError, "metric_value: {} is not a metric of the confusion matrix (a bug)",
+              name_of(metric));
 }
 
 }  // namespace mmaux::train

@@ -88,7 +88,7 @@ class Equivalence : public ::testing::Test {
  protected:
   void SetUp() override {
     DistOptions o;
-    o.backend = "mpi";
+    o.backend = CommBackend::kMpi;
     o.timeout_s = 60;
     o.bucket_mb = 0.0005;  // a few hundred bytes: several buckets even for this small model
     comm_ = dist::make_communicator(o, false);

@@ -35,7 +35,7 @@ class DualStreamModel : public MultimodalModel {
   at::Tensor classify(const at::Tensor& fused) override;
   at::Tensor itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) override;
   int num_classes() const override { return static_cast<int>(config_.num_classes); }
-  std::string kind() const override { return config_.kind; }
+  ModelKind kind() const override { return config_.kind; }
   std::string config_json() const override;
 
   const ModelArchitecture& config() const { return config_; }

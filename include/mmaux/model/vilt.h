@@ -73,7 +73,7 @@ class ViltModel : public MultimodalModel {
   at::Tensor classify(const at::Tensor& fused) override;
   at::Tensor itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) override;
   int num_classes() const override { return static_cast<int>(config_.num_classes); }
-  std::string kind() const override { return "vilt"; }
+  ModelKind kind() const override { return ModelKind::kVilt; }
   std::string config_json() const override;
 
   const ModelArchitecture& config() const { return config_; }

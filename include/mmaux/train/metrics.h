@@ -10,6 +10,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "mmaux/config/train_options.h"
+
 namespace mmaux::train {
 
 struct ClassScores {
@@ -54,7 +56,8 @@ class ConfusionMatrix {
 ///  "confusion":[[..]]}
 nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_names);
 
-/// The named scalar metric ("macro_f1", "weighted_f1", "accuracy"); throws for other names.
-double metric_value(const Metrics& m, const std::string& name);
+/// The scalar metric kMacroF1, kWeightedF1 or kAccuracy. kLoss is no metric of the confusion
+/// matrix: InternalError.
+double metric_value(const Metrics& m, SelectMetric metric);
 
 }  // namespace mmaux::train

@@ -161,7 +161,7 @@ TEST_F(AggregateRuns, MissingSeedsAreShownNotAveragedAway) {
 TEST_F(AggregateRuns, FilesInEveryFormat) {
   Aggregate a = collect_runs(runs_);
   fs::path out = tmp_.path() / "out";
-  std::vector<fs::path> files = write_aggregate(a, out, "macro_f1", "svg");
+  std::vector<fs::path> files = write_aggregate(a, out, ReportMetric::kMacroF1, FigureFormat::kSvg);
   std::string md = read_file(out / "aggregate.md");
   EXPECT_NE(md.find("| mvsa | vilt | +ITC | 3/3 | 75.00 ± 2.65 | 65.00 ± 2.65 |"),
             std::string::npos)

@@ -58,11 +58,5 @@ TEST(CrossEntropy, EmptyBatchIsZeroNotNan) {
   l.backward();
 }
 
-TEST(CrossEntropy, ParsesItsOptionNames) {
-  EXPECT_EQ(parse_ce_norm("batch"), CeNorm::kBatch);
-  EXPECT_EQ(parse_ce_norm("weights"), CeNorm::kWeights);
-  EXPECT_THROW(parse_ce_norm("mean"), ConfigError);
-}
-
 }  // namespace
 }  // namespace mmaux::loss
