@@ -73,9 +73,9 @@ class OptionSet {
         [field, name](const std::string& text) { *field = parse_option<E>(name, text); },
         [field] { return *field ? std::string(name_of(**field)) : std::string(); });
     groups_.back().entries.back().check = [field] {
-      return *field ? std::string()
-                    : fmt::format("is required; expected one of {}",
-                                  fmt::join(enum_names<E>(), ", "));
+      return *field
+                 ? std::string()
+                 : fmt::format("is required; expected one of {}", fmt::join(enum_names<E>(), ", "));
     };
     return *this;
   }

@@ -32,8 +32,7 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
       .bookkeeping()
       .add_parsed(
           "train.resume", "none, auto (newest valid checkpoint) or a checkpoint path",
-          "none|auto|PATH",
-          [&o](const std::string& text) { o.resume = ResumeFrom::parse(text); },
+          "none|auto|PATH", [&o](const std::string& text) { o.resume = ResumeFrom::parse(text); },
           [&o] { return o.resume.text(); })
       .bookkeeping()
       .add("train.max-bad-steps", &o.max_bad_steps,

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -27,17 +27,17 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // results.json written before "trajectory_keys" existed: the options that were taken for
 // bookkeeping then (newer files name the options that change the result themselves).
 const std::vector<std::string> kLegacyBookkeepingPrefixes = {"train.seed",
-                                                       "train.out",
-                                                       "train.resume",
-                                                       "train.log-every",
-                                                       "train.keep-last",
-                                                       "train.checkpoint-every",
-                                                       "train.device",
-                                                       "log.",
-                                                       "dist.",
-                                                       "data.prefetch",
-                                                       "data.loader-threads",
-                                                       "config"};
+                                                             "train.out",
+                                                             "train.resume",
+                                                             "train.log-every",
+                                                             "train.keep-last",
+                                                             "train.checkpoint-every",
+                                                             "train.device",
+                                                             "log.",
+                                                             "dist.",
+                                                             "data.prefetch",
+                                                             "data.loader-threads",
+                                                             "config"};
 // Options that make a loss setting; a group's CE baseline has the same key without them.
 const std::vector<std::string> kLossKeys = {"loss.itc", "loss.itm", "loss.ce", "loss.itm-mode"};
 
@@ -192,6 +192,26 @@ RunRecord read_run(const fs::path& dir) {
   return rec;
 }
 
+// Sorts a group's seeds and fills in its summaries.
+void summarize_group(Group& g) {
+  if (g.dataset.empty()) g.dataset = "?";
+  if (g.model.empty()) g.model = "?";
+  std::sort(g.done.begin(), g.done.end(),
+            [](const SeedResult& a, const SeedResult& b) { return seed_less(a.seed, b.seed); });
+  std::sort(g.missing.begin(), g.missing.end(),
+            [](const MissingSeed& a, const MissingSeed& b) { return seed_less(a.seed, b.seed); });
+  std::vector<double> w, m;
+  std::map<std::string, std::vector<double>> rel;
+  for (const auto& r : g.done) {
+    w.push_back(r.weighted_f1);
+    m.push_back(r.macro_f1);
+    for (const auto& [name, v] : r.relation_macro_f1) rel[name].push_back(v);
+  }
+  g.weighted_f1 = summarize(w);
+  g.macro_f1 = summarize(m);
+  for (const auto& [name, values] : rel) g.relation_macro_f1[name] = summarize(values);
+}
+
 void fill_variants(std::vector<Group>& groups) {
   std::map<std::string, std::vector<Group*>> same;
   for (auto& g : groups) same[g.dataset + "\n" + g.model + "\n" + g.loss_setting].push_back(&g);
@@ -319,23 +339,7 @@ Aggregate collect_runs(const fs::path& runs_dir) {
                    "'mmaux sweep' first or point to its --runs directory",
                    runs_dir.string());
   for (auto& [k, g] : by_key) {
-    if (g.dataset.empty()) g.dataset = "?";
-    if (g.model.empty()) g.model = "?";
-    std::sort(g.done.begin(), g.done.end(),
-              [](const SeedResult& a, const SeedResult& b) { return seed_less(a.seed, b.seed); });
-    std::sort(g.missing.begin(), g.missing.end(),
-              [](const MissingSeed& a, const MissingSeed& b) { return seed_less(a.seed, b.seed); });
-    std::vector<double> w, m;
-    for (const auto& r : g.done) {
-      w.push_back(r.weighted_f1);
-      m.push_back(r.macro_f1);
-    }
-    g.weighted_f1 = summarize(w);
-    g.macro_f1 = summarize(m);
-    std::map<std::string, std::vector<double>> rel;
-    for (const auto& r : g.done)
-      for (const auto& [name, v] : r.relation_macro_f1) rel[name].push_back(v);
-    for (const auto& [name, values] : rel) g.relation_macro_f1[name] = summarize(values);
+    summarize_group(g);
     agg.groups.push_back(g);
   }
   fill_variants(agg.groups);

@@ -107,9 +107,7 @@ ModelArchitecture preset_config(ModelKind kind, ModelPreset preset) {
   c.text = text_preset(preset);
   c.vision = vision_preset(preset);
   c.vilt = vilt_preset(preset);
-  c.projection_dim = preset == ModelPreset::kTiny    ? 64
-                     : preset == ModelPreset::kSmall ? 128
-                                                     : 512;
+  c.projection_dim = preset == ModelPreset::kTiny ? 64 : preset == ModelPreset::kSmall ? 128 : 512;
   return c;
 }
 

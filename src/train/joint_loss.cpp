@@ -79,6 +79,7 @@ void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
   out.total = out.total + itm * o.weights.itm;
   out.itm = itm.item<double>();
   out.degenerate = plan.degenerate.item<int64_t>();
+  out.itm_plan = std::move(plan);
 }
 
 }  // namespace
@@ -110,9 +111,8 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
   model::Encoded enc = m.model.encode(input);
   at::Tensor labels = batch.labels.to(m.device);
   at::Tensor logits = m.model.classify(enc.fused);
-  at::Tensor ce =
-      loss::cross_entropy(logits, labels, m.class_weights, o.ce_norm, comm,
-                          o.ce_norm == CeNorm::kBatch ? batch.global_batch_size : -1);
+  at::Tensor ce = loss::cross_entropy(logits, labels, m.class_weights, o.ce_norm, comm,
+                                      o.ce_norm == CeNorm::kBatch ? batch.global_batch_size : -1);
   out.total = ce * o.weights.ce;
   out.ce = ce.item<double>();
   if (o.weights.itc <= 0 && o.weights.itm <= 0) return out;

@@ -141,7 +141,8 @@ RunResults run_results_from_json(const json& j, const std::string& origin) {
   if (j.contains("config")) {
     const json& c = object_or_throw(j["config"], origin + " config");
     // Values are strings as mmaux writes them; a hand-written number reads as its text.
-    for (const auto& [k, v] : c.items()) r.config[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    for (const auto& [k, v] : c.items())
+      r.config[k] = v.is_string() ? v.get<std::string>() : v.dump();
   }
   read_field(j, "trajectory_keys", r.trajectory_keys, origin);
   read_field(j, "config_hash", r.config_hash, origin);

@@ -63,7 +63,8 @@ EvalResult reduce(Tally& tally, const data::Manifest& manifest, dist::Communicat
   const int64_t c = tally.classes;
   at::Tensor counts = tally.counts.to(comm.device());
   comm.all_reduce(counts, dist::ReduceOp::kSum);
-  at::Tensor sums = at::tensor({tally.loss_sum, tally.normaliser_sum}, at::kDouble).to(comm.device());
+  at::Tensor sums =
+      at::tensor({tally.loss_sum, tally.normaliser_sum}, at::kDouble).to(comm.device());
   comm.all_reduce(sums, dist::ReduceOp::kSum);
   counts = counts.cpu();
   sums = sums.cpu();
@@ -81,9 +82,8 @@ EvalResult reduce(Tally& tally, const data::Manifest& manifest, dist::Communicat
 }  // namespace
 
 EvalResult score_split(Session& s, const std::string& split, std::vector<Prediction>* predictions) {
-  data::Loader loader(s.manifest, data::evaluation_loader_options(s.config.data, split,
-                                                                  s.comm->rank(),
-                                                                  s.comm->world_size()));
+  data::Loader loader(s.manifest, data::evaluation_loader_options(
+                                      s.config.data, split, s.comm->rank(), s.comm->world_size()));
   const int64_t c = s.manifest.num_classes();
   Tally tally(c, static_cast<int64_t>(s.manifest.relation_names().size()));
   at::Tensor weights =
@@ -96,8 +96,7 @@ EvalResult score_split(Session& s, const std::string& split, std::vector<Predict
     model::Encoded enc = s.model->encode(to_model_input(*batch, s.device));
     at::Tensor logits = s.model->classify(enc.fused).to(at::kCPU).to(at::kDouble);
     at::Tensor preds = logits.argmax(1);
-    loss::CeSums ce =
-        loss::cross_entropy_sums(logits, batch->labels, weights, s.objective.ce_norm);
+    loss::CeSums ce = loss::cross_entropy_sums(logits, batch->labels, weights, s.objective.ce_norm);
     tally.loss_sum += ce.weighted_nll.item<double>();
     tally.normaliser_sum += ce.normaliser.item<double>();
     tally.add(batch->labels, preds, batch->relation);

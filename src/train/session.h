@@ -1,6 +1,6 @@
 #pragma once
 // Private: a built run (communicator, device, data manifest, model, ITC scale, class weights),
-// shared by the jobs of train/: the loop (trainer.cpp), checkpoint state (progress.cpp),
+// shared by the jobs of train/: the loop (trainer.cpp), checkpoint state (run_checkpoints.cpp),
 // best-model promotion (best_model.cpp), scoring a split (score_split.cpp) and `mmaux eval`
 // (run_eval.cpp).
 

@@ -60,8 +60,8 @@ std::vector<std::string> resume_conflicts(const OptionValues& options,
     if (!v.trajectory) continue;
     auto it = stored.find(name);
     if (it == stored.end() || it->second != v.text) {
-      differ.push_back(fmt::format("{} ({} -> {})", name,
-                                   it == stored.end() ? "<absent>" : it->second, v.text));
+      differ.push_back(
+          fmt::format("{} ({} -> {})", name, it == stored.end() ? "<absent>" : it->second, v.text));
     }
   }
   return differ;

@@ -102,8 +102,8 @@ void Trainer::setup() {
   if (s_.comm->rank() == 0) fs::create_directories(run_dir_);
   s_.comm->barrier();
   loader_ = std::make_unique<data::Loader>(
-      s_.manifest, data::training_loader_options(c.data, c.train.seed, s_.comm->rank(),
-                                                 s_.comm->world_size()));
+      s_.manifest,
+      data::training_loader_options(c.data, c.train.seed, s_.comm->rank(), s_.comm->world_size()));
   MMAUX_CHECK_CONFIG(loader_->steps_per_epoch() >= c.train.accumulate,
                      "the training split has {} samples: fewer than one optimizer step of "
                      "data.batch-size {} x train.accumulate {}",
@@ -111,8 +111,8 @@ void Trainer::setup() {
   MMAUX_CHECK_CONFIG(c.data.batch_size >= s_.comm->world_size(),
                      "data.batch-size {} is smaller than the world size {}: every rank needs rows",
                      c.data.batch_size, s_.comm->world_size());
-  opt_ = std::make_unique<AdamW>(make_param_groups(
-      s_.trainable_named(), c.train.weight_decay, c.train.paper || c.train.decay_norm_and_bias));
+  opt_ = std::make_unique<AdamW>(make_param_groups(s_.trainable_named(), c.train.weight_decay,
+                                                   c.train.paper || c.train.decay_norm_and_bias));
   checkpoints_ = std::make_unique<RunCheckpoints>(s_, *opt_);
   std::string resume_dir = checkpoints_->resume_dir();
   if (!resume_dir.empty()) state_ = checkpoints_->restore(resume_dir);

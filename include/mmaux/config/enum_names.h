@@ -62,8 +62,8 @@ namespace detail {
 /// 'B'?)".
 [[noreturn]] inline void throw_bad_option_value(const std::string& option, const std::string& text,
                                                 const std::vector<std::string>& allowed) {
-  std::string msg = fmt::format("option '{}': invalid value '{}'; expected one of {}", option,
-                                text, fmt::join(allowed, ", "));
+  std::string msg = fmt::format("option '{}': invalid value '{}'; expected one of {}", option, text,
+                                fmt::join(allowed, ", "));
   std::string near = closest_match(text, allowed);
   if (!near.empty()) msg += fmt::format(" (did you mean '{}'?)", near);
   throw ConfigError(msg);

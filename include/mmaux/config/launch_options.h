@@ -33,7 +33,7 @@ struct SweepOptions {
 /// Options of `mmaux aggregate`.
 struct AggregateOptions {
   std::string runs_dir;
-  std::string out;                  ///< "" = RUNS_DIR/aggregate
+  std::string out;                               ///< "" = RUNS_DIR/aggregate
   ReportMetric metric = ReportMetric::kMacroF1;  ///< metric of the LaTeX table and the figure
   FigureFormat figure = FigureFormat::kPng;      ///< png | svg | none
 };

@@ -33,7 +33,7 @@ struct LossOptions {
   double ce = -1;  ///< < 0: 1 - itc - itm (paper)
   double itc = 0;
   double itm = 0;
-  ItmMode itm_mode = ItmMode::kRandom;                  ///< random (paper) | hard
+  ItmMode itm_mode = ItmMode::kRandom;                   ///< random (paper) | hard
   ClassWeights class_weights = ClassWeights::kBalanced;  ///< balanced | none
   CeNorm ce_norm = CeNorm::kBatch;                       ///< batch (paper: 1/N) | weights
   double logit_scale_init = 2.659260036932778;           ///< ln(1/0.07)

@@ -29,9 +29,8 @@ struct EnumNames<SelectMetric> {
 enum class DeviceChoice { kAuto, kCpu, kCuda };
 template <>
 struct EnumNames<DeviceChoice> {
-  static constexpr EnumName<DeviceChoice> table[] = {{DeviceChoice::kAuto, "auto"},
-                                                     {DeviceChoice::kCpu, "cpu"},
-                                                     {DeviceChoice::kCuda, "cuda"}};
+  static constexpr EnumName<DeviceChoice> table[] = {
+      {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"}, {DeviceChoice::kCuda, "cuda"}};
 };
 
 /// train.resume: "none", "auto" (the newest valid checkpoint under train.out) or a checkpoint
@@ -55,16 +54,16 @@ struct TrainOptions {
   long max_steps = 0;  ///< stop after this many optimizer steps (0 = epochs only)
   double lr = 1e-5;
   double weight_decay = 2.5e-4;
-  bool decay_norm_and_bias = false;       ///< paper: true (decay on every parameter)
+  bool decay_norm_and_bias = false;         ///< paper: true (decay on every parameter)
   Schedule schedule = Schedule::kConstant;  ///< constant | linear | cosine
-  double warmup = 0;                      ///< warmup steps (>= 1) or fraction of all steps (< 1)
-  double clip_norm = 0;                   ///< 0 = no clipping
-  int accumulate = 1;                     ///< micro-batches per optimizer step
+  double warmup = 0;                        ///< warmup steps (>= 1) or fraction of all steps (< 1)
+  double clip_norm = 0;                     ///< 0 = no clipping
+  int accumulate = 1;                       ///< micro-batches per optimizer step
   bool paper = false;  ///< paper mode: one group, constant lr, decay everywhere
   SelectMetric select_metric = SelectMetric::kMacroF1;
   long checkpoint_every = 0;  ///< steps between checkpoints (0 = epoch ends only)
   int keep_last = 2;
-  ResumeFrom resume;     ///< none | auto | PATH
+  ResumeFrom resume;      ///< none | auto | PATH
   int max_bad_steps = 5;  ///< non-finite steps in a row before aborting
   long log_every = 10;
   bool bf16 = false;  ///< bf16 autocast on GPU

@@ -25,8 +25,9 @@ at::Tensor balanced_class_weights(const std::vector<int64_t>& class_counts);
 
 /// The two sums the loss is made of, over the given rows: Σ w_y · (−log softmax(logits)_y) and
 /// the rows' share of the normaliser D (their count for kBatch, Σ w_y for kWeights). Scalars on
-/// the device of logits: the first in their dtype, with its graph; the second float64, detached. Summed over any partition of the rows (ranks,
-/// batches), sum / normaliser is the loss of all of them. Not collective.
+/// the device of logits: the first in their dtype, with its graph; the second float64, detached.
+/// Summed over any partition of the rows (ranks, batches), sum / normaliser is the loss of all of
+/// them. Not collective.
 struct CeSums {
   at::Tensor weighted_nll;
   at::Tensor normaliser;

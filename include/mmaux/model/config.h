@@ -67,10 +67,10 @@ struct ViltConfig {
 /// user's [model] section) resolves to, and what a saved model's config.json records.
 struct ModelArchitecture {
   ModelKind kind = ModelKind::kBerVitConcat;
-  TextConfig text;                      ///< dual stream only
-  VisionConfig vision;                  ///< dual stream only
-  ViltConfig vilt;                      ///< vilt only
-  int64_t projection_dim = 512;         ///< dual stream ITC projections (bias-free)
+  TextConfig text;               ///< dual stream only
+  VisionConfig vision;           ///< dual stream only
+  ViltConfig vilt;               ///< vilt only
+  int64_t projection_dim = 512;  ///< dual stream ITC projections (bias-free)
   int64_t num_classes = 2;
   double classifier_dropout = 0.05;
 };

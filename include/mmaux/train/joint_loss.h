@@ -21,6 +21,7 @@
 #include "mmaux/config/loss_options.h"
 #include "mmaux/data/batch.h"
 #include "mmaux/dist/communicator.h"
+#include "mmaux/loss/itm.h"
 #include "mmaux/model/multimodal.h"
 
 namespace mmaux {
@@ -31,14 +32,14 @@ namespace mmaux::train {
 
 /// What the objective is, fixed for a run (from LossOptions and TrainOptions).
 struct JointLossOptions {
-  LossWeights weights;                        ///< λ_ce, λ_itc, λ_itm (>= 0)
-  ItmMode itm_mode = ItmMode::kRandom;        ///< ITM pairs: random (paper) or hard negatives
-  CeNorm ce_norm = CeNorm::kBatch;            ///< CE normaliser
-  bool clamp_logit_scale = false;             ///< clamp the ITC log scale at ln 100
-  double hard_eps = 1e-4;                     ///< added to the hard-negative sampling weights
-  uint64_t sampling_seed = 0;                 ///< ITM draws depend on (seed, step, global row)
-  int64_t pad_id = 0;                         ///< token id that pads gathered texts (hard ITM)
-  bool bf16_autocast = false;                 ///< bf16 autocast of the forward passes (CUDA)
+  LossWeights weights;                  ///< λ_ce, λ_itc, λ_itm (>= 0)
+  ItmMode itm_mode = ItmMode::kRandom;  ///< ITM pairs: random (paper) or hard negatives
+  CeNorm ce_norm = CeNorm::kBatch;      ///< CE normaliser
+  bool clamp_logit_scale = false;       ///< clamp the ITC log scale at ln 100
+  double hard_eps = 1e-4;               ///< added to the hard-negative sampling weights
+  uint64_t sampling_seed = 0;           ///< ITM draws depend on (seed, step, global row)
+  int64_t pad_id = 0;                   ///< token id that pads gathered texts (hard ITM)
+  bool bf16_autocast = false;           ///< bf16 autocast of the forward passes (CUDA)
 };
 
 /// The options of `config` (train.seed samples ITM pairs); `pad_id` is the data set's.
@@ -58,6 +59,7 @@ struct StepLosses {
   at::Tensor total;  ///< λ-weighted sum, with its graph (call backward on it)
   double ce = 0, itc = 0, itm = 0;
   int64_t degenerate = 0;  ///< ITM rows that fell back to uniform sampling
+  loss::ItmPlan itm_plan;  ///< the ITM pairs of this rank (undefined tensors when ITM is off)
 };
 
 /// The model input of `batch`, on `device`.

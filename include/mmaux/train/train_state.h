@@ -23,9 +23,9 @@ struct TrainState {
   int64_t cursor_step = 0;   ///< ... and its batch within the epoch (data::Cursor)
   int64_t bad_steps = 0;     ///< non-finite steps skipped so far
   int64_t itm_degenerate_rows = 0;
-  int best_epoch = -1;    ///< the epoch of the best model; -1: none yet
-  double best_value = 0;  ///< its selection score (higher is better)
-  int64_t samples = 0;    ///< training samples seen (timings)
+  int best_epoch = -1;                        ///< the epoch of the best model; -1: none yet
+  double best_value = 0;                      ///< its selection score (higher is better)
+  int64_t samples = 0;                        ///< training samples seen (timings)
   std::map<std::string, std::string> config;  ///< every option: dotted name -> value text
   std::string config_hash;
   std::string data_fingerprint;

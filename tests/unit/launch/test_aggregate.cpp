@@ -229,6 +229,32 @@ TEST(Aggregate, RelationBreakdown) {
   EXPECT_NE(table.find("70.00"), std::string::npos) << table;
 }
 
+TEST(Aggregate, RunsWithTrajectoryKeysGroupByThemAndByTheirData) {
+  // results.json naming its trajectory options: other options (train.out, data.dir) do not split
+  // groups; other data (its fingerprint) does.
+  TempDir tmp;
+  auto run = [&](const std::string& name, int seed, const std::string& dir,
+                 const std::string& fingerprint) {
+    write_file(tmp / "runs" / name / "results.json",
+               fmt::format(R"({{"config": {{"train.lr": "1e-05", "train.seed": "{0}",
+  "train.out": "runs/{1}", "data.dir": "{2}"}}, "trajectory_keys": ["train.lr", "train.seed"],
+  "data_fingerprint": "{3}", "dataset": "mvsa", "model": "vilt", "loss_setting": "ce",
+  "seed": {0}, "test": {{"macro_f1": 0.5, "weighted_f1": 0.6}}}})",
+                           seed, name, dir, fingerprint));
+  };
+  run("a1", 1, "/x/mvsa", "f1");
+  run("a2", 2, "/y/mvsa", "f1");
+  run("b1", 1, "/x/mvsa", "f2");
+  Aggregate a = collect_runs(tmp / "runs");
+  ASSERT_EQ(a.groups.size(), 2u);
+  EXPECT_EQ(a.groups[0].done.size() + a.groups[1].done.size(), 3u);
+  for (const auto& g : a.groups) {
+    EXPECT_EQ(g.key.size(), 2u);  // train.lr and the data
+    EXPECT_EQ(g.done.size(), g.key.at("data") == "f1" ? 2u : 1u);
+    EXPECT_EQ(g.variant, "data=" + g.key.at("data"));
+  }
+}
+
 TEST(Aggregate, EmptyDirectoryIsAnError) {
   TempDir tmp;
   EXPECT_THROW(collect_runs(tmp.path()), DataError);
