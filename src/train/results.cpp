@@ -1,65 +1,15 @@
 #include "mmaux/train/results.h"
 
 #include <fstream>
-#include <limits>
 
+#include "json_fields.h"
 #include "mmaux/core/error.h"
 
 namespace mmaux::train {
-namespace {
 
+using detail::object_or_throw;
+using detail::read_field;
 using nlohmann::json;
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// `j[key]` into `out` when present; DataError when it has another type.
-template <typename T>
-void read_field(const json& j, const char* key, T& out, const std::string& what) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const json::exception& e) {
-    MMAUX_THROW(DataError, "{}: \"{}\" has the wrong type ({}): {}", what, key, it->type_name(),
-                e.what());
-  }
-}
-
-const json& object_or_throw(const json& j, const std::string& what) {
-  MMAUX_CHECK_DATA(j.is_object(), "{} is not a JSON object", what);
-  return j;
-}
-
-struct ScalarField {
-  const char* key;
-  double Metrics::*field;
-};
-constexpr ScalarField kScalars[] = {{"accuracy", &Metrics::accuracy},
-                                    {"macro_f1", &Metrics::macro_f1},
-                                    {"macro_precision", &Metrics::macro_precision},
-                                    {"macro_recall", &Metrics::macro_recall},
-                                    {"weighted_f1", &Metrics::weighted_f1},
-                                    {"weighted_precision", &Metrics::weighted_precision},
-                                    {"weighted_recall", &Metrics::weighted_recall}};
-
-void read_per_class(const json& j, SplitScores& s, const std::string& what) {
-  auto it = j.find("per_class");
-  if (it == j.end()) return;
-  MMAUX_CHECK_DATA(it->is_object(), "{}: \"per_class\" is not an object", what);
-  for (const auto& [name, c] : it->items()) {
-    const std::string where = fmt::format("{} per_class.{}", what, name);
-    object_or_throw(c, where);
-    ClassScores cs;
-    read_field(c, "precision", cs.precision, where);
-    read_field(c, "recall", cs.recall, where);
-    read_field(c, "f1", cs.f1, where);
-    read_field(c, "support", cs.support, where);
-    s.class_names.push_back(name);
-    s.metrics.per_class.push_back(cs);
-  }
-}
-
-}  // namespace
 
 json to_json(const SplitScores& s) {
   json j = metrics_to_json(s.metrics, s.class_names);
@@ -68,15 +18,8 @@ json to_json(const SplitScores& s) {
 }
 
 SplitScores split_scores_from_json(const json& j, const std::string& what) {
-  object_or_throw(j, what);
   SplitScores s;
-  for (const auto& f : kScalars) {
-    s.metrics.*f.field = kNaN;
-    read_field(j, f.key, s.metrics.*f.field, what);
-  }
-  read_field(j, "count", s.metrics.count, what);
-  read_field(j, "confusion", s.metrics.confusion, what);
-  read_per_class(j, s, what);
+  s.metrics = metrics_from_json(j, s.class_names, what);
   if (j.contains("loss")) {
     double loss = 0;
     read_field(j, "loss", loss, what);

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: temporary directories and file fixtures.
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace mmaux::testing {
@@ -27,5 +28,16 @@ std::string read_file(const std::filesystem::path& path);
 std::filesystem::path source_dir();
 /// The build tree (MMAUX_BINARY_DIR, set by ctest).
 std::filesystem::path binary_dir();
+
+/// The message of the `E` that `f` throws, or "<no exception>" when it throws none.
+template <typename E>
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
 
 }  // namespace mmaux::testing

@@ -27,12 +27,7 @@ struct Fixture {
 };
 
 std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
+  return testing::message_of<ConfigError>(f);
 }
 
 TEST(OptionSet, DefaultsStayWithoutArguments) {
@@ -164,7 +159,7 @@ TEST(OptionSet, NoAbbreviations) {
   EXPECT_NE(config_error([&] {
               parse_options({"--train.epo", "2"}, f.set, {});
             }),
-            "<no ConfigError>");
+            "<no exception>");
 }
 
 TEST(OptionSet, PrintedConfigReproducesTheRun) {

@@ -11,17 +11,13 @@
 #include "mmaux/config/loss_options.h"
 #include "mmaux/config/model_options.h"
 #include "mmaux/config/train_options.h"
+#include "support/test_support.h"
 
 namespace mmaux {
 namespace {
 
 std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
+  return testing::message_of<ConfigError>(f);
 }
 
 // Every entry's name parses to its value and back; names are unique.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "mmaux/config/run_config.h"
+#include "support/test_support.h"
 
 namespace mmaux {
 namespace {
@@ -13,12 +14,7 @@ RunConfig valid_config() {
 }
 
 std::string config_error(const RunConfig& c) {
-  try {
-    validate(c);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no ConfigError>";
+  return testing::message_of<ConfigError>([&] { validate(c); });
 }
 
 TEST(Validate, DefaultsWithADataDirectoryAreValid) {
