@@ -2,11 +2,14 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <mutex>
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
 #include "mmaux/core/version.h"
+
+namespace fs = std::filesystem;
 
 namespace mmaux::train {
 
@@ -59,6 +62,14 @@ TrainState RunCheckpoints::restore(const std::string& dir) {
                      "cannot resume from '{}': it was trained on other data (data fingerprint {} "
                      "vs {} of '{}')",
                      dir, state.data_fingerprint, s_.manifest.fingerprint(), s_.config.data.dir);
+  // train.out may differ from the checkpoint's run directory, but the best model so far lives in
+  // the run directory: without it the run could not finish.
+  const fs::path best = fs::path(s_.config.train.out) / "best" / "model.safetensors";
+  MMAUX_CHECK_CONFIG(state.best_epoch < 0 || fs::exists(best),
+                     "cannot resume from '{}': its best model so far (epoch {}) is not in "
+                     "train.out '{}' ('{}' is missing); resume into the run directory the "
+                     "checkpoint belongs to, or copy its best/ there",
+                     dir, state.best_epoch + 1, s_.config.train.out, best.string());
   copy_named(s_.trainable_named(), d.model, fmt::format("checkpoint '{}'", dir));
   std::map<std::string, at::Tensor> opt_state;
   for (const auto& [k, v] : d.trainer) {
