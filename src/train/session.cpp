@@ -37,13 +37,8 @@ int pick_threads(const DistOptions& d) {
   return std::max(1, cores / std::max(1, dist::runtime_info().local_size));
 }
 
-}  // namespace
-
-Session::Session(const RunConfig& cfg) : config(cfg) {
-  validate(config);
-  const LossOptions& l = config.loss;
-  at::set_num_threads(pick_threads(config.dist));
-  keep_freed_memory();
+void set_threads(const DistOptions& d) {
+  at::set_num_threads(pick_threads(d));
   // mpirun binds each rank to one core by default (for 2 ranks or fewer): more threads than the
   // CPUs a rank may run on make the threads wait for each other.
   cpu_set_t cpus;
@@ -53,6 +48,15 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
              "'--bind-to none' (or '--map-by slot:PE={}'), or lower dist.threads",
              at::get_num_threads(), CPU_COUNT(&cpus), at::get_num_threads());
   }
+}
+
+}  // namespace
+
+Session::Session(const RunConfig& cfg) : config(cfg) {
+  validate(config);
+  const LossOptions& l = config.loss;
+  set_threads(config.dist);
+  keep_freed_memory();
   device = pick_device(config);
   if (config.train.bf16 && !device.is_cuda()) {
     log_warn("train", "train.bf16 is ignored on the CPU (bf16 autocast is for GPU runs)");
