@@ -10,14 +10,23 @@
 namespace mmaux::preprocessing {
 
 data::RawDataset read_raw_dataset(const PreprocessOptions& o) {
-  if (o.dataset == "csv") return read_csv_dataset(o);
-  if (o.dataset == "tir") return read_tir(o);
-  if (o.dataset == "mvsa") return read_mvsa(o);
-  if (o.dataset == "mhp") return read_mhp(o);
-  if (o.dataset == "msd") return read_msd(o);
-  if (o.dataset == "micd") return read_micd(o);
-  MMAUX_THROW(ConfigError, "--dataset '{}' is not one of tir, mvsa, mhp, msd, micd, csv",
-              o.dataset);
+  MMAUX_CHECK_CONFIG(o.dataset.has_value(), "option 'dataset' is required; expected one of {}",
+                     fmt::join(enum_names<DatasetKind>(), ", "));
+  switch (*o.dataset) {
+    case DatasetKind::kCsv:
+      return read_csv_dataset(o);
+    case DatasetKind::kTir:
+      return read_tir(o);
+    case DatasetKind::kMvsa:
+      return read_mvsa(o);
+    case DatasetKind::kMhp:
+      return read_mhp(o);
+    case DatasetKind::kMsd:
+      return read_msd(o);
+    case DatasetKind::kMicd:
+      return read_micd(o);
+  }
+  MMAUX_THROW(InternalError, "dataset kind {} has no reader (a bug)", static_cast<int>(*o.dataset));
 }
 
 void require_file(const std::string& raw, const std::string& file, const std::string& dataset,

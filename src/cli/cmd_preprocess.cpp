@@ -23,7 +23,6 @@ Command make_preprocess_command() {
   c.example =
       "mmaux preprocess --dataset csv --raw data/synth --out data/synth-shards --model "
       "data/synth/model";
-  c.issue = 3;
   c.distributed = false;
 
   c.log = &s->log;
@@ -35,7 +34,7 @@ Command make_preprocess_command() {
     const auto& o = s->preprocess;
     auto raw = preprocessing::read_raw_dataset(o);
     log_info("data", "read {} posts and {} unusable rows from '{}' ({})", raw.posts.size(),
-             raw.skipped.size(), o.raw, o.dataset);
+             raw.skipped.size(), o.raw, name_of(*o.dataset));
     auto report = data::run_preprocess(o, std::move(raw));
     if (report.up_to_date) {
       fmt::print("{} is up to date (read {} posts); use --force to rebuild\n", o.out, report.read);

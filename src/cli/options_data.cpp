@@ -4,7 +4,9 @@ namespace mmaux::cli {
 
 void declare_data_options(OptionSet& set, DataOptions& o) {
   set.group("Data")
+      // Moving the data does not change it: a resumed run checks the data's fingerprint.
       .add("data.dir", &o.dir, "directory with manifest.json and shards (from mmaux preprocess)")
+      .bookkeeping()
       .add("data.batch-size", &o.batch_size, "global batch size, split across ranks",
            int_range(1, 1 << 20))
       .add("data.eval-batch-size", &o.eval_batch_size, "global evaluation batch size",
@@ -12,8 +14,10 @@ void declare_data_options(OptionSet& set, DataOptions& o) {
       .add("data.drop-last", &o.drop_last, "drop the last incomplete training batch of an epoch")
       .add("data.prefetch", &o.prefetch, "batches prepared ahead (0 = no background prefetch)",
            int_range(0, 1024))
+      .bookkeeping()
       .add("data.loader-threads", &o.loader_threads, "background loader threads per rank",
-           int_range(1, 64));
+           int_range(1, 64))
+      .bookkeeping();
 }
 
 void declare_synth_options(OptionSet& set, SynthOptions& o) {
@@ -35,8 +39,7 @@ void declare_synth_options(OptionSet& set, SynthOptions& o) {
 
 void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
   set.group("Preprocessing")
-      .add("dataset", &o.dataset, "tir, mvsa, mhp, msd, micd or csv",
-           one_of({"tir", "mvsa", "mhp", "msd", "micd", "csv"}))
+      .add("dataset", &o.dataset, "tir, mvsa, mhp, msd, micd or csv")
       .add("raw", &o.raw, "directory of the raw files as distributed", required("give --raw DIR"))
       .add("out", &o.out, "output directory (shards, manifest.json, skipped.csv)",
            required("give --out DIR"))

@@ -4,10 +4,8 @@ namespace mmaux::cli {
 
 void declare_model_options(OptionSet& set, ModelOptions& o) {
   set.group("Model")
-      .add("model.name", &o.name, "ber-vit-concat, ber-vit-att or vilt",
-           one_of({"ber-vit-concat", "ber-vit-att", "vilt"}))
-      .add("model.preset", &o.preset, "tiny, small, ber-vit-base or vilt-b32",
-           one_of({"tiny", "small", "ber-vit-base", "vilt-b32"}))
+      .add("model.name", &o.name, "ber-vit-concat, ber-vit-att or vilt")
+      .add("model.preset", &o.preset, "tiny, small, ber-vit-base or vilt-b32")
       .add("model.dir", &o.dir, "Hugging Face model directory to load (\"\" = random init)")
       .add("model.strict", &o.strict, "missing or unexpected checkpoint tensors are errors")
       .add("model.dropout", &o.dropout, "classifier dropout", in_range(0, 1))

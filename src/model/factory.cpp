@@ -6,10 +6,10 @@
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model/json_util.h"
 
@@ -62,11 +62,14 @@ void load_tower(torch::nn::Module& tower, const std::string& dir,
 }
 
 /// The preset named by "mmaux_preset" with the shape keys of the file applied.
-ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json& j,
-                                  const std::string& origin) {
-  std::string preset;
-  get_to(j, "mmaux_preset", preset, origin);
-  ModelConfig c = preset_config(kind, preset);
+ModelArchitecture preset_with_overrides(ModelKind kind, const nlohmann::json& j,
+                                        const std::string& origin) {
+  std::string name;
+  get_to(j, "mmaux_preset", name, origin);
+  auto preset = enum_from_name<ModelPreset>(name);
+  MMAUX_CHECK_DATA(preset.has_value(), "{}: mmaux_preset '{}' is not one of {}", origin, name,
+                   fmt::join(enum_names<ModelPreset>(), ", "));
+  ModelArchitecture c = preset_config(kind, *preset);
   get_to(j, "model_type", c.text.model_type, origin);
   if (!is_text_type(c.text.model_type)) c.text.model_type = "bert";
   for (int64_t* field : {&c.text.vocab_size, &c.vilt.vocab_size}) {
@@ -88,7 +91,7 @@ ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json&
   return c;
 }
 
-void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
+void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes) {
   c.num_classes = num_classes;
   c.classifier_dropout = o.dropout;
   if (o.encoder_dropout >= 0) {
@@ -99,19 +102,19 @@ void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
   validate(c);
 }
 
-std::shared_ptr<MultimodalModel> build(const ModelConfig& c, const ModelOptions& o) {
-  if (c.kind == "vilt") return std::make_shared<ViltModel>(c, o);
+std::shared_ptr<MultimodalModel> build(const ModelArchitecture& c, const ModelOptions& o) {
+  if (c.kind == ModelKind::kVilt) return std::make_shared<ViltModel>(c, o);
   return std::make_shared<DualStreamModel>(c, o);
 }
 
 std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int num_classes) {
   MMAUX_CHECK_CONFIG(
-      o.name != "vilt",
+      o.name != ModelKind::kVilt,
       "model.dir '{}' is a dual-stream directory (text/ and image/) but model.name is "
       "vilt; use ber-vit-concat or ber-vit-att, or a ViLT directory",
       o.dir);
   const fs::path root(o.dir);
-  ModelConfig c = preset_config(o.name, o.preset);
+  ModelArchitecture c = preset_config(o.name, o.preset);
   c.text = parse_text_config(read_text(root / "text" / "config.json"), TextConfig{},
                              (root / "text" / "config.json").string());
   c.vision = parse_vision_config(read_text(root / "image" / "config.json"), VisionConfig{},
@@ -129,10 +132,10 @@ std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int 
 
 std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_classes,
                                             const std::string& text, const fs::path& config_path) {
-  ModelConfig c = parse_model_config(text, config_path.string());
+  ModelArchitecture c = parse_model_config(text, config_path.string());
   MMAUX_CHECK_CONFIG(c.kind == o.name,
                      "model.dir '{}' holds a {} model but model.name is {}; set --model.name {}",
-                     o.dir, c.kind, o.name, c.kind);
+                     o.dir, name_of(c.kind), name_of(o.name), name_of(c.kind));
   if (c.num_classes != num_classes) {
     log_warn("model", "'{}' was saved with {} classes, the data has {}: the classifier is new",
              o.dir, c.num_classes, num_classes);
@@ -175,14 +178,14 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   nlohmann::json j = parse_json_object(text, config_path.string());
   std::string model_type;
   get_to(j, "model_type", model_type, config_path.string());
-  ModelConfig c;
+  ModelArchitecture c;
   if (j.contains("mmaux_preset")) {
     c = preset_with_overrides(o.name, j, config_path.string());
   } else if (model_type == "vilt") {
-    MMAUX_CHECK_CONFIG(o.name == "vilt",
+    MMAUX_CHECK_CONFIG(o.name == ModelKind::kVilt,
                        "model.dir '{}' is a ViLT model but model.name is {}; set --model.name vilt",
-                       o.dir, o.name);
-    c = preset_config("vilt", o.preset);
+                       o.dir, name_of(o.name));
+    c = preset_config(ModelKind::kVilt, o.preset);
     c.vilt = parse_vilt_config(text, ViltConfig{}, config_path.string());
   } else {
     MMAUX_CHECK_CONFIG(
@@ -190,7 +193,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
         "{}: model_type '{}' is not supported here; expected vilt, a BERT-family "
         "text model (bert, roberta, xlm-roberta) or a directory with text/ and image/",
         config_path.string(), model_type);
-    MMAUX_CHECK_CONFIG(o.name != "vilt",
+    MMAUX_CHECK_CONFIG(o.name != ModelKind::kVilt,
                        "model.dir '{}' is a {} text model; vilt needs a ViLT directory", o.dir,
                        model_type);
     c = preset_config(o.name, o.preset);
@@ -198,11 +201,11 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
     log_info("model",
              "'{}' gives the text tower; the image tower is the {} preset, randomly "
              "initialised",
-             o.dir, o.preset);
+             o.dir, name_of(o.preset));
   }
   apply_options(c, o, num_classes);
   auto model = build(c, o);
-  if (c.kind == "vilt") {
+  if (c.kind == ModelKind::kVilt) {
     load_tower(*model, o.dir, {}, kViltIgnore, o.strict);
   } else {
     load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore,
@@ -222,16 +225,17 @@ std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num
                      num_classes);
   std::shared_ptr<MultimodalModel> model;
   if (options.dir.empty()) {
-    ModelConfig c = preset_config(options.name, options.preset);
+    ModelArchitecture c = preset_config(options.name, options.preset);
     apply_options(c, options, num_classes);
     model = build(c, options);
-    log_info("model", "{} preset {}: random initialisation", options.name, options.preset);
+    log_info("model", "{} preset {}: random initialisation", name_of(options.name),
+             name_of(options.preset));
   } else {
     model = from_directory(options, num_classes);
   }
   int64_t trainable = 0;
   for (const auto& p : model->parameters()) trainable += p.requires_grad() ? p.numel() : 0;
-  log_info("model", "{}: {} parameters ({} trainable), {} classes", model->kind(),
+  log_info("model", "{}: {} parameters ({} trainable), {} classes", name_of(model->kind()),
            count_parameters(*model), trainable, num_classes);
   return model;
 }
@@ -239,19 +243,19 @@ std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num
 void save_pretrained(const MultimodalModel& model, const std::string& dir) {
   const std::string config = model.config_json();
   MMAUX_CHECK(!config.empty(), "save_pretrained: model {} has no config_json(); it cannot be saved",
-              model.kind());
+              name_of(model.kind()));
   std::error_code ec;
   fs::create_directories(dir, ec);
   MMAUX_CHECK(!ec, "save_pretrained: cannot create '{}': {}", dir, ec.message());
   write_safetensors((fs::path(dir) / "model.safetensors").string(), state_tensors(model),
-                    {{"mmaux_model", model.kind()}});
+                    {{"mmaux_model", name_of(model.kind())}});
   write_text_atomic(fs::path(dir) / "config.json", config);
 }
 
 void export_towers(const MultimodalModel& model, const std::string& dir) {
   const auto* dual = dynamic_cast<const DualStreamModel*>(&model);
-  MMAUX_CHECK(dual, "export_towers: {} is not a dual-stream model", model.kind());
-  const ModelConfig& c = dual->config();
+  MMAUX_CHECK(dual, "export_towers: {} is not a dual-stream model", name_of(model.kind()));
+  const ModelArchitecture& c = dual->config();
   struct Tower {
     const char* sub;
     const torch::nn::Module& module;

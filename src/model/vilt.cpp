@@ -125,8 +125,9 @@ ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
   return {h, pooler_->forward(h), length};
 }
 
-ViltModel::ViltModel(const ModelConfig& config, const ModelOptions& options) : config_(config) {
-  MMAUX_ASSERT(config.kind == "vilt", "kind {}", config.kind);
+ViltModel::ViltModel(const ModelArchitecture& config, const ModelOptions& options)
+    : config_(config) {
+  MMAUX_ASSERT(config.kind == ModelKind::kVilt, "kind {}", name_of(config.kind));
   validate(config);
   vilt_ = register_module("vilt", std::make_shared<ViltBackbone>(config.vilt));
   classifier_ =

@@ -31,4 +31,15 @@ std::filesystem::path binary_dir();
 /// The message of the exception `f` throws, or "<no exception>".
 std::string message_of(const std::function<void()>& f);
 
+/// The message of the `E` that `f` throws, or "<no exception>" when it throws none.
+template <typename E>
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
+
 }  // namespace mmaux::testing

@@ -1,7 +1,19 @@
 #pragma once
+#include <optional>
 #include <string>
 
+#include "mmaux/config/enum_names.h"
+
 namespace mmaux {
+
+/// `mmaux preprocess --dataset`: the layout of the raw files (one reader per data set).
+enum class DatasetKind { kTir, kMvsa, kMhp, kMsd, kMicd, kCsv };
+template <>
+struct EnumNames<DatasetKind> {
+  static constexpr EnumName<DatasetKind> table[] = {
+      {DatasetKind::kTir, "tir"}, {DatasetKind::kMvsa, "mvsa"}, {DatasetKind::kMhp, "mhp"},
+      {DatasetKind::kMsd, "msd"}, {DatasetKind::kMicd, "micd"}, {DatasetKind::kCsv, "csv"}};
+};
 /// [data] section: where the preprocessed shards are and how batches are drawn.
 struct DataOptions {
   std::string dir;           ///< directory holding manifest.json and the shards
@@ -29,7 +41,7 @@ struct SynthOptions {
 
 /// Options of `mmaux preprocess`.
 struct PreprocessOptions {
-  std::string dataset;                 ///< tir | mvsa | mhp | msd | micd | csv
+  std::optional<DatasetKind> dataset;  ///< tir | mvsa | mhp | msd | micd | csv (required)
   std::string raw;                     ///< directory of the raw files as distributed
   std::string out;                     ///< output directory for shards, manifest and skip report
   std::string model;                   ///< model directory (tokenizer files, config.json)

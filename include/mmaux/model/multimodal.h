@@ -42,8 +42,8 @@ class MultimodalModel : public torch::nn::Module {
   /// frozen image tower's output for these image rows (undefined: recompute).
   virtual at::Tensor itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) = 0;
   virtual int num_classes() const = 0;
-  /// "ber-vit-concat", "ber-vit-att" or "vilt".
-  virtual std::string kind() const = 0;
+  /// The architecture (name_of(kind()) is its model.name).
+  virtual ModelKind kind() const = 0;
   /// The config.json text that rebuilds this architecture (written by save_pretrained); "" for a
   /// model that cannot be rebuilt from a directory.
   virtual std::string config_json() const { return {}; }

@@ -14,10 +14,10 @@
 #include <string>
 
 #include "mmaux/core/error.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model_test_util.h"
 #include "support/test_support.h"
@@ -204,7 +204,7 @@ struct DualFixture : ::testing::Test {
   }
   std::shared_ptr<DualStreamModel> load(const std::string& kind) {
     ModelOptions o;
-    o.name = kind;
+    o.name = parse_option<ModelKind>("model.name", kind);
     o.dir = dir.path().string();
     auto m = std::dynamic_pointer_cast<DualStreamModel>(make_model(o, 3));
     m->eval();
@@ -349,7 +349,7 @@ TEST_F(DualFixture, StrictLoadingNamesEveryProblem) {
   EXPECT_EQ(msg.find("cls.predictions"), std::string::npos) << "pre-training heads are skipped";
   // Non-strict: what matches loads, the rest keeps its initial values.
   ModelOptions o;
-  o.name = "ber-vit-concat";
+  o.name = ModelKind::kBerVitConcat;
   o.dir = dir.path().string();
   o.strict = false;
   auto model = make_model(o, 3);
@@ -405,7 +405,7 @@ TEST(ViltReference, OneLayerMatchesTheHandComputation) {
                 "num_attention_heads": 2, "intermediate_size": 12, "max_position_embeddings": 6,
                 "image_size": 8, "patch_size": 4, "layer_norm_eps": 1e-12})");
   ModelOptions o;
-  o.name = "vilt";
+  o.name = ModelKind::kVilt;
   o.dir = dir.path().string();
   auto model = make_model(o, 2);
   model->eval();

@@ -11,7 +11,8 @@
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/dist/all_gather.h"
-#include "mmaux/train/run_files.h"
+#include "mmaux/train/trainer.h"
+#include "score_split.h"
 #include "session.h"
 
 namespace fs = std::filesystem;
@@ -69,7 +70,7 @@ int run_evaluation(const RunConfig& config, const EvalRequest& request) {
   MMAUX_CHECK_CONFIG(session.manifest.has_split(request.split),
                      "the data set in '{}' has no '{}' split", c.data.dir, request.split);
   std::vector<Prediction> mine;
-  EvalResult r = session.evaluate(request.split, &mine);
+  EvalResult r = score_split(session, request.split, &mine);
 
   // Each rank writes its rows; rank 0 merges them in sample order.
   std::string out =

@@ -1,4 +1,4 @@
-#include "mmaux/model/checkpoint.h"
+#include "mmaux/model/state_dict.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
