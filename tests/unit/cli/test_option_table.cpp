@@ -92,7 +92,9 @@ TEST(OptionTable, AggregationGroupsByTheSameFlag) {
     EXPECT_EQ(g.key.count("data.dir"), 0u);
     EXPECT_EQ(g.key.count("train.seed"), 0u);
     EXPECT_EQ(g.key.at("data"), "f1ngerpr1nt");
-    if (g.done.size() == 2) EXPECT_NEAR(g.macro_f1.mean, 0.6, 1e-12);
+    if (g.done.size() == 2) {
+      EXPECT_NEAR(g.macro_f1.mean, 0.6, 1e-12);
+    }
   }
 }
 
