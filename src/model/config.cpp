@@ -105,6 +105,20 @@ void check_image(int64_t image, int64_t patch, const char* what) {
 
 const char* const* preset_names() { return kPresetNames; }
 
+const char* to_string(PositionInterpolation p) {
+  return p == PositionInterpolation::kScaleFactor ? "scale-factor" : "size";
+}
+
+PositionInterpolation parse_position_interpolation(const std::string& text,
+                                                   const std::string& origin) {
+  if (text == "size") return PositionInterpolation::kSize;
+  MMAUX_CHECK_CONFIG(text == "scale-factor",
+                     "{}: position interpolation '{}' is unknown; expected scale-factor "
+                     "(transformers <= 4.44) or size (transformers >= 4.45)",
+                     origin, text);
+  return PositionInterpolation::kScaleFactor;
+}
+
 ModelConfig preset_config(const std::string& kind, const std::string& name) {
   bool known = false;
   for (const char* const* p = kPresetNames; *p; ++p) known = known || name == *p;
@@ -200,6 +214,15 @@ VisionConfig parse_vision_config(const std::string& json_text, const VisionConfi
   get_to(j, "hidden_dropout_prob", v.hidden_dropout_prob, origin);
   get_to(j, "attention_probs_dropout_prob", v.attention_probs_dropout_prob, origin);
   get_to(j, "qkv_bias", v.qkv_bias, origin);
+  if (j.contains("mmaux_position_interpolation")) {
+    std::string mode;
+    get_to(j, "mmaux_position_interpolation", mode, origin);
+    MMAUX_CHECK_DATA(mode == "size" || mode == "scale-factor",
+                     "{}: mmaux_position_interpolation '{}' is unknown; expected scale-factor or "
+                     "size",
+                     origin, mode);
+    v.interpolation = parse_position_interpolation(mode, origin);
+  }
   check_gelu(j, origin);
   return v;
 }
@@ -261,7 +284,8 @@ json vision_json(const VisionConfig& c) {
               {"hidden_act", "gelu"},
               {"hidden_dropout_prob", c.hidden_dropout_prob},
               {"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
-              {"qkv_bias", c.qkv_bias}};
+              {"qkv_bias", c.qkv_bias},
+              {"mmaux_position_interpolation", to_string(c.interpolation)}};
 }
 
 json vilt_json(const ViltConfig& c) {

@@ -42,22 +42,34 @@ const std::vector<std::string> kTextPrefixes = {"bert.", "roberta.", "model."};
 const std::vector<std::string> kVisionIgnore = {"classifier.", "embeddings.mask_token"};
 const std::vector<std::string> kVisionPrefixes = {"vit.", "model."};
 const std::vector<std::string> kViltIgnore = {"mlm_score.", "itm_score.", "classifier.",
-                                              "vilt.embeddings.text_embeddings.position_ids",
-                                              "vilt.embeddings.text_embeddings.token_type_ids"};
+                                              "embeddings.text_embeddings.position_ids",
+                                              "embeddings.text_embeddings.token_type_ids"};
+// ViltForMaskedLM & co. save the backbone under "vilt."; ViltModel.save_pretrained without it.
+const std::vector<std::string> kViltPrefixes = {"vilt."};
+
+/// A directory that should hold weights but holds none: an error unless the user opted in.
+void no_weights(const std::string& dir, const ModelOptions& o) {
+  if (!o.allow_no_weights) read_hf_weights(dir);  // throws, naming what it looked for
+  log_warn("model",
+           "'{}' holds no weights: its architecture is randomly initialised "
+           "(model.allow-no-weights)",
+           dir);
+}
 
 void load_tower(torch::nn::Module& tower, const std::string& dir,
                 const std::vector<std::string>& prefixes, const std::vector<std::string>& ignore,
-                bool strict) {
+                const ModelOptions& o) {
   if (!has_hf_weights(dir)) {
-    log_info("model", "'{}' has no model.safetensors: random initialisation", dir);
+    no_weights(dir, o);
     return;
   }
   LoadRules rules;
-  rules.strict = strict;
+  rules.strict = o.strict;
   rules.ignore = ignore;
-  // RoBERTa MLM checkpoints have no pooler; the ViLT heads are new: initialised, logged.
-  rules.may_miss = {"pooler.", "vilt.pooler.", "classifier.", "itm_head."};
-  load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules, dir);
+  // RoBERTa MLM checkpoints have no pooler; the heads are new: initialised, logged.
+  rules.may_miss = {"pooler.", "classifier.", "itm_head."};
+  load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules,
+                  hf_weights_file(dir));
 }
 
 /// The preset named by "mmaux_preset" with the shape keys of the file applied.
@@ -89,6 +101,9 @@ ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json&
 
 void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
   c.num_classes = num_classes;
+  if (o.vit_interpolation != "auto") {
+    c.vision.interpolation = parse_position_interpolation(o.vit_interpolation, "model.vit-interpolation");
+  }
   c.classifier_dropout = o.dropout;
   if (o.encoder_dropout >= 0) {
     c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = o.encoder_dropout;
@@ -121,8 +136,8 @@ std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int 
                    (root / "text" / "config.json").string(), c.text.model_type);
   apply_options(c, o, num_classes);
   auto model = std::make_shared<DualStreamModel>(c, o);
-  load_tower(model->text(), (root / "text").string(), kTextPrefixes, kTextIgnore, o.strict);
-  load_tower(model->image(), (root / "image").string(), kVisionPrefixes, kVisionIgnore, o.strict);
+  load_tower(model->text(), (root / "text").string(), kTextPrefixes, kTextIgnore, o);
+  load_tower(model->image(), (root / "image").string(), kVisionPrefixes, kVisionIgnore, o);
   return model;
 }
 
@@ -140,7 +155,13 @@ std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_class
   auto model = build(c, o);
   const fs::path weights = fs::path(o.dir) / "model.safetensors";
   if (!fs::exists(weights)) {
-    log_info("model", "'{}' has no model.safetensors: random initialisation", o.dir);
+    MMAUX_CHECK_DATA(o.allow_no_weights,
+                     "'{}' was written by save_pretrained but its model.safetensors is missing; "
+                     "restore it, or pass --model.allow-no-weights true to initialise the model "
+                     "randomly",
+                     o.dir);
+    log_warn("model", "'{}' has no model.safetensors: random initialisation (model.allow-no-weights)",
+             o.dir);
     return model;
   }
   TensorMap tensors;
@@ -201,11 +222,14 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   }
   apply_options(c, o, num_classes);
   auto model = build(c, o);
-  if (c.kind == "vilt") {
-    load_tower(*model, o.dir, {}, kViltIgnore, o.strict);
+  if (j.contains("mmaux_preset") && !has_hf_weights(o.dir)) {
+    // A preset description (what `mmaux synth` writes), not a pretrained model.
+    log_info("model", "'{}' describes the {} preset and holds no weights: random initialisation",
+             o.dir, j["mmaux_preset"].dump());
+  } else if (c.kind == "vilt") {
+    load_tower(static_cast<ViltModel&>(*model).backbone(), o.dir, kViltPrefixes, kViltIgnore, o);
   } else {
-    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore,
-               o.strict);
+    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore, o);
   }
   return model;
 }

@@ -27,6 +27,19 @@ struct TextConfig {
   bool roberta_positions() const;
 };
 
+/// How ViT position embeddings are resized for images of another size than image_size.
+enum class PositionInterpolation {
+  kSize,         ///< transformers >= 4.45: bicubic to the target patch grid
+  kScaleFactor,  ///< transformers <= 4.44 (the paper's 4.25.1): bicubic with scale factors
+                 ///< (grid + 0.1) / sqrt(N), as DINO wrote it
+};
+
+/// "size" / "scale-factor" (the config.json and --model.vit-interpolation spellings).
+const char* to_string(PositionInterpolation p);
+/// Inverse of to_string; throws ConfigError naming `origin` for another value.
+PositionInterpolation parse_position_interpolation(const std::string& text,
+                                                   const std::string& origin);
+
 /// A ViT image encoder (Hugging Face ViTConfig).
 struct VisionConfig {
   int64_t hidden_size = 768;
@@ -40,6 +53,8 @@ struct VisionConfig {
   double hidden_dropout_prob = 0.0;
   double attention_probs_dropout_prob = 0.0;
   bool qkv_bias = true;
+  /// config.json key "mmaux_position_interpolation" (absent in Hugging Face files: kSize).
+  PositionInterpolation interpolation = PositionInterpolation::kSize;
 };
 
 /// ViLT (Hugging Face ViltConfig): one transformer over [text ; image].

@@ -19,6 +19,9 @@ struct ModelInput {
   at::Tensor attention_mask;  ///< int64 [b, L]
   at::Tensor pixels;          ///< float [b, 3, H, W]
   at::Tensor pixel_mask;      ///< int64 [b, H, W]
+  /// int64 [b, L] segment ids of the text tokens (BERT sentence pairs; MMBT gives its text type 1);
+  /// undefined = type 0 everywhere.
+  at::Tensor token_type_ids{};
 };
 
 /// What one encode() pass returns.

@@ -8,6 +8,8 @@ bad_*    must be rejected with a clear error naming the file (hostile pickles ar
 The fuzzer (bench/model/fuzz_torch_bin) starts from these files.
 """
 import collections
+import json
+import os
 import struct
 import zipfile
 
@@ -180,3 +182,20 @@ end = whole.rfind(b"PK\x05\x06")
 whole[end + 16:end + 20] = struct.pack("<I", len(whole) + 1000)
 with open("bad_directory_outside.bin", "wb") as f:
     f.write(bytes(whole))
+
+# ---- a Hugging Face directory sharded into two .bin files, and the same weights in one file -----
+state = collections.OrderedDict()
+state["embeddings.word_embeddings.weight"] = torch.randn(20, 8)
+state["embeddings.LayerNorm.weight"] = 1 + 0.1 * torch.randn(8)
+state["encoder.layer.0.attention.self.query.weight"] = torch.randn(8, 8)
+state["pooler.dense.bias"] = torch.randn(8)
+os.makedirs("hf_single_bin", exist_ok=True)
+os.makedirs("hf_sharded_bin", exist_ok=True)
+torch.save(state, "hf_single_bin/pytorch_model.bin")
+names = list(state)
+shards = {"pytorch_model-00001-of-00002.bin": names[:2], "pytorch_model-00002-of-00002.bin": names[2:]}
+for shard, keys in shards.items():
+    torch.save({k: state[k] for k in keys}, f"hf_sharded_bin/{shard}")
+with open("hf_sharded_bin/pytorch_model.bin.index.json", "w") as f:
+    json.dump({"metadata": {"total_size": 0},
+               "weight_map": {k: s for s, keys in shards.items() for k in keys}}, f, indent=2)
