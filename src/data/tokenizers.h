@@ -1,0 +1,33 @@
+#pragma once
+// Private: the two tokenizer implementations behind Tokenizer::load, and file helpers they share.
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mmaux/data/tokenizer.h"
+
+namespace mmaux::data {
+
+/// The whole file (binary). Throws ConfigError naming it.
+std::string read_text_file(const std::filesystem::path& p);
+/// The file as JSON. Throws ConfigError naming it.
+nlohmann::json read_json(const std::filesystem::path& p);
+/// The lines of a text file as Python reads them in text mode (universal newlines: "\n", "\r\n"
+/// and "\r" end a line; no trailing empty line). Throws ConfigError for invalid UTF-8, naming
+/// the file and line.
+std::vector<std::string> python_lines(const std::string& text, const std::filesystem::path& p);
+/// tokenizer_config.json's boolean `key` (null or absent: `fallback`).
+bool json_bool(const nlohmann::json& j, const char* key, bool fallback);
+
+/// transformers' BertTokenizer (BasicTokenizer + WordpieceTokenizer) from DIR/vocab.txt.
+std::unique_ptr<Tokenizer> make_wordpiece(const std::filesystem::path& dir,
+                                          const nlohmann::json& cfg);
+/// transformers' RobertaTokenizer (GPT-2 byte-level BPE) from DIR/vocab.json + DIR/merges.txt.
+std::unique_ptr<Tokenizer> make_byte_bpe(const std::filesystem::path& dir,
+                                         const nlohmann::json& cfg);
+
+}  // namespace mmaux::data
