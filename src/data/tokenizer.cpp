@@ -82,14 +82,25 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& model_dir) {
   fs::path dir(model_dir);
   json cfg = json::object();
   if (fs::exists(dir / "tokenizer_config.json")) cfg = read_json(dir / "tokenizer_config.json");
+  // A fastBPE vocabulary (BertweetTokenizer) is also called vocab.txt, but holds "token count"
+  // lines: reading it as WordPiece would tokenize every text wrongly without a word.
+  MMAUX_CHECK_CONFIG(!fs::exists(dir / "bpe.codes"),
+                     "model directory '{}' has a fastBPE tokenizer (bpe.codes, as "
+                     "vinai/bertweet-base's BertweetTokenizer), which mmaux does not implement; "
+                     "use a WordPiece (vocab.txt) or byte-level BPE (vocab.json + merges.txt) "
+                     "tokenizer",
+                     model_dir);
   if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) {
     return make_byte_bpe(dir, cfg);
   }
   if (fs::exists(dir / "vocab.txt")) return make_wordpiece(dir, cfg);
   MMAUX_THROW(ConfigError,
-              "model directory '{}' has no tokenizer: expected vocab.txt (WordPiece) or "
-              "vocab.json + merges.txt (byte-level BPE) as in a Hugging Face model directory",
-              model_dir);
+              "model directory '{}' has no tokenizer mmaux reads: expected vocab.txt (WordPiece) or "
+              "vocab.json + merges.txt (byte-level BPE) as in a Hugging Face model directory{}",
+              model_dir,
+              fs::exists(dir / "sentencepiece.bpe.model") || fs::exists(dir / "spiece.model")
+                  ? " (SentencePiece models are not implemented)"
+                  : "");
 }
 
 ModelDirectory read_model_directory(const std::string& dir_text) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mmaux/core/error.h"
 #include "mmaux/data/tokenizer.h"
 #include "support/test_support.h"
 
@@ -109,6 +110,18 @@ TEST(BertTokenizer, UnicodeVersionOfTheTables) {
   // sees a symbol: the word "a\U0001FAE8b" cannot be covered → [UNK]. Python 3.11 (Unicode 14,
   // the reference's transformers) sees an unassigned code point, drops it and gives a ##b.
   EXPECT_EQ(tok->tokenize("a\xF0\x9F\xAB\xA8" "b"), (Ids{1}));
+}
+
+TEST(Tokenizer, FastBpeVocabulariesAreRefused) {
+  TempDir dir;
+  write_file(dir / "vocab.txt", "hello 12\nworld 7\n");  // vinai/bertweet-base's layout
+  write_file(dir / "bpe.codes", "h e 5\n");
+  try {
+    Tokenizer::load(dir.path().string());
+    FAIL() << "a fastBPE directory was read as WordPiece";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("bpe.codes"), std::string::npos) << e.what();
+  }
 }
 
 TEST(BertTokenizer, VocabularyFileAsPythonReadsIt) {
