@@ -24,7 +24,8 @@ std::string python_lstrip(const std::string& utf8) {
   std::vector<int32_t> cps = to_codepoints(utf8);
   size_t a = 0;
   while (a < cps.size() && is_python_space(cps[a])) ++a;
-  return from_codepoints(std::vector<int32_t>(cps.begin() + static_cast<std::ptrdiff_t>(a), cps.end()));
+  return from_codepoints(
+      std::vector<int32_t>(cps.begin() + static_cast<std::ptrdiff_t>(a), cps.end()));
 }
 
 std::string python_rstrip(const std::string& utf8) {
@@ -131,7 +132,8 @@ std::vector<TextPiece> AddedTokens::split(const std::string& text) const {
     const AddedToken* t = find(parts[k]);
     if (t == nullptr) continue;
     const std::string token = parts[k];
-    const std::string left = k > 0 ? parts[k - 1] : "", right = k + 1 < parts.size() ? parts[k + 1] : "";
+    const std::string left = k > 0 ? parts[k - 1] : "",
+                      right = k + 1 < parts.size() ? parts[k + 1] : "";
     if (t->rstrip && !right.empty()) parts[k + 1] = python_lstrip(right);
     if (t->lstrip && !left.empty()) parts[k - 1] = python_rstrip(left);
     if (t->single_word && !left.empty() && left.back() != ' ') {
@@ -148,6 +150,15 @@ std::vector<TextPiece> AddedTokens::split(const std::string& text) const {
     if (p.empty()) continue;
     const AddedToken* t = find(p);
     out.push_back({std::move(p), t != nullptr ? t->id : -1});
+  }
+  return out;
+}
+
+std::string AddedTokens::describe() const {
+  std::string out;
+  for (const auto& t : tokens_) {
+    out += fmt::format("{}={}:{}{}{}{}{};", t.content, t.id, t.lstrip, t.rstrip, t.single_word,
+                       t.special, t.normalized);
   }
   return out;
 }
@@ -240,8 +251,7 @@ AddedTokens read_added_tokens(const fs::path& dir, const json& cfg,
   for (AddedToken t : merged.tokens()) {
     if (t.id < 0) t.id = vocab_id(t.content);
     if (t.id < 0) {
-      log_warn("data",
-               "'{}': special token '{}' is not in the vocabulary; it is tokenized as text",
+      log_warn("data", "'{}': special token '{}' is not in the vocabulary; it is tokenized as text",
                dir.string(), t.content);
       continue;
     }

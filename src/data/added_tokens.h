@@ -44,6 +44,8 @@ class AddedTokens {
   std::string lower_outside(const std::string& text) const;
   /// Steps 2-4.
   std::vector<TextPiece> split(const std::string& text) const;
+  /// Every token with its id and flags (for tokenizer fingerprints).
+  std::string describe() const;
 
  private:
   std::vector<AddedToken> tokens_;

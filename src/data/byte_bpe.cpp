@@ -45,8 +45,8 @@ std::vector<std::string> gpt2_pretokenize(const std::vector<int32_t>& c) {
   std::vector<std::string> out;
   const size_t n = c.size();
   auto emit = [&](size_t a, size_t b) {
-    out.push_back(from_codepoints(std::vector<int32_t>(c.begin() + static_cast<std::ptrdiff_t>(a),
-                                                       c.begin() + static_cast<std::ptrdiff_t>(b))));
+    out.push_back(from_codepoints(std::vector<int32_t>(
+        c.begin() + static_cast<std::ptrdiff_t>(a), c.begin() + static_cast<std::ptrdiff_t>(b))));
   };
   size_t i = 0;
   while (i < n) {
@@ -154,9 +154,12 @@ ByteBpe::ByteBpe(const fs::path& dir, const json& cfg) {
   add_prefix_space_ = json_bool(cfg, "add_prefix_space", false);
   // all_special_tokens order; the mask token eats the whitespace on its left.
   std::vector<AddedToken> defaults;
-  for (auto [key, content] : {std::pair{"bos_token", "<s>"}, {"eos_token", "</s>"},
-                              {"unk_token", "<unk>"}, {"sep_token", "</s>"},
-                              {"pad_token", "<pad>"}, {"cls_token", "<s>"}}) {
+  for (auto [key, content] : {std::pair{"bos_token", "<s>"},
+                              {"eos_token", "</s>"},
+                              {"unk_token", "<unk>"},
+                              {"sep_token", "</s>"},
+                              {"pad_token", "<pad>"},
+                              {"cls_token", "<s>"}}) {
     defaults.push_back(special_token(cfg, key, AddedToken{content}));
   }
   AddedToken mask{"<mask>"};
@@ -167,16 +170,11 @@ ByteBpe::ByteBpe(const fs::path& dir, const json& cfg) {
     return it == vocab_.end() ? -1 : it->second;
   };
   added_ = read_added_tokens(dir, cfg, defaults, vocab_id, false);
-  auto need = [&](const char* key, const char* fallback) {
-    const std::string tok = special_token(cfg, key, AddedToken{fallback}).content;
-    const int32_t id = vocab_id(tok);
-    MMAUX_CHECK_CONFIG(id >= 0, "'{}' has no {} '{}'", (dir / "vocab.json").string(), key, tok);
-    return id;
-  };
-  bos_id_ = need("cls_token", "<s>");
-  eos_id_ = need("sep_token", "</s>");
-  pad_id_ = need("pad_token", "<pad>");
-  unk_id_ = need("unk_token", "<unk>");
+  const fs::path vocab_file = dir / "vocab.json";
+  bos_id_ = required_special_id(cfg, "cls_token", "<s>", vocab_id, vocab_file);
+  eos_id_ = required_special_id(cfg, "sep_token", "</s>", vocab_id, vocab_file);
+  pad_id_ = required_special_id(cfg, "pad_token", "<pad>", vocab_id, vocab_file);
+  unk_id_ = required_special_id(cfg, "unk_token", "<unk>", vocab_id, vocab_file);
   // GPT-2's byte ↔ code point table: printable bytes map to themselves, the rest above 255.
   int next = 256;
   for (int b = 0; b < 256; ++b) {
@@ -184,12 +182,8 @@ ByteBpe::ByteBpe(const fs::path& dir, const json& cfg) {
     byte_char_[b].clear();
     append_utf8(byte_char_[b], printable ? b : next++);
   }
-  std::string added;
-  for (const auto& t : added_.tokens()) {
-    added += fmt::format("{}={}:{}{}{};", t.content, t.id, t.lstrip, t.rstrip, t.single_word);
-  }
   fingerprint_ =
-      detail::sha256_hex(fmt::format("bpe2|{}|{}|{}|{}", add_prefix_space_, added,
+      detail::sha256_hex(fmt::format("bpe2|{}|{}|{}|{}", add_prefix_space_, added_.describe(),
                                      detail::sha256_file((dir / "vocab.json").string()),
                                      detail::sha256_file((dir / "merges.txt").string())))
           .substr(0, 16);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/added_tokens.h"
 #include "data/tokenizers.h"
 #include "mmaux/core/error.h"
 #include "mmaux/data/text.h"
@@ -34,6 +35,16 @@ json read_json(const fs::path& p) {
 bool json_bool(const json& j, const char* key, bool fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   return j[key].get<bool>();
+}
+
+int32_t required_special_id(const json& cfg, const char* key, const char* fallback,
+                            const std::function<int32_t(const std::string&)>& vocab_id,
+                            const fs::path& vocab_file) {
+  const std::string token = special_token(cfg, key, AddedToken{fallback}).content;
+  const int32_t id = vocab_id(token);
+  MMAUX_CHECK_CONFIG(id >= 0, "'{}' has no {} '{}'; the tokenizer needs it", vocab_file.string(),
+                     key, token);
+  return id;
 }
 
 std::vector<std::string> python_lines(const std::string& text, const fs::path& p) {
@@ -94,13 +105,14 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& model_dir) {
     return make_byte_bpe(dir, cfg);
   }
   if (fs::exists(dir / "vocab.txt")) return make_wordpiece(dir, cfg);
-  MMAUX_THROW(ConfigError,
-              "model directory '{}' has no tokenizer mmaux reads: expected vocab.txt (WordPiece) or "
-              "vocab.json + merges.txt (byte-level BPE) as in a Hugging Face model directory{}",
-              model_dir,
-              fs::exists(dir / "sentencepiece.bpe.model") || fs::exists(dir / "spiece.model")
-                  ? " (SentencePiece models are not implemented)"
-                  : "");
+  MMAUX_THROW(
+      ConfigError,
+      "model directory '{}' has no tokenizer mmaux reads: expected vocab.txt (WordPiece) or "
+      "vocab.json + merges.txt (byte-level BPE) as in a Hugging Face model directory{}",
+      model_dir,
+      fs::exists(dir / "sentencepiece.bpe.model") || fs::exists(dir / "spiece.model")
+          ? " (SentencePiece models are not implemented)"
+          : "");
 }
 
 ModelDirectory read_model_directory(const std::string& dir_text) {

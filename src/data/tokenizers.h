@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ nlohmann::json read_json(const std::filesystem::path& p);
 std::vector<std::string> python_lines(const std::string& text, const std::filesystem::path& p);
 /// tokenizer_config.json's boolean `key` (null or absent: `fallback`).
 bool json_bool(const nlohmann::json& j, const char* key, bool fallback);
+
+/// The vocabulary id of special token `key` (tokenizer_config.json's value, else `fallback`).
+/// Throws ConfigError naming `vocab_file` when the vocabulary lacks it.
+int32_t required_special_id(const nlohmann::json& cfg, const char* key, const char* fallback,
+                            const std::function<int32_t(const std::string&)>& vocab_id,
+                            const std::filesystem::path& vocab_file);
 
 /// transformers' BertTokenizer (BasicTokenizer + WordpieceTokenizer) from DIR/vocab.txt.
 std::unique_ptr<Tokenizer> make_wordpiece(const std::filesystem::path& dir,

@@ -41,8 +41,8 @@ inline bool is_control(int32_t cp) {
 /// or category Zs. Besides BERT's whitespace this is U+000B, U+000C, U+001C..U+001F, U+0085,
 /// U+2028 and U+2029.
 inline bool is_python_space(int32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F) || cp == 0x85 ||
-         cp == 0x2028 || cp == 0x2029 || utf8proc_category(cp) == UTF8PROC_CATEGORY_ZS;
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F) || cp == 0x85 || cp == 0x2028 ||
+         cp == 0x2029 || utf8proc_category(cp) == UTF8PROC_CATEGORY_ZS;
 }
 
 /// Unicode's White_Space property: the `\s` of the `regex` module in GPT-2's pattern. Python's

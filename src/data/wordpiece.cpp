@@ -23,15 +23,31 @@ namespace {
 /// NFD, then every non-spacing mark (Mn) dropped: BasicTokenizer._run_strip_accents.
 std::string strip_accents(const std::string& s) {
   utf8proc_uint8_t* d = nullptr;
-  const utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                   static_cast<utf8proc_ssize_t>(s.size()), &d,
-                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
-  std::string decomposed = n < 0 ? s : std::string(reinterpret_cast<char*>(d), static_cast<size_t>(n));
+  const utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &d, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
+  std::string decomposed =
+      n < 0 ? s : std::string(reinterpret_cast<char*>(d), static_cast<size_t>(n));
   std::free(d);
   std::string out;
   for (int32_t cp : to_codepoints(decomposed)) {
     if (utf8proc_category(cp) != UTF8PROC_CATEGORY_MN) append_utf8(out, cp);
+  }
+  return out;
+}
+
+/// BertTokenizer's special tokens in all_special_tokens order (bos / eos only when configured).
+std::vector<AddedToken> bert_specials(const json& cfg) {
+  std::vector<AddedToken> out;
+  for (auto [key, content] : {std::pair{"bos_token", ""},
+                              {"eos_token", ""},
+                              {"unk_token", "[UNK]"},
+                              {"sep_token", "[SEP]"},
+                              {"pad_token", "[PAD]"},
+                              {"cls_token", "[CLS]"},
+                              {"mask_token", "[MASK]"}}) {
+    AddedToken t = special_token(cfg, key, AddedToken{content});
+    if (!t.content.empty()) out.push_back(t);
   }
   return out;
 }
@@ -83,47 +99,26 @@ WordPiece::WordPiece(const fs::path& dir, const json& cfg) {
   if (auto it = cfg.find("never_split"); it != cfg.end() && it->is_array()) {
     for (const auto& w : *it) never_split_.insert(w.get<std::string>());
   }
-  // all_special_tokens order: unk, sep, pad, cls, mask (bos / eos only when configured).
-  std::vector<AddedToken> defaults;
-  for (auto [key, content] : {std::pair{"bos_token", ""}, {"eos_token", ""}, {"unk_token", "[UNK]"},
-                              {"sep_token", "[SEP]"}, {"pad_token", "[PAD]"},
-                              {"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}}) {
-    AddedToken t = special_token(cfg, key, AddedToken{content});
-    if (!t.content.empty()) defaults.push_back(t);
-  }
   auto vocab_id = [&](const std::string& s) {
     auto it = vocab_.find(s);
     return it == vocab_.end() ? -1 : it->second;
   };
   // Lower-casing of raw text exists only with a BasicTokenizer (transformers asks it).
-  added_ = read_added_tokens(dir, cfg, defaults, vocab_id, basic_ && lower_);
+  added_ = read_added_tokens(dir, cfg, bert_specials(cfg), vocab_id, basic_ && lower_);
   no_split_ = never_split_;
   for (const auto& t : added_.tokens()) {
     if (t.special) no_split_.insert(t.content);
   }
-  auto need = [&](const char* key, const char* fallback) {
-    const std::string tok = special_token(cfg, key, AddedToken{fallback}).content;
-    const int32_t id = vocab_id(tok);
-    MMAUX_CHECK_CONFIG(id >= 0, "'{}' has no {} token '{}'; a BERT vocab.txt needs its [PAD], "
-                       "[UNK], [CLS] and [SEP] tokens",
-                       vocab_file.string(), key, tok);
-    return id;
-  };
-  pad_id_ = need("pad_token", "[PAD]");
-  unk_id_ = need("unk_token", "[UNK]");
-  bos_id_ = need("cls_token", "[CLS]");
-  eos_id_ = need("sep_token", "[SEP]");
+  pad_id_ = required_special_id(cfg, "pad_token", "[PAD]", vocab_id, vocab_file);
+  unk_id_ = required_special_id(cfg, "unk_token", "[UNK]", vocab_id, vocab_file);
+  bos_id_ = required_special_id(cfg, "cls_token", "[CLS]", vocab_id, vocab_file);
+  eos_id_ = required_special_id(cfg, "sep_token", "[SEP]", vocab_id, vocab_file);
   unk_token_ = special_token(cfg, "unk_token", AddedToken{"[UNK]"}).content;
-  std::string added;
-  for (const auto& t : added_.tokens()) {
-    added += fmt::format("{}={}:{}{}{}{}{};", t.content, t.id, t.lstrip, t.rstrip, t.single_word,
-                         t.special, t.normalized);
-  }
-  fingerprint_ = detail::sha256_hex(fmt::format(
-                     "wordpiece2|{}|{}|{}|{}|{}|{}|{}|{}", lower_, strip_, cjk_, basic_,
-                     split_punctuation_, fmt::join(never_split_, " "), added,
-                     detail::sha256_file(vocab_file.string())))
-                     .substr(0, 16);
+  fingerprint_ =
+      detail::sha256_hex(fmt::format("wordpiece2|{}|{}|{}|{}|{}|{}|{}|{}", lower_, strip_, cjk_,
+                                     basic_, split_punctuation_, fmt::join(never_split_, " "),
+                                     added_.describe(), detail::sha256_file(vocab_file.string())))
+          .substr(0, 16);
 }
 
 int32_t WordPiece::id_of(const std::string& piece) const {
@@ -174,8 +169,8 @@ std::vector<std::string> WordPiece::basic(const std::string& text) const {
       if (strip_) token = strip_accents(token);
     }
     // Asked again after lower-casing, as transformers does.
-    for (const std::string& part : no_split_.count(token) ? std::vector<std::string>{token}
-                                                          : split_on_punctuation(token)) {
+    for (const std::string& part :
+         no_split_.count(token) ? std::vector<std::string>{token} : split_on_punctuation(token)) {
       for (std::string& word : python_split(part)) out.push_back(std::move(word));
     }
   }
@@ -211,9 +206,10 @@ std::vector<std::string> WordPiece::wordpiece(const std::string& word) const {
     size_t end = cps.size();
     std::string found;
     while (start < end) {
-      std::string sub = (start > 0 ? "##" : "") +
-                        from_codepoints(std::vector<int32_t>(cps.begin() + static_cast<std::ptrdiff_t>(start),
-                                                             cps.begin() + static_cast<std::ptrdiff_t>(end)));
+      std::string sub =
+          (start > 0 ? "##" : "") +
+          from_codepoints(std::vector<int32_t>(cps.begin() + static_cast<std::ptrdiff_t>(start),
+                                               cps.begin() + static_cast<std::ptrdiff_t>(end)));
       if (vocab_.count(sub)) {
         found = std::move(sub);
         break;

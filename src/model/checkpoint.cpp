@@ -147,8 +147,8 @@ constexpr WeightFormat kWeightFormats[] = {
 constexpr const char* kForeignWeights[] = {"tf_model.h5", "flax_model.msgpack", "model.ckpt.index"};
 
 void add_weights_file(TensorMap& out, const fs::path& file, bool torch_bin) {
-  auto tensors = torch_bin ? read_torch_bin(file.string())
-                           : SafetensorsReader(file.string()).load_all();
+  auto tensors =
+      torch_bin ? read_torch_bin(file.string()) : SafetensorsReader(file.string()).load_all();
   for (auto& [name, t] : tensors) {
     MMAUX_CHECK_DATA(out.emplace(name, t).second, "{}: tensor '{}' appears in two shards",
                      file.string(), name);

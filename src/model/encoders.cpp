@@ -40,8 +40,7 @@ TextEmbeddings::TextEmbeddings(int64_t vocab, int64_t hidden, int64_t max_positi
   norm_ = register_module("LayerNorm", std::make_shared<LayerNorm>(hidden, eps));
 }
 
-at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids,
-                                   const at::Tensor& token_type_ids) {
+at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids) {
   const int64_t length = input_ids.size(1);
   at::Tensor positions;
   if (roberta_positions_) {
@@ -66,16 +65,16 @@ at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids,
               input_ids.max().item<int64_t>());
   at::Tensor types = at::zeros_like(input_ids);
   if (token_type_ids.defined()) {
-    MMAUX_CHECK(token_type_ids.sizes() == input_ids.sizes() &&
-                    token_type_ids.scalar_type() == at::kLong,
-                "token_type_ids must be int64 with the shape of input_ids [{}, {}]",
-                input_ids.size(0), input_ids.size(1));
+    MMAUX_CHECK(
+        token_type_ids.sizes() == input_ids.sizes() && token_type_ids.scalar_type() == at::kLong,
+        "token_type_ids must be int64 with the shape of input_ids [{}, {}]", input_ids.size(0),
+        input_ids.size(1));
     const int64_t n = token_type_->weight().size(0);
-    MMAUX_CHECK(!token_type_ids.is_cpu() || token_type_ids.numel() == 0 ||
-                    (token_type_ids.min().item<int64_t>() >= 0 &&
-                     token_type_ids.max().item<int64_t>() < n),
-                "token type ids must lie in [0, {}) (the model's type_vocab_size); got [{}, {}]",
-                n, token_type_ids.min().item<int64_t>(), token_type_ids.max().item<int64_t>());
+    MMAUX_CHECK(
+        !token_type_ids.is_cpu() || token_type_ids.numel() == 0 ||
+            (token_type_ids.min().item<int64_t>() >= 0 && token_type_ids.max().item<int64_t>() < n),
+        "token type ids must lie in [0, {}) (the model's type_vocab_size); got [{}, {}]", n,
+        token_type_ids.min().item<int64_t>(), token_type_ids.max().item<int64_t>());
     types = token_type_ids;
   }
   at::Tensor e =

@@ -102,7 +102,8 @@ ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json&
 void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
   c.num_classes = num_classes;
   if (o.vit_interpolation != "auto") {
-    c.vision.interpolation = parse_position_interpolation(o.vit_interpolation, "model.vit-interpolation");
+    c.vision.interpolation =
+        parse_position_interpolation(o.vit_interpolation, "model.vit-interpolation");
   }
   c.classifier_dropout = o.dropout;
   if (o.encoder_dropout >= 0) {
@@ -160,7 +161,8 @@ std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_class
                      "restore it, or pass --model.allow-no-weights true to initialise the model "
                      "randomly",
                      o.dir);
-    log_warn("model", "'{}' has no model.safetensors: random initialisation (model.allow-no-weights)",
+    log_warn("model",
+             "'{}' has no model.safetensors: random initialisation (model.allow-no-weights)",
              o.dir);
     return model;
   }

@@ -11,8 +11,19 @@ namespace mmaux::model {
 
 namespace {
 
-enum class Kind : uint8_t { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGlobal,
-                            kStorage, kTensor };
+enum class Kind : uint8_t {
+  kNone,
+  kBool,
+  kInt,
+  kFloat,
+  kString,
+  kTuple,
+  kList,
+  kDict,
+  kGlobal,
+  kStorage,
+  kTensor
+};
 enum class Callable : uint8_t { kOrderedDict, kRebuildTensor, kRebuildParameter, kStorageType };
 
 /// One object. `ref` indexes strings_ (kString), containers_ (kTuple, kList, kDict: a dict holds
@@ -29,14 +40,14 @@ struct StorageType {
   at::ScalarType dtype;
 };
 constexpr StorageType kStorageTypes[] = {
-    {"FloatStorage", at::kFloat}, {"DoubleStorage", at::kDouble},     {"HalfStorage", at::kHalf},
-    {"BFloat16Storage", at::kBFloat16}, {"LongStorage", at::kLong},   {"IntStorage", at::kInt},
-    {"ShortStorage", at::kShort}, {"CharStorage", at::kChar},         {"ByteStorage", at::kByte},
+    {"FloatStorage", at::kFloat},       {"DoubleStorage", at::kDouble}, {"HalfStorage", at::kHalf},
+    {"BFloat16Storage", at::kBFloat16}, {"LongStorage", at::kLong},     {"IntStorage", at::kInt},
+    {"ShortStorage", at::kShort},       {"CharStorage", at::kChar},     {"ByteStorage", at::kByte},
     {"BoolStorage", at::kBool}};
 
 const char* kind_name(Kind k) {
-  static const char* const names[] = {"None",  "bool", "int",    "float",   "str",   "tuple",
-                                      "list",  "dict", "global", "storage", "tensor"};
+  static const char* const names[] = {"None", "bool", "int",    "float",   "str",   "tuple",
+                                      "list", "dict", "global", "storage", "tensor"};
   return names[static_cast<int>(k)];
 }
 
@@ -67,7 +78,11 @@ class Unpickler {
 
   bool step(uint8_t op);
   bool step_container(uint8_t op);
-  bool step_scalar(uint8_t op);
+  bool step_fill(uint8_t op);
+  /// Opcodes that push one new scalar: its index, or -1 when `op` is not one of them.
+  int64_t scalar(uint8_t op);
+  uint32_t string_of(uint64_t n);
+  uint32_t long1();
   bool step_memo(uint8_t op);
   void global(const std::string& module, const std::string& name);
   void reduce();
@@ -138,8 +153,8 @@ std::vector<uint32_t> Unpickler::pop_mark() {
 }
 
 const Value& Unpickler::expect(uint32_t v, Kind kind, const char* what) const {
-  if (at(v).kind != kind) fail("{} must be a {}, got a {}", what, kind_name(kind),
-                               kind_name(at(v).kind));
+  if (at(v).kind != kind)
+    fail("{} must be a {}, got a {}", what, kind_name(kind), kind_name(at(v).kind));
   return at(v);
 }
 
@@ -161,70 +176,96 @@ std::vector<int64_t> Unpickler::int_tuple(uint32_t v, const char* what) const {
 
 bool Unpickler::step_container(uint8_t op) {
   switch (op) {
-    case '(': marks_.push_back(stack_.size()); return true;
-    case '}': push(make_container(Kind::kDict, {})); return true;
-    case ']': push(make_container(Kind::kList, {})); return true;
-    case ')': push(make_container(Kind::kTuple, {})); return true;
-    case 't': push(make_container(Kind::kTuple, pop_mark())); return true;
-    case 'l': push(make_container(Kind::kList, pop_mark())); return true;
-    case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+    case '(':
+      marks_.push_back(stack_.size());
+      return true;
+    case '}':
+    case ']':
+    case ')': {
+      const Kind kind = op == '}' ? Kind::kDict : op == ']' ? Kind::kList : Kind::kTuple;
+      push(make_container(kind, {}));
+      return true;
+    }
+    case 't':
+    case 'l':
+    case 'd': {
+      std::vector<uint32_t> items = pop_mark();
+      if (op == 'd' && items.size() % 2 != 0) fail("odd number of dict items");
+      const Kind kind = op == 'd' ? Kind::kDict : op == 'l' ? Kind::kList : Kind::kTuple;
+      push(make_container(kind, std::move(items)));
+      return true;
+    }
+    case 0x85:
+    case 0x86:
+    case 0x87: {  // TUPLE1..3
       std::vector<uint32_t> items(static_cast<size_t>(op - 0x84));
       for (auto it = items.rbegin(); it != items.rend(); ++it) *it = pop();
       push(make_container(Kind::kTuple, std::move(items)));
       return true;
     }
-    case 'd': case 'u': case 's': case 'a': case 'e': {
-      std::vector<uint32_t> items;
-      if (op == 's' || op == 'a') {
-        items.push_back(pop());
-        if (op == 's') items.insert(items.begin(), pop());
-      } else {
-        items = pop_mark();
-      }
-      const bool dict = op == 'd' || op == 'u' || op == 's';
-      if (dict && items.size() % 2 != 0) fail("odd number of dict items");
-      if (op == 'd') {
-        push(make_container(Kind::kDict, std::move(items)));
-        return true;
-      }
-      auto& target = containers_[expect(top(), dict ? Kind::kDict : Kind::kList,
-                                        dict ? "SETITEM target" : "APPEND target").ref];
-      target.insert(target.end(), items.begin(), items.end());
-      return true;
-    }
-    default: return false;
+    default:
+      return false;
   }
 }
 
-bool Unpickler::step_scalar(uint8_t op) {
-  auto string_of = [&](uint64_t n) {
-    strings_.emplace_back(take(n));
-    push(make({Kind::kString, 0, static_cast<uint32_t>(strings_.size() - 1)}));
-  };
+bool Unpickler::step_fill(uint8_t op) {
+  if (op != 's' && op != 'u' && op != 'a' && op != 'e') return false;
+  std::vector<uint32_t> items;
+  if (op == 's' || op == 'a') {
+    items.push_back(pop());
+    if (op == 's') items.insert(items.begin(), pop());
+  } else {
+    items = pop_mark();
+  }
+  const bool dict = op == 's' || op == 'u';
+  if (dict && items.size() % 2 != 0) fail("odd number of dict items");
+  auto& target = containers_[expect(top(), dict ? Kind::kDict : Kind::kList,
+                                    dict ? "SETITEM target" : "APPEND target")
+                                 .ref];
+  target.insert(target.end(), items.begin(), items.end());
+  return true;
+}
+
+uint32_t Unpickler::string_of(uint64_t n) {
+  strings_.emplace_back(take(n));
+  return make({Kind::kString, 0, static_cast<uint32_t>(strings_.size() - 1)});
+}
+
+uint32_t Unpickler::long1() {  // little-endian two's complement of n bytes
+  const uint64_t n = le(1);
+  if (n > 8) fail("integer of {} bytes is out of range", n);
+  uint64_t v = n == 0 ? 0 : le(static_cast<int>(n));
+  if (n > 0 && n < 8 && (v >> (8 * n - 1)) != 0) v |= ~0ull << (8 * n);  // sign-extend
+  return make({Kind::kInt, static_cast<int64_t>(v)});
+}
+
+int64_t Unpickler::scalar(uint8_t op) {
   switch (op) {
-    case 'X': string_of(le(4)); return true;
-    case 0x8c: string_of(le(1)); return true;  // SHORT_BINUNICODE
-    case 0x8d: string_of(le(8)); return true;  // BINUNICODE8
-    case 'J': push(make({Kind::kInt, static_cast<int32_t>(le(4))})); return true;
-    case 'K': push(make({Kind::kInt, static_cast<int64_t>(le(1))})); return true;
-    case 'M': push(make({Kind::kInt, static_cast<int64_t>(le(2))})); return true;
-    case 0x8a: {  // LONG1: little-endian two's complement of n bytes
-      const uint64_t n = le(1);
-      if (n > 8) fail("integer of {} bytes is out of range", n);
-      uint64_t v = n == 0 ? 0 : le(static_cast<int>(n));
-      if (n > 0 && n < 8 && (v >> (8 * n - 1)) != 0) v |= ~0ull << (8 * n);  // sign-extend
-      push(make({Kind::kInt, static_cast<int64_t>(v)}));
-      return true;
-    }
-    case 'N': push(make({Kind::kNone})); return true;
-    case 0x88: push(make({Kind::kBool, 1})); return true;
-    case 0x89: push(make({Kind::kBool, 0})); return true;
-    case 'G': {  // BINFLOAT: big-endian IEEE double; only its presence matters here
+    case 'X':
+      return string_of(le(4));
+    case 0x8c:  // SHORT_BINUNICODE
+      return string_of(le(1));
+    case 0x8d:  // BINUNICODE8
+      return string_of(le(8));
+    case 'J':
+      return make({Kind::kInt, static_cast<int32_t>(le(4))});
+    case 'K':
+      return make({Kind::kInt, static_cast<int64_t>(le(1))});
+    case 'M':
+      return make({Kind::kInt, static_cast<int64_t>(le(2))});
+    case 0x8a:
+      return long1();
+    case 'N':
+      return make({Kind::kNone});
+    case 0x88:
+      return make({Kind::kBool, 1});
+    case 0x89:
+      return make({Kind::kBool, 0});
+    case 'G':  // BINFLOAT: big-endian IEEE double; only its presence matters here
       take(8);
-      push(make({Kind::kFloat}));
-      return true;
-    }
-    default: return false;
+      return make({Kind::kFloat});
+    default:
+      return -1;
   }
 }
 
@@ -235,22 +276,39 @@ bool Unpickler::step_memo(uint8_t op) {
     push(it->second);
   };
   switch (op) {
-    case 'q': memo_[le(1)] = top(); return true;
-    case 'r': memo_[le(4)] = top(); return true;
-    case 0x94: memo_[memo_.size()] = top(); return true;  // MEMOIZE
-    case 'h': get(le(1)); return true;
-    case 'j': get(le(4)); return true;
-    default: return false;
+    case 'q':
+      memo_[le(1)] = top();
+      return true;
+    case 'r':
+      memo_[le(4)] = top();
+      return true;
+    case 0x94:
+      memo_[memo_.size()] = top();
+      return true;  // MEMOIZE
+    case 'h':
+      get(le(1));
+      return true;
+    case 'j':
+      get(le(4));
+      return true;
+    default:
+      return false;
   }
 }
 
 bool Unpickler::step(uint8_t op) {
-  if (step_container(op) || step_scalar(op) || step_memo(op)) return true;
+  if (step_container(op) || step_fill(op) || step_memo(op)) return true;
+  if (const int64_t v = scalar(op); v >= 0) {
+    push(static_cast<uint32_t>(v));
+    return true;
+  }
   switch (op) {
     case 0x80:
       if (le(1) > 5) fail("unknown pickle protocol");
       return true;
-    case 0x95: take(8); return true;  // FRAME: only a length hint
+    case 0x95:
+      take(8);
+      return true;  // FRAME: only a length hint
     case 'c': {
       auto line = [&] {
         const size_t end = data_.find('\n', pos_);
@@ -265,13 +323,21 @@ bool Unpickler::step(uint8_t op) {
     }
     case 0x93: {  // STACK_GLOBAL
       const uint32_t name = pop(), module = pop();
-      global(expect_string(module, "STACK_GLOBAL module"), expect_string(name, "STACK_GLOBAL name"));
+      global(expect_string(module, "STACK_GLOBAL module"),
+             expect_string(name, "STACK_GLOBAL name"));
       return true;
     }
-    case 'R': reduce(); return true;
-    case 'b': build(); return true;
-    case 'Q': persistent_id(); return true;
-    case '.': return false;
+    case 'R':
+      reduce();
+      return true;
+    case 'b':
+      build();
+      return true;
+    case 'Q':
+      persistent_id();
+      return true;
+    case '.':
+      return false;
     default:
       fail("opcode 0x{:02x} ('{}') never occurs in a state dict; refusing to interpret it", op,
            op >= 0x20 && op < 0x7f ? static_cast<char>(op) : '?');
@@ -292,11 +358,12 @@ void Unpickler::global(const std::string& module, const std::string& name) {
       if (module == "torch" && name == t.name) type = &t;
     }
     if (type == nullptr) {
-      fail("the pickle references the Python global '{}.{}', which a state dict never contains; "
-           "mmaux never executes pickled code and accepts only tensors, dicts and OrderedDicts. "
-           "Re-save the weights with torch.save(model.state_dict(), ...) or convert them to "
-           "safetensors",
-           module, name);
+      fail(
+          "the pickle references the Python global '{}.{}', which a state dict never contains; "
+          "mmaux never executes pickled code and accepts only tensors, dicts and OrderedDicts. "
+          "Re-save the weights with torch.save(model.state_dict(), ...) or convert them to "
+          "safetensors",
+          module, name);
     }
     v.i = static_cast<int64_t>(Callable::kStorageType);
     v.ref = static_cast<uint32_t>(type->dtype);
@@ -310,16 +377,20 @@ void Unpickler::reduce() {
   const std::vector<uint32_t> args = containers_[expect(args_v, Kind::kTuple, "REDUCE args").ref];
   switch (static_cast<Callable>(callable.i)) {
     case Callable::kOrderedDict:
-      if (!args.empty()) fail("OrderedDict is called with {} arguments, expected none", args.size());
+      if (!args.empty())
+        fail("OrderedDict is called with {} arguments, expected none", args.size());
       push(make_container(Kind::kDict, {}));
       return;
-    case Callable::kRebuildTensor: push(rebuild_tensor(args)); return;
+    case Callable::kRebuildTensor:
+      push(rebuild_tensor(args));
+      return;
     case Callable::kRebuildParameter:
       if (args.size() < 2 || args.size() > 3) fail("_rebuild_parameter takes 2 or 3 arguments");
       expect(args[0], Kind::kTensor, "_rebuild_parameter data");
       push(args[0]);
       return;
-    case Callable::kStorageType: fail("a storage type may only appear in a persistent id");
+    case Callable::kStorageType:
+      fail("a storage type may only appear in a persistent id");
   }
 }
 
@@ -353,9 +424,10 @@ uint32_t Unpickler::rebuild_tensor(const std::vector<uint32_t>& args) {
   }
   ok = ok && (numel == 0 ? t.offset <= s.numel : last < s.numel && numel <= s.numel);
   if (!ok) {
-    fail("tensor view (offset {}, size [{}], stride [{}]) lies outside its storage '{}' of {} "
-         "elements",
-         t.offset, fmt::join(t.sizes, ", "), fmt::join(t.strides, ", "), s.key, s.numel);
+    fail(
+        "tensor view (offset {}, size [{}], stride [{}]) lies outside its storage '{}' of {} "
+        "elements",
+        t.offset, fmt::join(t.sizes, ", "), fmt::join(t.strides, ", "), s.key, s.numel);
   }
   out_.tensors.push_back(std::move(t));
   return make({Kind::kTensor, 0, static_cast<uint32_t>(out_.tensors.size() - 1)});
@@ -403,9 +475,10 @@ PickledStateDict Unpickler::result(uint32_t dict) const {
     const std::string& name = expect_string(items[k], "state dict key");
     const Value& v = at(items[k + 1]);
     if (v.kind != Kind::kTensor) {
-      fail("state dict entry '{}' is a {}, not a tensor; mmaux reads flat state dicts "
-           "(torch.save(model.state_dict(), ...))",
-           name, kind_name(v.kind));
+      fail(
+          "state dict entry '{}' is a {}, not a tensor; mmaux reads flat state dicts "
+          "(torch.save(model.state_dict(), ...))",
+          name, kind_name(v.kind));
     }
     PickledTensor t = out_.tensors[v.ref];
     t.name = name;

@@ -109,7 +109,8 @@ class FileSource : public ByteSource {
       const size_t chunk = static_cast<size_t>(std::min<uint64_t>(n, 1u << 30));
       const ssize_t got = ::pread(fd_, out, chunk, static_cast<off_t>(offset));
       if (got < 0 && errno == EINTR) continue;
-      MMAUX_CHECK_DATA(got > 0, "'{}': reading {} bytes at offset {} failed ({}); the file changed "
+      MMAUX_CHECK_DATA(got > 0,
+                       "'{}': reading {} bytes at offset {} failed ({}); the file changed "
                        "or is unreadable",
                        origin_, n, offset, got < 0 ? std::strerror(errno) : "end of file");
       out += got;
@@ -141,7 +142,32 @@ std::unique_ptr<ByteSource> file_source(const std::string& path) {
   return std::make_unique<FileSource>(path);
 }
 
-ZipArchive::ZipArchive(const ByteSource& source) : source_(source) {
+namespace {
+
+/// Where the central directory is, from the end record (and its zip64 version when present).
+struct DirectoryLocation {
+  uint64_t offset = 0, size = 0, count = 0;
+  uint64_t limit = 0;  ///< the directory must end before the record that describes it
+};
+
+void apply_zip64(const ByteSource& source, uint64_t end_offset, DirectoryLocation& d) {
+  if (end_offset < kLocatorSize) return;
+  const auto loc = read_bytes(source, end_offset - kLocatorSize, kLocatorSize);
+  if (le(loc.data(), 4) != kZip64LocatorSig) return;
+  const uint64_t z64 = le(loc.data() + 8, 8);
+  MMAUX_CHECK_DATA(
+      z64 <= end_offset - kLocatorSize && end_offset - kLocatorSize - z64 >= kZip64EndSize,
+      "{}: zip64 end record offset {} lies outside the file", source.origin(), z64);
+  const auto rec = read_bytes(source, z64, kZip64EndSize);
+  MMAUX_CHECK_DATA(le(rec.data(), 4) == kZip64EndSig, "{}: bad zip64 end record at {}",
+                   source.origin(), z64);
+  d.count = le(rec.data() + 32, 8);
+  d.size = le(rec.data() + 40, 8);
+  d.offset = le(rec.data() + 48, 8);
+  d.limit = z64;
+}
+
+DirectoryLocation locate_directory(const ByteSource& source) {
   const std::string& origin = source.origin();
   const uint64_t size = source.size();
   MMAUX_CHECK_DATA(size >= kEndSize, "{}: {} bytes is too short for a zip archive", origin, size);
@@ -149,50 +175,45 @@ ZipArchive::ZipArchive(const ByteSource& source) : source_(source) {
   const uint64_t tail_size = std::min<uint64_t>(size, kEndSize + 0xFFFF);
   const std::vector<unsigned char> tail = read_bytes(source, size - tail_size, tail_size);
   int64_t end = -1;
-  for (int64_t i = static_cast<int64_t>(tail_size - kEndSize); i >= 0; --i) {
+  for (int64_t i = static_cast<int64_t>(tail_size - kEndSize); i >= 0 && end < 0; --i) {
     const unsigned char* p = tail.data() + i;
     if (le(p, 4) == kEndSig && static_cast<uint64_t>(i) + kEndSize + le(p + 20, 2) == tail_size) {
       end = i;
-      break;
     }
   }
   MMAUX_CHECK_DATA(end >= 0, "{}: no zip end-of-directory record: not a zip archive, or truncated",
                    origin);
   const unsigned char* e = tail.data() + end;
-  const uint64_t end_offset = size - tail_size + static_cast<uint64_t>(end);
-  uint64_t count = le(e + 10, 2), dir_size = le(e + 12, 4), dir_offset = le(e + 16, 4);
-  uint64_t dir_limit = end_offset;  // the directory must end before the record that describes it
   MMAUX_CHECK_DATA(le(e + 4, 2) == 0 || le(e + 4, 2) == 0xFFFF,
                    "{}: multi-disk zip archives are not supported", origin);
-  if ((count == 0xFFFF || dir_size == 0xFFFFFFFF || dir_offset == 0xFFFFFFFF) &&
-      end_offset >= kLocatorSize) {
-    const auto loc = read_bytes(source, end_offset - kLocatorSize, kLocatorSize);
-    if (le(loc.data(), 4) == kZip64LocatorSig) {
-      const uint64_t z64 = le(loc.data() + 8, 8);
-      MMAUX_CHECK_DATA(z64 <= end_offset - kLocatorSize &&
-                           end_offset - kLocatorSize - z64 >= kZip64EndSize,
-                       "{}: zip64 end record offset {} lies outside the file", origin, z64);
-      const auto rec = read_bytes(source, z64, kZip64EndSize);
-      MMAUX_CHECK_DATA(le(rec.data(), 4) == kZip64EndSig, "{}: bad zip64 end record at {}",
-                       origin, z64);
-      count = le(rec.data() + 32, 8);
-      dir_size = le(rec.data() + 40, 8);
-      dir_offset = le(rec.data() + 48, 8);
-      dir_limit = z64;
-    }
+  DirectoryLocation d;
+  d.count = le(e + 10, 2);
+  d.size = le(e + 12, 4);
+  d.offset = le(e + 16, 4);
+  d.limit = size - tail_size + static_cast<uint64_t>(end);
+  if (d.count == 0xFFFF || d.size == 0xFFFFFFFF || d.offset == 0xFFFFFFFF) {
+    apply_zip64(source, d.limit, d);
   }
-  MMAUX_CHECK_DATA(dir_offset <= dir_limit && dir_size <= dir_limit - dir_offset,
+  return d;
+}
+
+}  // namespace
+
+ZipArchive::ZipArchive(const ByteSource& source) : source_(source) {
+  const std::string& origin = source.origin();
+  const DirectoryLocation d = locate_directory(source);
+  MMAUX_CHECK_DATA(d.offset <= d.limit && d.size <= d.limit - d.offset,
                    "{}: zip central directory [{}, +{}) lies outside the file ({} bytes); the file "
                    "is truncated",
-                   origin, dir_offset, dir_size, size);
-  MMAUX_CHECK_DATA(dir_size <= kMaxDirectory,
+                   origin, d.offset, d.size, source.size());
+  MMAUX_CHECK_DATA(d.size <= kMaxDirectory,
                    "{}: zip central directory of {} bytes exceeds the limit of {} bytes", origin,
-                   dir_size, kMaxDirectory);
-  MMAUX_CHECK_DATA(count <= dir_size / kCentralSize,
-                   "{}: zip directory claims {} entries but holds {} bytes", origin, count,
-                   dir_size);
-  directory_offset_ = dir_offset;
-  read_directory(dir_offset, dir_size, count);
+                   d.size, kMaxDirectory);
+  MMAUX_CHECK_DATA(d.count <= d.size / kCentralSize,
+                   "{}: zip directory claims {} entries but holds {} bytes", origin, d.count,
+                   d.size);
+  directory_offset_ = d.offset;
+  read_directory(d.offset, d.size, d.count);
 }
 
 void ZipArchive::read_directory(uint64_t offset, uint64_t size, uint64_t count) {
@@ -271,8 +292,7 @@ void ZipArchive::read(const ZipEntry& entry, void* dst, bool verify_crc) const {
                    source_.origin(), entry.name);
   source_.read(entry.data_offset, entry.size, dst);
   if (!verify_crc) return;
-  const uint32_t crc =
-      crc32_table().update(0, static_cast<const unsigned char*>(dst), entry.size);
+  const uint32_t crc = crc32_table().update(0, static_cast<const unsigned char*>(dst), entry.size);
   MMAUX_CHECK_DATA(crc == entry.crc32,
                    "{}: member '{}' fails its CRC-32 check (0x{:08x}, directory says 0x{:08x}); "
                    "the file is corrupt",

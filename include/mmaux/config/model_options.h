@@ -16,7 +16,7 @@ struct ModelOptions {
   /// 4.25.1), "size" (transformers >= 4.45: bicubic to the target grid) or "auto" (the model
   /// directory's config.json, else scale-factor in paper mode, else size).
   std::string vit_interpolation = "auto";
-  double dropout = 0.05;                ///< classifier dropout
+  double dropout = 0.05;  ///< classifier dropout
   bool freeze_text = false;
   bool freeze_image = false;
   bool reuse_frozen = true;  ///< reuse a frozen tower's output in the ITM pass

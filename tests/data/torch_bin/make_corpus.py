@@ -183,6 +183,32 @@ whole[end + 16:end + 20] = struct.pack("<I", len(whole) + 1000)
 with open("bad_directory_outside.bin", "wb") as f:
     f.write(bytes(whole))
 
+# ---- the same archive with zip64 records everywhere (as writers emit them past 4 GiB) --------------
+def zip64_copy(src, dst):
+    with open(src, "rb") as f:
+        data = f.read()
+    z = zipfile.ZipFile(src)
+    end = data.rfind(b"PK\x05\x06")
+    count, cd_size, cd_offset = struct.unpack("<HII", data[end + 10:end + 20])
+    central = b""
+    for info in z.infolist():
+        name = info.filename.encode()
+        extra = struct.pack("<HHQQQ", 1, 24, info.file_size, info.compress_size, info.header_offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0x21, info.CRC,
+                               0xFFFFFFFF, 0xFFFFFFFF, len(name), len(extra), 0, 0, 0, 0,
+                               0xFFFFFFFF) + name + extra
+    z64 = cd_offset + len(central)
+    record = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(central),
+                         cd_offset)
+    locator = struct.pack("<IIQI", 0x07064B50, 0, z64, 1)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(dst, "wb") as f:
+        f.write(data[:cd_offset] + central + record + locator + eocd)
+    assert zipfile.ZipFile(dst).read("archive/data/0") == z.read("archive/data/0")
+
+
+zip64_copy("valid_handwritten.bin", "valid_zip64.bin")
+
 # ---- a Hugging Face directory sharded into two .bin files, and the same weights in one file -----
 state = collections.OrderedDict()
 state["embeddings.word_embeddings.weight"] = torch.randn(20, 8)

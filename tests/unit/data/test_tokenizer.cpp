@@ -47,12 +47,19 @@ TEST(BertTokenizer, EveryOtherCategoryIsDropped) {
   auto tok = bert(dir, R"({"do_lower_case": true})");
   // U+F8FF, U+E000 (private use, Co) and U+0378 (unassigned, Cn) are dropped like Cc/Cf:
   // "a \xEF\xA3\xBF..." → "a  b a".
-  EXPECT_EQ(tok->tokenize("a\xEF\xA3\xBF \xEE\x80\x80" "b \xCD\xB8" "a"), (Ids{9, 10, 9}));
+  EXPECT_EQ(tok->tokenize("a\xEF\xA3\xBF \xEE\x80\x80"
+                          "b \xCD\xB8"
+                          "a"),
+            (Ids{9, 10, 9}));
   // Dropped controls join words: U+0085 (NEL), U+000B, U+000C are Cc, U+200B is Cf.
   EXPECT_EQ(tok->tokenize_to_strings("line\xC2\x85para"), (Strings{"line", "##para"}));
-  EXPECT_EQ(tok->tokenize("a\vb a\fb a\xE2\x80\x8B" "b"), (Ids{9, 18, 9, 18, 9, 18}));
+  EXPECT_EQ(tok->tokenize("a\vb a\fb a\xE2\x80\x8B"
+                          "b"),
+            (Ids{9, 18, 9, 18, 9, 18}));
   // U+FFFD (what invalid UTF-8 becomes) is dropped too.
-  EXPECT_EQ(tok->tokenize("a\xFF" "b"), (Ids{9, 18}));
+  EXPECT_EQ(tok->tokenize("a\xFF"
+                          "b"),
+            (Ids{9, 18}));
 }
 
 TEST(BertTokenizer, PythonSplitWhitespace) {
@@ -60,9 +67,14 @@ TEST(BertTokenizer, PythonSplitWhitespace) {
   auto tok = bert(dir, R"({"do_lower_case": true})");
   // U+2028 / U+2029 survive _clean_text (Zl, Zp: neither control nor Zs) and str.split() splits
   // on them.
-  EXPECT_EQ(tok->tokenize("line\xE2\x80\xA8para\xE2\x80\xA9" "a"), (Ids{11, 12, 9}));
+  EXPECT_EQ(tok->tokenize("line\xE2\x80\xA8para\xE2\x80\xA9"
+                          "a"),
+            (Ids{11, 12, 9}));
   // Zs (U+00A0, U+3000) and tab / newline / carriage return become spaces.
-  EXPECT_EQ(tok->tokenize("a\xC2\xA0" "b\xE3\x80\x80" "a\tb\na\rb"), (Ids{9, 10, 9, 10, 9, 10}));
+  EXPECT_EQ(tok->tokenize("a\xC2\xA0"
+                          "b\xE3\x80\x80"
+                          "a\tb\na\rb"),
+            (Ids{9, 10, 9, 10, 9, 10}));
 }
 
 TEST(BertTokenizer, SpecialTokensInRawText) {
@@ -109,7 +121,9 @@ TEST(BertTokenizer, UnicodeVersionOfTheTables) {
   // U+1FAE8 (SHAKING FACE) was assigned in Unicode 15. utf8proc 2.8 (Unicode 15, as Python 3.12)
   // sees a symbol: the word "a\U0001FAE8b" cannot be covered → [UNK]. Python 3.11 (Unicode 14,
   // the reference's transformers) sees an unassigned code point, drops it and gives a ##b.
-  EXPECT_EQ(tok->tokenize("a\xF0\x9F\xAB\xA8" "b"), (Ids{1}));
+  EXPECT_EQ(tok->tokenize("a\xF0\x9F\xAB\xA8"
+                          "b"),
+            (Ids{1}));
 }
 
 TEST(Tokenizer, FastBpeVocabulariesAreRefused) {
@@ -151,7 +165,9 @@ TEST(RobertaTokenizer, MaskEatsTheSpaceOnItsLeft) {
   TempDir dir;
   auto tok = roberta(dir, "{}");
   // Trie: ["a ", "<mask>", " b"]; <mask> has lstrip: "a " → "a"; " b" → "Ġb".
-  EXPECT_EQ(tok->tokenize_to_strings("a <mask> b"), (Strings{"a", "<mask>", "\xC4\xA0" "b"}));
+  EXPECT_EQ(tok->tokenize_to_strings("a <mask> b"), (Strings{"a", "<mask>",
+                                                             "\xC4\xA0"
+                                                             "b"}));
   EXPECT_EQ(tok->tokenize("a <mask> b"), (Ids{5, 4, 7}));
   EXPECT_EQ(tok->tokenize("a<mask>b"), (Ids{5, 4, 6}));
   EXPECT_EQ(tok->tokenize(" <mask>"), (Ids{4}));  // the stripped left part is empty: skipped
@@ -171,7 +187,7 @@ TEST(RobertaTokenizer, WhiteSpaceOfThePattern) {
 TEST(RobertaTokenizer, PrefixSpaceFollowsPythonIsspace) {
   TempDir dir;
   auto tok = roberta(dir, R"({"add_prefix_space": true})");
-  EXPECT_EQ(tok->tokenize("hello"), (Ids{17}));      // " hello" → Ġhello
+  EXPECT_EQ(tok->tokenize("hello"), (Ids{17}));       // " hello" → Ġhello
   EXPECT_EQ(tok->tokenize("\thello"), (Ids{18, 8}));  // "\t".isspace(): no prefix; ĉ hello
 }
 

@@ -27,7 +27,8 @@ inline at::Tensor read_npy(const std::filesystem::path& path) {
     header_len = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
     start = 10;
   } else {
-    for (int i = 3; i >= 0; --i) header_len = header_len << 8 | static_cast<unsigned char>(bytes[8 + i]);
+    for (int i = 3; i >= 0; --i)
+      header_len = header_len << 8 | static_cast<unsigned char>(bytes[8 + i]);
     start = 12;
   }
   if (start + header_len > bytes.size()) throw fail("truncated header");

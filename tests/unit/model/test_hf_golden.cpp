@@ -11,8 +11,8 @@
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -73,7 +73,9 @@ struct CaseRun {
 using Runner = std::function<Results(const CaseRun&)>;
 
 /// Rows of `t` [b, L, D] where `mask` [b, L] is set, as [n, D].
-at::Tensor masked(const at::Tensor& t, const at::Tensor& mask) { return t.index({mask.to(at::kBool)}); }
+at::Tensor masked(const at::Tensor& t, const at::Tensor& mask) {
+  return t.index({mask.to(at::kBool)});
+}
 
 Results run_text(const CaseRun& r) {
   auto model = r.model();
@@ -158,7 +160,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
         const Compared& c = it->second;
         ASSERT_EQ(c.ours.sizes(), c.theirs.sizes()) << name << " " << output;
         const double diff = (c.ours - c.theirs).abs().max().item<double>();
-        EXPECT_LE(diff, fp32 ? tol32 : tol64) << name << " " << output << (fp32 ? " fp32" : " fp64");
+        EXPECT_LE(diff, fp32 ? tol32 : tol64)
+            << name << " " << output << (fp32 ? " fp32" : " fp64");
         std::printf("%-32s %-18s %s max |mmaux - transformers| = %.2e\n", name.c_str(),
                     output.get<std::string>().c_str(), fp32 ? "fp32" : "fp64", diff);
         ++compared;

@@ -46,9 +46,9 @@ TEST(Loading, ShardedBinEqualsOneBin) {
   ASSERT_EQ(sharded.size(), 4u);
   ASSERT_EQ(single.size(), 4u);
   for (const auto& [name, t] : single) EXPECT_TRUE(at::equal(t, sharded.at(name))) << name;
-  EXPECT_EQ(fs::path(hf_weights_file((data() / "torch_bin" / "hf_sharded_bin").string()))
-                .filename(),
-            "pytorch_model.bin.index.json");
+  EXPECT_EQ(
+      fs::path(hf_weights_file((data() / "torch_bin" / "hf_sharded_bin").string())).filename(),
+      "pytorch_model.bin.index.json");
 }
 
 TEST(Loading, SafetensorsWinOverBinAsInTransformers) {
@@ -133,10 +133,9 @@ TEST(TokenTypes, ReachTheTextEmbeddings) {
     const at::Tensor ones = model->encode(in).fused;
     EXPECT_GT(max_diff(ones[0], zeros[0]), 1e-4) << name;
     EXPECT_LT(max_diff(ones[1], zeros[1]), 1e-6) << name;
-    EXPECT_GT(max_diff(model->itm_logits(in, {})[0], model->itm_logits({in.input_ids,
-                                                                       in.attention_mask,
-                                                                       in.pixels, in.pixel_mask},
-                                                                      {})[0]),
+    EXPECT_GT(max_diff(model->itm_logits(in, {})[0],
+                       model->itm_logits(
+                           {in.input_ids, in.attention_mask, in.pixels, in.pixel_mask}, {})[0]),
               1e-6)
         << name;
     // Type 1 with the two rows of the table swapped equals type 0 before.

@@ -70,6 +70,8 @@ TEST(TorchBin, ViewsSharedStoragesAndModuleStateDicts) {
   EXPECT_TRUE(at::equal(m["1.weight"], at::ones({2})));
   EXPECT_TRUE(at::equal(load("valid_parameter.bin")["p"], at::ones({2, 2})));
   EXPECT_TRUE(at::equal(load("valid_handwritten.bin")["w"], at::tensor({1.f, 2.f, 3.f, 4.f})));
+  // The same archive with zip64 end records and zip64 sizes and offsets in every entry.
+  EXPECT_TRUE(at::equal(load("valid_zip64.bin")["w"], at::tensor({1.f, 2.f, 3.f, 4.f})));
 }
 
 TEST(TorchBin, HostileFilesGiveClearErrors) {
