@@ -114,25 +114,13 @@ std::unordered_map<std::string, int> read_merges(const std::string& text) {
   return ranks;
 }
 
-class ByteBpe : public Tokenizer {
+class ByteBpe : public PieceTokenizer {
  public:
   ByteBpe(const fs::path& dir, const json& cfg);
   std::string kind() const override { return "bpe"; }
 
-  std::vector<std::string> tokenize_to_strings(std::string_view text) const override {
-    std::vector<std::string> out;
-    run(text, [&](const std::string& s, int32_t) { out.push_back(s); });
-    return out;
-  }
-  std::vector<int32_t> tokenize(std::string_view text) const override {
-    std::vector<int32_t> out;
-    run(text, [&](const std::string&, int32_t id) { out.push_back(id); });
-    return out;
-  }
-
  private:
-  template <typename Emit>
-  void run(std::string_view text, Emit emit) const;
+  void pieces(std::string_view text, const Emit& emit) const override;
   void bpe(std::vector<std::string>& symbols) const;
   int32_t id_of(const std::string& piece) const;
 
@@ -195,8 +183,7 @@ int32_t ByteBpe::id_of(const std::string& piece) const {
   return it == vocab_.end() ? unk_id_ : it->second;
 }
 
-template <typename Emit>
-void ByteBpe::run(std::string_view text, Emit emit) const {
+void ByteBpe::pieces(std::string_view text, const Emit& emit) const {
   std::string t = repair_utf8(text);
   if (add_prefix_space_ && !t.empty() && !is_python_space(to_codepoints(t.substr(0, 4))[0])) {
     t = " " + t;  // prepare_for_tokenization

@@ -16,6 +16,18 @@ using nlohmann::json;
 
 namespace mmaux::data {
 
+std::vector<int32_t> PieceTokenizer::tokenize(std::string_view text) const {
+  std::vector<int32_t> out;
+  pieces(text, [&](const std::string&, int32_t id) { out.push_back(id); });
+  return out;
+}
+
+std::vector<std::string> PieceTokenizer::tokenize_to_strings(std::string_view text) const {
+  std::vector<std::string> out;
+  pieces(text, [&](const std::string& piece, int32_t) { out.push_back(piece); });
+  return out;
+}
+
 std::string read_text_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   MMAUX_CHECK_CONFIG(in.good(), "cannot read '{}'", p.string());

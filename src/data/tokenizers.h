@@ -13,6 +13,18 @@
 
 namespace mmaux::data {
 
+/// A tokenizer that produces (piece, id) pairs; tokenize and tokenize_to_strings keep one side.
+class PieceTokenizer : public Tokenizer {
+ public:
+  std::vector<int32_t> tokenize(std::string_view text) const override;
+  std::vector<std::string> tokenize_to_strings(std::string_view text) const override;
+
+ protected:
+  using Emit = std::function<void(const std::string& piece, int32_t id)>;
+  /// Calls `emit` for every piece of `text`, in order.
+  virtual void pieces(std::string_view text, const Emit& emit) const = 0;
+};
+
 /// The whole file (binary). Throws ConfigError naming it.
 std::string read_text_file(const std::filesystem::path& p);
 /// The file as JSON. Throws ConfigError naming it.

@@ -52,25 +52,13 @@ std::vector<AddedToken> bert_specials(const json& cfg) {
   return out;
 }
 
-class WordPiece : public Tokenizer {
+class WordPiece : public PieceTokenizer {
  public:
   WordPiece(const fs::path& dir, const json& cfg);
   std::string kind() const override { return "wordpiece"; }
 
-  std::vector<std::string> tokenize_to_strings(std::string_view text) const override {
-    std::vector<std::string> out;
-    run(text, [&](const std::string& s, int32_t) { out.push_back(s); });
-    return out;
-  }
-  std::vector<int32_t> tokenize(std::string_view text) const override {
-    std::vector<int32_t> out;
-    run(text, [&](const std::string&, int32_t id) { out.push_back(id); });
-    return out;
-  }
-
  private:
-  template <typename Emit>
-  void run(std::string_view text, Emit emit) const;
+  void pieces(std::string_view text, const Emit& emit) const override;
   std::vector<std::string> basic(const std::string& text) const;
   std::vector<std::string> split_on_punctuation(const std::string& token) const;
   std::vector<std::string> wordpiece(const std::string& word) const;
@@ -127,8 +115,7 @@ int32_t WordPiece::id_of(const std::string& piece) const {
   return it == vocab_.end() ? unk_id_ : it->second;
 }
 
-template <typename Emit>
-void WordPiece::run(std::string_view text, Emit emit) const {
+void WordPiece::pieces(std::string_view text, const Emit& emit) const {
   std::string t = repair_utf8(text);  // std::string: a NUL is a character, not the end
   if (basic_ && lower_) t = added_.lower_outside(t);
   for (const TextPiece& piece : added_.split(t)) {
@@ -200,7 +187,7 @@ std::vector<std::string> WordPiece::split_on_punctuation(const std::string& toke
 std::vector<std::string> WordPiece::wordpiece(const std::string& word) const {
   const std::vector<int32_t> cps = to_codepoints(word);
   if (cps.size() > 100) return {unk_token_};
-  std::vector<std::string> pieces;
+  std::vector<std::string> out;
   size_t start = 0;
   while (start < cps.size()) {
     size_t end = cps.size();
@@ -217,10 +204,10 @@ std::vector<std::string> WordPiece::wordpiece(const std::string& word) const {
       --end;
     }
     if (found.empty()) return {unk_token_};
-    pieces.push_back(std::move(found));
+    out.push_back(std::move(found));
     start = end;
   }
-  return pieces;
+  return out;
 }
 
 }  // namespace

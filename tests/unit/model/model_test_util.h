@@ -3,9 +3,11 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <string>
 
 #include "mmaux/config/model_options.h"
+#include "mmaux/core/error.h"
 #include "mmaux/model/multimodal.h"
 
 namespace mmaux::model::testing {
@@ -29,6 +31,16 @@ inline ModelInput random_input(int64_t b, int64_t length, int64_t h, int64_t w, 
   in.pixels = at::randn({b, 3, h, w});
   in.pixel_mask = at::ones({b, h, w}, at::kLong);
   return in;
+}
+
+/// The message of the mmaux::Error `f` throws ("<no error>" when it returns).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
 }
 
 /// Largest absolute difference.

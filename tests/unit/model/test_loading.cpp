@@ -25,20 +25,12 @@ namespace {
 namespace fs = std::filesystem;
 using mmaux::testing::TempDir;
 using mmaux::testing::write_file;
+using testing::error_of;
 using testing::max_diff;
 using testing::random_input;
 using testing::tiny_options;
 
 fs::path data() { return mmaux::testing::source_dir() / "tests" / "data"; }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 TEST(Loading, ShardedBinEqualsOneBin) {
   TensorMap sharded = read_hf_weights((data() / "torch_bin" / "hf_sharded_bin").string());

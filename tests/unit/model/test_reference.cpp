@@ -25,6 +25,7 @@
 namespace mmaux::model {
 namespace {
 
+using testing::error_of;
 using Tensors = std::map<std::string, at::Tensor>;
 constexpr int64_t kH = 8, kHeads = 2, kI = 12, kVocab = 11;
 
@@ -323,15 +324,6 @@ TEST_F(DualFixture, HalfPrecisionCheckpointsConvert) {
                         half["bert.encoder.layer.0.output.dense.weight"].to(at::kFloat)));
   EXPECT_TRUE(at::equal(p["text.embeddings.word_embeddings.weight"],
                         half["bert.embeddings.word_embeddings.weight"].to(at::kFloat)));
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 TEST_F(DualFixture, StrictLoadingNamesEveryProblem) {
