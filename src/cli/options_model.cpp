@@ -14,7 +14,8 @@ void declare_model_options(OptionSet& set, ModelOptions& o) {
            "a model directory without weight files is randomly initialised instead of an error")
       .add("model.vit-interpolation", &o.vit_interpolation,
            "ViT position interpolation: scale-factor (transformers <= 4.44, the paper), size "
-           "(>= 4.45) or auto (config.json, else scale-factor with train.paper, else size)",
+           "(>= 4.45) or auto (scale-factor with train.paper, else the directory's config.json, "
+           "else size)",
            one_of({"auto", "scale-factor", "size"}))
       .add("model.dropout", &o.dropout, "classifier dropout", in_range(0, 1))
       .add("model.freeze-text", &o.freeze_text, "freeze the text tower")

@@ -13,8 +13,8 @@ struct ModelOptions {
   bool allow_no_weights = false;
   /// ViT position-embedding interpolation for images of another size than the checkpoint's:
   /// "scale-factor" (transformers <= 4.44: bicubic with scale (grid + 0.1) / sqrt(N), the paper's
-  /// 4.25.1), "size" (transformers >= 4.45: bicubic to the target grid) or "auto" (the model
-  /// directory's config.json, else scale-factor in paper mode, else size).
+  /// 4.25.1), "size" (transformers >= 4.45: bicubic to the target grid) or "auto" (scale-factor in
+  /// paper mode, resolved by the trainer; else the model directory's config.json, else size).
   std::string vit_interpolation = "auto";
   double dropout = 0.05;  ///< classifier dropout
   bool freeze_text = false;
