@@ -199,6 +199,14 @@ std::string hf_weights_file(const std::string& dir) {
 
 bool has_hf_weights(const std::string& dir) { return !hf_weights_file(dir).empty(); }
 
+std::vector<std::string> foreign_weight_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const char* name : kForeignWeights) {
+    if (fs::exists(fs::path(dir) / name)) out.push_back(name);
+  }
+  return out;
+}
+
 TensorMap read_hf_weights(const std::string& dir) {
   const fs::path root(dir);
   for (const auto& f : kWeightFormats) {
@@ -209,10 +217,7 @@ TensorMap read_hf_weights(const std::string& dir) {
     }
     if (fs::exists(root / f.index)) return read_sharded(root, root / f.index, f.torch_bin);
   }
-  std::string foreign;
-  for (const char* name : kForeignWeights) {
-    if (fs::exists(root / name)) foreign += std::string(foreign.empty() ? "" : ", ") + name;
-  }
+  const std::string foreign = fmt::format("{}", fmt::join(foreign_weight_files(dir), ", "));
   MMAUX_THROW(DataError,
               "'{}' holds no weights mmaux reads (model.safetensors, model.safetensors.index.json, "
               "pytorch_model.bin or pytorch_model.bin.index.json){}",

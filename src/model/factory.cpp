@@ -47,9 +47,12 @@ const std::vector<std::string> kViltIgnore = {"mlm_score.", "itm_score.", "class
 // ViltForMaskedLM & co. save the backbone under "vilt."; ViltModel.save_pretrained without it.
 const std::vector<std::string> kViltPrefixes = {"vilt."};
 
-/// A directory that should hold weights but holds none: an error unless the user opted in.
+/// A directory that should hold weights but holds none mmaux reads: an error unless the user
+/// opted in, and always when it holds another framework's weights (never a silent replacement).
 void no_weights(const std::string& dir, const ModelOptions& o) {
-  if (!o.allow_no_weights) read_hf_weights(dir);  // throws, naming what it looked for
+  if (!o.allow_no_weights || !foreign_weight_files(dir).empty()) {
+    read_hf_weights(dir);  // throws, naming what it looked for
+  }
   log_warn("model",
            "'{}' holds no weights: its architecture is randomly initialised "
            "(model.allow-no-weights)",

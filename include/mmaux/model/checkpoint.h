@@ -53,6 +53,9 @@ LoadReport load_state(torch::nn::Module& module, const std::string& path, bool s
 std::string hf_weights_file(const std::string& dir);
 /// True when hf_weights_file(dir) is not empty.
 bool has_hf_weights(const std::string& dir);
+/// Weight files of other frameworks in `dir` (tf_model.h5, flax_model.msgpack, model.ckpt.index),
+/// which mmaux does not read.
+std::vector<std::string> foreign_weight_files(const std::string& dir);
 
 /// Reads the weights of a Hugging Face directory from hf_weights_file(dir): one file, or every
 /// shard named by an index (shard names must be plain file names inside `dir`). `.bin` files

@@ -67,7 +67,9 @@ TEST(Loading, DirectoryWithoutWeightsIsAnErrorUnlessAllowed) {
   msg = error_of([&] { make_model(o, 2); });
   EXPECT_NE(msg.find("tf_model.h5"), std::string::npos) << msg;
   EXPECT_NE(msg.find("from_tf=True"), std::string::npos) << msg;
-  o.allow_no_weights = true;
+  o.allow_no_weights = true;  // never replaces weights that are there in another format
+  EXPECT_THROW(make_model(o, 2), DataError);
+  fs::remove(dir / "bert" / "tf_model.h5");
   auto model = make_model(o, 2);  // the directory's architecture, randomly initialised
   EXPECT_EQ(static_cast<DualStreamModel&>(*model).text().config().hidden_size, 16);
   // A save_pretrained directory that lost its weights is refused the same way.
