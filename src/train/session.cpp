@@ -61,7 +61,11 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
 
   // The same initial weights on every rank (GradSync also broadcasts rank 0's).
   at::manual_seed(config.train.seed);
-  model = model::make_model(config.model, static_cast<int>(manifest.num_classes()));
+  ModelOptions model_options = config.model;
+  if (config.train.paper && model_options.vit_interpolation == VitInterpolation::kAuto) {
+    model_options.vit_interpolation = VitInterpolation::kScaleFactor;  // transformers 4.25.1
+  }
+  model = model::make_model(model_options, static_cast<int>(manifest.num_classes()));
   model->to(device);
   logit_scale =
       at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))
