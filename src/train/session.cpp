@@ -61,11 +61,7 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
 
   // The same initial weights on every rank (GradSync also broadcasts rank 0's).
   at::manual_seed(config.train.seed);
-  ModelOptions model_options = config.model;
-  if (config.train.paper && model_options.vit_interpolation == VitInterpolation::kAuto) {
-    model_options.vit_interpolation = VitInterpolation::kScaleFactor;  // transformers 4.25.1
-  }
-  model = model::make_model(model_options, static_cast<int>(manifest.num_classes()));
+  model = model::make_model(run_model_options(config), static_cast<int>(manifest.num_classes()));
   model->to(device);
   logit_scale =
       at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))

@@ -27,7 +27,7 @@ struct EnumNames<ModelPreset> {
 /// model.vit-interpolation: how ViT position embeddings are resized for images of another size
 /// than the checkpoint's. kScaleFactor: transformers <= 4.44 (the paper's 4.25.1), bicubic with
 /// scale (grid + 0.1) / sqrt(N); kSize: transformers >= 4.45, bicubic to the target grid; kAuto:
-/// scale-factor in paper mode (resolved by the session), else the model directory's config.json, else
+/// scale-factor in paper mode (run_model_options), else the model directory's config.json, else
 /// size.
 enum class VitInterpolation { kAuto, kScaleFactor, kSize };
 template <>
