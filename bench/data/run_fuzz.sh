@@ -2,7 +2,8 @@
 # Builds the raw-format fuzz targets (csv posts file, MSD's Python-literal lines, MVSA's label
 # file) with clang in their own build tree and fuzzes each for a while, starting from its
 # committed corpus (tests/data/fuzz/<target>). New inputs go to a scratch corpus; with --merge,
-# the inputs that add coverage are then merged (minimised) into the committed corpus, which
+# the committed corpus becomes its hand-written seeds (the files with a dot in their name) plus a
+# greedy set cover of everything found (-set_cover_merge), which
 # tests/preprocessing/test_fuzz_replay.cpp replays in `make test`.
 # Usage: bench/data/run_fuzz.sh [seconds per target=60] [build-dir=build-fuzz] [--merge]
 set -euo pipefail
@@ -26,6 +27,11 @@ for t in "${targets[@]}"; do
     -timeout=5 -rss_limit_mb=1024 -artifact_prefix="$build/fuzz-findings/$t/" \
     -print_final_stats=1
   if [ "$merge" = "--merge" ]; then
-    "$build/bench/data/fuzz_$t" -merge=1 "$corpus" "$scratch" -max_len=4096 2>&1 | tail -1
+    merged="$build/fuzz-merged/$t"
+    rm -rf "$merged" && mkdir -p "$merged"
+    cp "$corpus"/*.* "$merged"/
+    "$build/bench/data/fuzz_$t" -set_cover_merge=1 "$merged" "$corpus" "$scratch" -max_len=4096 \
+      2>&1 | tail -1
+    rm -f "$corpus"/* && cp "$merged"/* "$corpus"/
   fi
 done
