@@ -158,12 +158,18 @@ struct Merged {
   int64_t truncated = 0;
 };
 
-Merged merge(const Plan& plan, const std::vector<std::string>& messages) {
+Merged merge(const Plan& plan, const std::string& digest,
+             const std::vector<std::string>& messages) {
   Merged m;
   m.units.resize(plan.units.size());
   m.skipped = plan.skipped;
-  for (const auto& bytes : messages) {
-    detail::RankResult r = detail::decode_rank_result(bytes);
+  for (size_t rank = 0; rank < messages.size(); ++rank) {
+    detail::RankResult r = detail::decode_rank_result(messages[rank]);
+    // Every rank planned alone: the plans agree unless the raw files changed under the job.
+    MMAUX_CHECK_DATA(r.plan_digest == digest,
+                     "rank {} planned a different data set than this rank (digest {} vs {}): did "
+                     "the raw files change while the ranks read them? Run 'mmaux preprocess' again",
+                     rank, r.plan_digest, digest);
     for (auto& u : r.units) m.units[u.unit] = std::move(u);
     m.skipped.insert(m.skipped.end(), r.skipped.begin(), r.skipped.end());
     m.utf8_repaired += r.utf8_repaired;
@@ -352,9 +358,10 @@ PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw,
   // Steps 2-3: every rank plans alike and writes its run of units.
   const Plan plan = detail::plan_posts(ctx, fractions);
   const auto [first, last] = detail::rank_units(plan, group.rank(), group.size());
-  const auto mine = detail::write_units(ctx, plan, first, last);
+  auto mine = detail::write_units(ctx, plan, first, last);
+  mine.plan_digest = detail::plan_digest(raw, plan);
   // Step 4: where each shard starts in its split, then checksums.
-  const Merged merged = merge(plan, group.all_gather(detail::encode(mine)));
+  const Merged merged = merge(plan, mine.plan_digest, group.all_gather(detail::encode(mine)));
   const auto shards = finish_shards(ctx, plan, merged, first, last);
   const auto infos = split_infos(ctx, plan, merged, group.all_gather(detail::encode(shards)));
   fill_report(raw, merged, infos, report);

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "mmaux/core/error.h"
+#include "mmaux/core/hash.h"
 #include "mmaux/core/strings.h"
 #include "mmaux/core/worker_pool.h"
 #include "mmaux/data/shard.h"
@@ -178,6 +179,15 @@ Plan plan_posts(const Context& ctx, const std::vector<double>& fractions) {
   return plan;
 }
 
+std::string plan_digest(const RawDataset& raw, const Plan& plan) {
+  Sha256 h;
+  for (const auto& u : plan.units) {
+    h.update(u.file() + "\x1e");
+    for (size_t i : u.posts) h.update(raw.posts[i].post_id + "\x1f");
+  }
+  return h.hex_digest();
+}
+
 std::pair<size_t, size_t> rank_units(const Plan& plan, int rank, int size) {
   size_t total = 0;
   for (const auto& u : plan.units) total += u.posts.size();
@@ -320,6 +330,7 @@ class ByteSource {
 
 std::string encode(const RankResult& r) {
   ByteSink out;
+  out.str(r.plan_digest);
   out.u64(r.units.size());
   for (const auto& u : r.units) {
     out.u64(u.unit);
@@ -341,6 +352,7 @@ std::string encode(const RankResult& r) {
 RankResult decode_rank_result(const std::string& bytes) {
   ByteSource in(bytes);
   RankResult r;
+  r.plan_digest = in.str();
   r.units.resize(size_t(in.u64()));
   for (auto& u : r.units) {
     u.unit = size_t(in.u64());

@@ -71,8 +71,13 @@ struct UnitResult {
   std::vector<int64_t> relation_counts;
 };
 
+/// A digest of the plan (every unit's post ids and the options that shape it): equal on every
+/// rank unless the ranks read different raw files.
+std::string plan_digest(const RawDataset& raw, const Plan& plan);
+
 /// What one rank wrote.
 struct RankResult {
+  std::string plan_digest;  ///< plan_digest() of the plan it followed
   std::vector<UnitResult> units;
   std::vector<IndexedSkip> skipped;
   int64_t utf8_repaired = 0;

@@ -146,3 +146,27 @@ MMAUX_COLLECTIVE_TEST(PreprocessRanks, SameDataSetAtAnyNumberOfRanks, 120) {
 }
 
 }  // namespace mmaux::preprocessing
+
+#if MMAUX_COLLECTIVE_THREADS
+namespace mmaux::preprocessing {
+
+// Ranks that read different raw files (one changed while the job started) do not write a
+// mixed data set: the plans' digests disagree and every rank fails naming the cause.
+TEST(PreprocessRanks, RanksThatPlanDifferentDataSetsFail) {
+  mmaux::testing::TempDir tmp("mmaux-ranks");
+  write_fixture(tmp.path());
+  auto o = options(tmp.path(), "out");
+  const std::string msg = mmaux::testing::message_of([&] {
+    dist::run_thread_ranks(2, [&](const std::shared_ptr<dist::Communicator>& c) {
+      auto ranks = make_preprocess_ranks(c);
+      auto raw = read_raw_dataset(o);
+      if (c->rank() == 1) raw.posts.pop_back();
+      data::run_preprocess(o, std::move(raw), ranks.get());
+    });
+  });
+  EXPECT_NE(msg.find("planned a different data set"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp / "out/manifest.json"));
+}
+
+}  // namespace mmaux::preprocessing
+#endif

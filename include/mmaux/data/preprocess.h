@@ -21,8 +21,9 @@
 ///      workers repair or reject invalid UTF-8, normalise and tokenise texts, and decode images;
 ///      its writer writes the posts of each of its units that were not skipped, in input order,
 ///      to that unit's shard (a unit whose posts were all skipped writes no file).
-///   4. The ranks exchange what they wrote; each rank sets its shards' sample_index to the
-///      position in the split (the posts written by earlier units come first) and checksums them.
+///   4. The ranks exchange what they wrote (and a digest of their plans: ranks that read different
+///      raw files fail); each rank sets its shards' sample_index to the position in the split (the
+///      posts written by earlier units come first) and checksums them.
 ///   5. Rank 0 writes skipped.csv (filtered and skipped posts), splits.csv and report.json; fails
 ///      with a DataError when skipped / (read − filtered) > max_skip_fraction (no manifest then);
 ///      otherwise writes manifest.json last, so a half-written output never looks complete.
