@@ -170,7 +170,11 @@ Merged merge(const Plan& plan, const std::string& digest,
                      "rank {} planned a different data set than this rank (digest {} vs {}): did "
                      "the raw files change while the ranks read them? Run 'mmaux preprocess' again",
                      rank, r.plan_digest, digest);
-    for (auto& u : r.units) m.units[u.unit] = std::move(u);
+    for (auto& u : r.units) {
+      MMAUX_ASSERT(u.unit < m.units.size(), "rank {} wrote unit {} of {}", rank, u.unit,
+                   m.units.size());
+      m.units[u.unit] = std::move(u);
+    }
     m.skipped.insert(m.skipped.end(), r.skipped.begin(), r.skipped.end());
     m.utf8_repaired += r.utf8_repaired;
     m.truncated += r.truncated;

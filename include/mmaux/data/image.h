@@ -66,9 +66,10 @@ std::pair<int, int> target_size(int height, int width, const ImagePreset& preset
 ///
 /// Memory: the file's bytes, plus the decoder's working set, plus one band of decoded rows at a
 /// time (the horizontal resampling pass runs band by band; only its output, input height ×
-/// output width, is kept whole). JPEGs decode at a reduced scale where the target allows; the
-/// worst case is an image at the pixel limit whose format cannot be read row by row (interlaced
-/// PNG, GIF): its whole frame, at most 4 bytes per pixel (8 for 16-bit RGBA PNG).
+/// output width, is kept whole). Baseline JPEGs decode at a reduced scale where the target
+/// allows and non-interlaced PNGs row by row; formats that need their whole frame (interlaced
+/// PNG, GIF, WebP, a progressive JPEG's coefficients) hold it: a few bytes per pixel, bounded by
+/// limits.max_pixels (bench_image_memory measures each).
 Image load_image(const std::string& path, const ImagePreset& preset,
                  const ImageLimits& limits = {});
 
