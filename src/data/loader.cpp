@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -16,6 +17,7 @@
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/hash.h"
+#include "mmaux/data/input_spec.h"
 #include "mmaux/data/shard.h"
 
 namespace mmaux::data {
@@ -130,8 +132,7 @@ class Loader::Impl {
       }
     }
     n = int64_t(where.size());
-    float scale = 1.0f / (255.0f * preset.std);
-    for (int v = 0; v < 256; ++v) lut[v] = float(v) * scale - preset.mean / preset.std;
+    lut = pixel_table(preset);
     pool_buffers = std::make_shared<BufferPool>(size_t(o.prefetch) + 4);
     int workers = o.prefetch > 0 ? std::max(1, o.threads) : 0;
     for (int t = 0; t < workers; ++t) pool.emplace_back([this] { work(); });
@@ -180,7 +181,7 @@ class Loader::Impl {
   int64_t n = 0;
   std::vector<std::unique_ptr<ShardReader>> readers;
   std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
-  float lut[256];
+  std::array<float, 256> lut;
   std::shared_ptr<BufferPool> pool_buffers;
 
   std::shared_ptr<const std::vector<int64_t>> order;  ///< current epoch's order

@@ -9,8 +9,8 @@
 #include "mmaux/core/hash.h"
 #include "mmaux/core/strings.h"
 #include "mmaux/core/worker_pool.h"
+#include "mmaux/data/input_spec.h"
 #include "mmaux/data/shard.h"
-#include "mmaux/data/text.h"
 
 namespace fs = std::filesystem;
 
@@ -59,19 +59,10 @@ Result process(const Context& ctx, const RawPost& p) {
     r.skip = SkipRecord{p.post_id, p.source, reason, std::move(detail)};
     return r;
   };
-  int bad = 0;
-  std::string text = repair_utf8(p.text, &bad);
-  if (bad > 0) {
-    size_t chars = to_codepoints(text).size();
-    if (size_t(bad) * 10 > chars) {
-      return skip(skip_reason::kInvalidUtf8,
-                  fmt::format("{} of {} characters are invalid UTF-8", bad, chars));
-    }
-    r.repaired = true;
-  }
-  text = normalize_tweet(text);
-  if (trim(text).empty()) return skip(skip_reason::kEmptyText, "no text after normalisation");
-  Encoding enc = ctx.tokenizer->encode(text, ctx.max_length);
+  PreparedText text = prepare_text(p.text, *ctx.tokenizer, ctx.max_length);
+  if (!text.ok) return skip(text.reason.c_str(), text.detail);
+  r.repaired = text.repaired;
+  Encoding enc = std::move(text.encoding);
   r.truncated = enc.truncated;
   try {
     Image img = load_image((fs::path(ctx.raw->raw_dir) / p.image).string(), ctx.preset, ctx.limits);

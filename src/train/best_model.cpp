@@ -6,11 +6,34 @@
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
+#include "mmaux/core/log.h"
+#include "mmaux/data/input_spec.h"
 #include "mmaux/model/safetensors.h"
 
 namespace fs = std::filesystem;
 
 namespace mmaux::train {
+namespace {
+
+// What `mmaux predict` needs to preprocess raw posts as the training data was: the manifest's
+// settings and the tokenizer files of the model directory preprocessing read (the manifest names
+// it). When that directory is gone or holds another tokenizer, training goes on with a warning:
+// RUN/best then lacks predict_config.json and predict refuses it, naming what is missing.
+void write_predict_inputs(const data::Manifest& manifest, const fs::path& dir) {
+  auto it = manifest.extra().find("model");
+  const std::string tokenizer_dir = it == manifest.extra().end() ? "" : it->second;
+  try {
+    data::write_input_spec(dir.string(), data::input_spec_from_manifest(manifest), tokenizer_dir);
+  } catch (const Error& e) {
+    log_warn("train",
+             "RUN/best will not carry the preprocessing (predict_config.json, tokenizer/) that "
+             "'mmaux predict' needs: the tokenizer directory '{}' named by '{}/manifest.json' "
+             "cannot be used: {}",
+             tokenizer_dir, manifest.dir(), e.what());
+  }
+}
+
+}  // namespace
 
 BestModel::BestModel(Session& session)
     : s_(session), dir_((fs::path(session.config.train.out) / "best").string()) {}
@@ -33,6 +56,7 @@ void BestModel::promote(const EvalResult& validation, const TrainState& state) {
     fs::remove_all(tmp);
     model::save_pretrained(*s_.model, tmp.string());
     write_file_atomic((tmp / "config.ini").string(), s_.config.config_ini);
+    write_predict_inputs(s_.manifest, tmp);
     nlohmann::json info = {{"epoch", state.best_epoch},
                            {"step", state.step},
                            {"metric", name_of(s_.config.train.select_metric)},
