@@ -7,6 +7,23 @@
 
 namespace mmaux::cli {
 
+void checkpoint_run_config(const std::string& checkpoint, RunConfig& run, LogOptions& log,
+                           OptionSet& set) {
+  // The checkpoint's own configuration rebuilds the model and names the data.
+  std::string ini = (std::filesystem::path(checkpoint) / "config.ini").string();
+  MMAUX_CHECK_CONFIG(std::filesystem::exists(ini),
+                     "'{}' has no config.ini: give the best/ directory of a run written by "
+                     "'mmaux train'",
+                     checkpoint);
+  declare_data_options(set, run.data);
+  declare_model_options(set, run.model);
+  declare_loss_options(set, run.loss);
+  declare_train_options(set, run.train);
+  declare_dist_options(set, run.dist);
+  declare_log_options(set, log);
+  parse_options({"--config", ini}, set, {});
+}
+
 Command make_eval_command() {
   struct State {
     LogOptions log;
@@ -33,22 +50,10 @@ Command make_eval_command() {
     declare_log_options(set, s->log);
   };
   c.run_with_options = [s](const OptionSet&) {
-    // The checkpoint's own configuration rebuilds the model and names the data.
-    std::string ini = (std::filesystem::path(s->eval.checkpoint) / "config.ini").string();
-    MMAUX_CHECK_CONFIG(std::filesystem::exists(ini),
-                       "'{}' has no config.ini: give the best/ directory of a run written by "
-                       "'mmaux train'",
-                       s->eval.checkpoint);
     RunConfig run;
-    OptionSet set;
-    declare_data_options(set, run.data);
-    declare_model_options(set, run.model);
-    declare_loss_options(set, run.loss);
-    declare_train_options(set, run.train);
-    declare_dist_options(set, run.dist);
     LogOptions unused;
-    declare_log_options(set, unused);
-    parse_options({"--config", ini}, set, {});
+    OptionSet set;
+    checkpoint_run_config(s->eval.checkpoint, run, unused, set);
     run.dist = s->dist;
     run.topology = s->topology;
     if (!s->data_dir.empty()) run.data.dir = s->data_dir;

@@ -46,6 +46,15 @@ Command make_preprocess_command();
 Command make_train_command();
 Command make_eval_command();
 Command make_sweep_command();
+Command make_predict_command();
+Command make_export_command();
+
+/// Fills `run` (and `log`, whose values a run ignores) from the config.ini of a model directory
+/// written by mmaux train, through `set` (empty; its options are declared here, bound to the
+/// fields of `run` and `log`, which must outlive it). Throws ConfigError naming the directory
+/// when it has no config.ini.
+void checkpoint_run_config(const std::string& checkpoint, RunConfig& run, LogOptions& log,
+                           OptionSet& set);
 Command make_aggregate_command();
 
 // Option groups, one per option struct; names as in configs/*.ini.
