@@ -1,18 +1,21 @@
 #include "mmaux/train/joint_loss.h"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 
+#include "joint_loss_parts.h"
 #include "mmaux/config/run_config.h"
 #include "mmaux/dist/all_gather.h"
 #include "mmaux/loss/cross_entropy.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
+#include "mmaux/model/dropout_rows.h"
 
 namespace mmaux::train {
-namespace {
+namespace detail {
 
 // The ITM pairs of a plan as model input: rows of the local batch (random mode) or of the
 // gathered global batch (hard mode).
@@ -35,23 +38,35 @@ model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator
       dist::all_gather_padded(local.pixel_mask, comm, 0)};
 }
 
-// bf16 autocast for the forward passes of a GPU step (PyTorch's torch.autocast semantics).
-class AutocastScope {
- public:
-  explicit AutocastScope(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+loss::ItmPlan random_itm_plan(int64_t rows, int64_t offset, loss::SamplingKey key, int64_t group,
+                              c10::Device device) {
+  if (group <= 0 || group >= rows) return loss::plan_itm_random(rows, offset, key, device);
+  std::vector<at::Tensor> text, image, labels, degenerate;
+  for (int64_t first = 0; first < rows; first += group) {
+    loss::ItmPlan p =
+        loss::plan_itm_random(std::min(group, rows - first), offset + first, key, device);
+    text.push_back(p.text_rows);
+    image.push_back(p.image_rows);
+    labels.push_back(p.labels);
+    degenerate.push_back(p.degenerate);
   }
-  ~AutocastScope() {
-    if (!on_) return;
-    at::autocast::set_enabled(false);
-    at::autocast::clear_cache();
-  }
+  return loss::ItmPlan{at::cat(text), at::cat(image), at::cat(labels), at::stack(degenerate).sum()};
+}
 
- private:
-  bool on_;
-};
+std::vector<int64_t> itm_pair_rows(bool hard, int64_t rows, int64_t offset, int64_t global_rows) {
+  std::vector<int64_t> out = model::DropoutRows::range(offset, rows);
+  if (!hard) return out;
+  for (int64_t part = 1; part < 3; ++part) {
+    for (int64_t k = 0; k < rows; ++k) out.push_back(part * global_rows + offset + k);
+  }
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::AutocastScope;
 
 // Step 3: the ITM term (its plan, the pairs' logits, the loss).
 void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
@@ -61,18 +76,22 @@ void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
   const bool hard = o.itm_mode == ItmMode::kHard;
   loss::ItmPlan plan;
   at::Tensor itm_logits;
+  model::DropoutRows rows(
+      detail::itm_pair_rows(hard, batch.size(), batch.row_offset, batch.global_batch_size));
   if (!hard) {
-    plan = loss::plan_itm_random(batch.size(), batch.row_offset, key, m.device);
+    plan =
+        detail::random_itm_plan(batch.size(), batch.row_offset, key, o.random_itm_group, m.device);
     // Images are never swapped in random mode: a frozen image tower's output is reusable.
-    itm_logits = m.model.itm_logits(select_pairs(input, plan, batch.row_offset), enc.image_cache);
+    itm_logits =
+        m.model.itm_logits(detail::select_pairs(input, plan, batch.row_offset), enc.image_cache);
   } else {
     loss::RowKeys keys{loss::text_keys(batch.input_ids, batch.attention_mask).to(m.device),
                        loss::image_keys(batch.pixels, batch.pixel_mask).to(m.device),
                        batch.sample_index.to(m.device)};
     plan = loss::plan_itm_hard(*itc, keys, key, o.hard_eps, comm);
     // Negatives from other ranks arrive as token ids and pixels and are re-encoded here.
-    model::ModelInput global = gather_rows(input, comm, o.pad_id);
-    itm_logits = m.model.itm_logits(select_pairs(global, plan, 0), at::Tensor());
+    model::ModelInput global = detail::gather_rows(input, comm, o.pad_id);
+    itm_logits = m.model.itm_logits(detail::select_pairs(global, plan, 0), at::Tensor());
   }
   int64_t global_pairs = (hard ? 3 : 1) * batch.global_batch_size;
   at::Tensor itm = loss::itm_loss(itm_logits, plan.labels.to(m.device), comm, global_pairs);
@@ -108,9 +127,14 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
   AutocastScope autocast(o.bf16_autocast && m.device.is_cuda());
   // 1. CE.
   model::ModelInput input = to_model_input(batch, m.device);
-  model::Encoded enc = m.model.encode(input);
+  model::Encoded enc;
+  at::Tensor logits;
+  {  // Dropout masks keyed by global row: W ranks draw what one process draws.
+    model::DropoutRows rows(model::DropoutRows::range(batch.row_offset, batch.size()));
+    enc = m.model.encode(input);
+    logits = m.model.classify(enc.fused);
+  }
   at::Tensor labels = batch.labels.to(m.device);
-  at::Tensor logits = m.model.classify(enc.fused);
   at::Tensor ce = loss::cross_entropy(logits, labels, m.class_weights, o.ce_norm, comm,
                                       o.ce_norm == CeNorm::kBatch ? batch.global_batch_size : -1);
   out.total = ce * o.weights.ce;
