@@ -13,6 +13,7 @@
 #include "mmaux/loss/itc.h"
 #include "mmaux/model/dropout_rows.h"
 #include "rng_replay.h"
+#include "train/model_rows.h"
 
 namespace mmaux::train {
 namespace {
@@ -42,39 +43,6 @@ Layout layout_of(const std::vector<data::Batch>& micro) {
     l.global_rows += b.global_batch_size;
   }
   return l;
-}
-
-/// Applies `text` to the text fields and `image` to the image fields of `in`.
-/// (token_type_ids, once ModelInput has them, are a text field padded with 0.)
-template <typename Text, typename Image>
-model::ModelInput map_input(const model::ModelInput& in, Text text, Image image) {
-  return model::ModelInput{text(in.input_ids), text(in.attention_mask), image(in.pixels),
-                           image(in.pixel_mask)};
-}
-
-/// `x` padded at the end of every dim >= 1 to `sizes` with `value`.
-at::Tensor pad_to(const at::Tensor& x, const std::vector<int64_t>& sizes, double value) {
-  if (x.sizes().vec() == sizes) return x;
-  at::Tensor out = at::full(sizes, value, x.options());
-  at::Tensor region = out;
-  for (int64_t d = 1; d < x.dim(); ++d) region = region.narrow(d, 0, x.size(d));
-  region.copy_(x);
-  return out;
-}
-
-/// The parts concatenated along dim 0, each padded to the largest sizes over the parts.
-at::Tensor cat_padded(const std::vector<at::Tensor>& parts, double value) {
-  std::vector<int64_t> sizes = parts.front().sizes().vec();
-  for (const at::Tensor& p : parts) {
-    for (int64_t d = 1; d < p.dim(); ++d) sizes[d] = std::max(sizes[d], p.size(d));
-  }
-  std::vector<at::Tensor> padded;
-  for (const at::Tensor& p : parts) {
-    std::vector<int64_t> target = sizes;
-    target[0] = p.size(0);
-    padded.push_back(pad_to(p, target, value));
-  }
-  return at::cat(padded);
 }
 
 /// The global CE normaliser D of the accumulated batch (kWeights: one all-reduce).
@@ -128,11 +96,9 @@ void plan_hard(Cache& c, const loss::ItcResult& itc, const LossModel& m,
                     loss::image_keys(b.pixels, b.pixel_mask).to(m.device),
                     b.sample_index.to(m.device)};
     keys.push_back(loss::gather_row_keys(k, comm));
-    // Kept on the host: only each micro-batch's pairs go to the device.
-    model::ModelInput all = detail::gather_rows(to_model_input(b, m.device), comm, o.pad_id);
-    tables.push_back(map_input(
-        all, [](const at::Tensor& t) { return t.cpu(); },
-        [](const at::Tensor& t) { return t.cpu(); }));
+    // Kept on the host: only each micro-batch's pairs go to the device. Token type ids, when
+    // the input has them, travel with the token ids.
+    tables.push_back(to_device(gather_rows(to_model_input(b, m.device), comm, o.pad_id), at::kCPU));
   }
   at::Tensor all_keys = at::cat(keys);
   for (size_t j = 0; j < micro.size(); ++j) {
@@ -140,15 +106,7 @@ void plan_hard(Cache& c, const loss::ItcResult& itc, const LossModel& m,
         itc.sim_i2t.narrow(0, l.starts[j], l.rows[j]),
         itc.sim_t2i.narrow(0, l.starts[j], l.rows[j]), l.offsets[j], all_keys, key, o.hard_eps));
   }
-  auto field = [&](at::Tensor model::ModelInput::*f, double pad) {
-    std::vector<at::Tensor> parts;
-    for (const auto& t : tables) parts.push_back(t.*f);
-    return cat_padded(parts, pad);
-  };
-  c.table = model::ModelInput{field(&model::ModelInput::input_ids, static_cast<double>(o.pad_id)),
-                              field(&model::ModelInput::attention_mask, 0),
-                              field(&model::ModelInput::pixels, 0),
-                              field(&model::ModelInput::pixel_mask, 0)};
+  c.table = concat_rows(tables, o.pad_id);
 }
 
 // Phase 2: the contrastive loss over the whole set and its gradient w.r.t. the cached vectors.
@@ -222,13 +180,12 @@ at::Tensor itm_term(const Micro& mb, const Cache& c, const Layout& l, loss::Samp
   model::DropoutRows keyed(detail::itm_pair_rows(hard, rows, offset, l.global_rows));
   if (!hard) {
     plan = detail::random_itm_plan(rows, offset, key, o.random_itm_group, m.device);
-    logits = m.model.itm_logits(detail::select_pairs(mb.input, plan, offset), mb.enc.image_cache);
+    logits = m.model.itm_logits(select_pairs(mb.input, plan, offset), mb.enc.image_cache);
   } else {
     plan = c.hard_plans[mb.j];
     loss::ItmPlan on_host{plan.text_rows.cpu(), plan.image_rows.cpu(), plan.labels, {}};
-    auto to_device = [&](const at::Tensor& t) { return t.to(m.device); };
-    logits = m.model.itm_logits(
-        map_input(detail::select_pairs(c.table, on_host, 0), to_device, to_device), at::Tensor());
+    logits = m.model.itm_logits(to_device(select_pairs(c.table, on_host, 0), m.device),
+                                at::Tensor());
   }
   at::Tensor itm =
       loss::itm_loss(logits, plan.labels.to(m.device), comm, (hard ? 3 : 1) * l.global_rows);

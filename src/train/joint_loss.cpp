@@ -8,35 +8,14 @@
 
 #include "joint_loss_parts.h"
 #include "mmaux/config/run_config.h"
-#include "mmaux/dist/all_gather.h"
 #include "mmaux/loss/cross_entropy.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
 #include "mmaux/model/dropout_rows.h"
+#include "train/model_rows.h"
 
 namespace mmaux::train {
 namespace detail {
-
-// The ITM pairs of a plan as model input: rows of the local batch (random mode) or of the
-// gathered global batch (hard mode).
-model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPlan& plan,
-                               int64_t offset) {
-  at::Tensor t = plan.text_rows - offset, v = plan.image_rows - offset;
-  return model::ModelInput{rows.input_ids.index_select(0, t),
-                           rows.attention_mask.index_select(0, t), rows.pixels.index_select(0, v),
-                           rows.pixel_mask.index_select(0, v)};
-}
-
-// Every rank's rows of the batch (no gradient), padded to the largest size over ranks: token ids
-// with the pad id (masked anyway), variable-size images with zeros and a zero pixel mask.
-model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
-                              int64_t pad_id) {
-  return model::ModelInput{
-      dist::all_gather_padded(local.input_ids, comm, static_cast<double>(pad_id)),
-      dist::all_gather_padded(local.attention_mask, comm, 0),
-      dist::all_gather_padded(local.pixels, comm, 0),
-      dist::all_gather_padded(local.pixel_mask, comm, 0)};
-}
 
 loss::ItmPlan random_itm_plan(int64_t rows, int64_t offset, loss::SamplingKey key, int64_t group,
                               c10::Device device) {
@@ -83,15 +62,15 @@ void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
         detail::random_itm_plan(batch.size(), batch.row_offset, key, o.random_itm_group, m.device);
     // Images are never swapped in random mode: a frozen image tower's output is reusable.
     itm_logits =
-        m.model.itm_logits(detail::select_pairs(input, plan, batch.row_offset), enc.image_cache);
+        m.model.itm_logits(select_pairs(input, plan, batch.row_offset), enc.image_cache);
   } else {
     loss::RowKeys keys{loss::text_keys(batch.input_ids, batch.attention_mask).to(m.device),
                        loss::image_keys(batch.pixels, batch.pixel_mask).to(m.device),
                        batch.sample_index.to(m.device)};
     plan = loss::plan_itm_hard(*itc, keys, key, o.hard_eps, comm);
     // Negatives from other ranks arrive as token ids and pixels and are re-encoded here.
-    model::ModelInput global = detail::gather_rows(input, comm, o.pad_id);
-    itm_logits = m.model.itm_logits(detail::select_pairs(global, plan, 0), at::Tensor());
+    model::ModelInput global = gather_rows(input, comm, o.pad_id);
+    itm_logits = m.model.itm_logits(select_pairs(global, plan, 0), at::Tensor());
   }
   int64_t global_pairs = (hard ? 3 : 1) * batch.global_batch_size;
   at::Tensor itm = loss::itm_loss(itm_logits, plan.labels.to(m.device), comm, global_pairs);

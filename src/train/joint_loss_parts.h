@@ -1,7 +1,7 @@
 #pragma once
 // Private: the pieces of train::joint_loss (joint_loss.cpp) that
 // train::contrastive_accumulation_step (contrastive_accumulation.cpp) shares, so that both build
-// ITM pairs, gather rows, autocast and key dropout masks the same way.
+// ITM pairs, autocast and key dropout masks the same way (rows of the ITM pass: model_rows.h).
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
@@ -9,21 +9,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "mmaux/dist/communicator.h"
 #include "mmaux/loss/itm.h"
-#include "mmaux/model/multimodal.h"
 
 namespace mmaux::train::detail {
-
-/// The ITM pairs of a plan as model input: rows of the local batch (random mode) or of the
-/// gathered global batch (hard mode); `offset` is the global row of rows' first row.
-model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPlan& plan,
-                               int64_t offset);
-
-/// Every rank's rows of the batch (no gradient), padded to the largest size over ranks.
-/// Collective.
-model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
-                              int64_t pad_id);
 
 /// The random ITM plan of `rows` local rows starting at global row `offset`: the negative text
 /// of a row is drawn within its group of `group` consecutive rows (0 or >= rows: all of them).

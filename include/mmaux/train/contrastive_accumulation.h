@@ -14,8 +14,8 @@
 ///      ranks with gradient, negatives = every rank's every micro-batch) and its backward with
 ///      respect to the cached vectors and the logit scale: the cached gradients. Hard ITM: the
 ///      negatives are drawn from the full similarity matrix (loss::plan_itm_hard_gathered),
-///      and every rank's token ids and pixels of every micro-batch are gathered (no gradient)
-///      into a table on the host;
+///      and every rank's inputs of every micro-batch (token ids, token type ids when defined,
+///      masks, pixels) are gathered (no gradient) into a table on the host;
 ///   3. per micro-batch: the encoder again, with gradient and the same masks; CE with the
 ///      normaliser of the whole accumulated batch; the surrogate Σ ⟨cached gradient, vector⟩
 ///      for ITC; its ITM pairs (random: within the micro-batch; hard: its anchors' pairs, the
