@@ -184,8 +184,8 @@ at::Tensor itm_term(const Micro& mb, const Cache& c, const Layout& l, loss::Samp
   } else {
     plan = c.hard_plans[mb.j];
     loss::ItmPlan on_host{plan.text_rows.cpu(), plan.image_rows.cpu(), plan.labels, {}};
-    logits = m.model.itm_logits(to_device(select_pairs(c.table, on_host, 0), m.device),
-                                at::Tensor());
+    logits =
+        m.model.itm_logits(to_device(select_pairs(c.table, on_host, 0), m.device), at::Tensor());
   }
   at::Tensor itm =
       loss::itm_loss(logits, plan.labels.to(m.device), comm, (hard ? 3 : 1) * l.global_rows);

@@ -61,8 +61,7 @@ void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
     plan =
         detail::random_itm_plan(batch.size(), batch.row_offset, key, o.random_itm_group, m.device);
     // Images are never swapped in random mode: a frozen image tower's output is reusable.
-    itm_logits =
-        m.model.itm_logits(select_pairs(input, plan, batch.row_offset), enc.image_cache);
+    itm_logits = m.model.itm_logits(select_pairs(input, plan, batch.row_offset), enc.image_cache);
   } else {
     loss::RowKeys keys{loss::text_keys(batch.input_ids, batch.attention_mask).to(m.device),
                        loss::image_keys(batch.pixels, batch.pixel_mask).to(m.device),

@@ -80,8 +80,8 @@ model::ModelInput concat_rows(const std::vector<model::ModelInput>& parts, int64
 }
 
 model::ModelInput to_device(const model::ModelInput& in, c10::Device device) {
-  model::ModelInput out{in.input_ids.to(device), in.attention_mask.to(device),
-                        in.pixels.to(device), in.pixel_mask.to(device)};
+  model::ModelInput out{in.input_ids.to(device), in.attention_mask.to(device), in.pixels.to(device),
+                        in.pixel_mask.to(device)};
   if (in.token_type_ids.defined()) out.token_type_ids = in.token_type_ids.to(device);
   return out;
 }
