@@ -21,6 +21,10 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
            in_range(0, 1e9))
       .add("train.accumulate", &o.accumulate, "micro-batches per optimizer step",
            int_range(1, 1 << 16))
+      .add("train.contrastive-accumulation", &o.contrastive_accumulation,
+           "with train.accumulate > 1: ITC and hard ITM over the whole accumulated batch "
+           "(gradient cache: one extra forward per micro-batch when ITC or hard ITM is on); "
+           "false: each micro-batch's own negatives")
       .add("train.paper", &o.paper,
            "paper mode: one parameter group, constant lr, decay on every parameter")
       .add("train.select-metric", &o.select_metric, "validation metric that picks the best epoch")

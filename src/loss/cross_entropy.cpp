@@ -72,4 +72,18 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels,
   return sums.weighted_nll * static_cast<double>(comm.world_size()) / denom;
 }
 
+double ce_normaliser(const at::Tensor& labels, const at::Tensor& class_weights, CeNorm norm) {
+  if (norm == CeNorm::kBatch || !class_weights.defined())
+    return static_cast<double>(labels.numel());
+  at::Tensor target = labels.to(class_weights.device(), at::kLong);
+  return class_weights.index_select(0, target).sum().item<double>();
+}
+
+at::Tensor cross_entropy_normalised(const at::Tensor& logits, const at::Tensor& labels,
+                                    const at::Tensor& class_weights, CeNorm norm, int world_size,
+                                    double normaliser) {
+  CeSums sums = cross_entropy_sums(logits, labels, class_weights, norm);
+  return sums.weighted_nll * static_cast<double>(world_size) / (normaliser > 0 ? normaliser : 1.0);
+}
+
 }  // namespace mmaux::loss

@@ -109,25 +109,42 @@ ItmPlan plan_itm_random(int64_t local_rows, int64_t row_offset, SamplingKey key,
   return plan;
 }
 
+at::Tensor gather_row_keys(const RowKeys& keys, dist::Communicator& comm) {
+  MMAUX_CHECK(keys.text.defined(), "gather_row_keys: the text keys are undefined");
+  const int64_t b = keys.text.size(0);
+  check_keys(keys.text, b, "text");
+  check_keys(keys.image, b, "image");
+  if (keys.post.defined()) check_keys(keys.post, b, "post");
+  std::vector<at::Tensor> parts{keys.text.to(comm.device(), at::kLong),
+                                keys.image.to(comm.device(), at::kLong)};
+  if (keys.post.defined()) parts.push_back(keys.post.to(comm.device(), at::kLong));
+  return comm.all_gather_varsize(at::stack(parts, 1));
+}
+
 ItmPlan plan_itm_hard(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i, int64_t row_offset,
                       const RowKeys& keys, SamplingKey key, double eps, dist::Communicator& comm) {
+  MMAUX_CHECK(sim_i2t.dim() == 2, "plan_itm_hard: similarities must both be [b, N]");
+  check_keys(keys.text, sim_i2t.size(0), "text");
+  at::NoGradGuard no_grad;
+  // One gather of [b, 2 or 3] keys: every rank holds the keys of every global row.
+  return plan_itm_hard_gathered(sim_i2t, sim_t2i, row_offset, gather_row_keys(keys, comm), key,
+                                eps);
+}
+
+ItmPlan plan_itm_hard_gathered(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i,
+                               int64_t row_offset, const at::Tensor& global_keys, SamplingKey key,
+                               double eps) {
   MMAUX_CHECK(sim_i2t.dim() == 2 && sim_i2t.sizes() == sim_t2i.sizes(),
               "plan_itm_hard: similarities must both be [b, N]");
   MMAUX_CHECK(eps >= 0, "plan_itm_hard: eps must be >= 0, got {}", eps);
   const int64_t b = sim_i2t.size(0);
   const int64_t n = sim_i2t.size(1);
   at::NoGradGuard no_grad;
-  check_keys(keys.text, b, "text");
-  check_keys(keys.image, b, "image");
-  if (keys.post.defined()) check_keys(keys.post, b, "post");
-  // One gather of [b, 2 or 3] keys: every rank holds the keys of every global row.
-  std::vector<at::Tensor> parts{keys.text.to(comm.device(), at::kLong),
-                                keys.image.to(comm.device(), at::kLong)};
-  if (keys.post.defined()) parts.push_back(keys.post.to(comm.device(), at::kLong));
-  at::Tensor all = comm.all_gather_varsize(at::stack(parts, 1));
-  MMAUX_CHECK(all.size(0) == n,
-              "plan_itm_hard: the similarities have {} columns but the ranks hold {} rows", n,
-              all.size(0));
+  MMAUX_CHECK(global_keys.dim() == 2 && global_keys.size(0) == n &&
+                  (global_keys.size(1) == 2 || global_keys.size(1) == 3),
+              "plan_itm_hard: the similarities have {} columns but the keys are [{}] (expected "
+              "[{}, 2 or 3]: the keys of every global row)",
+              n, fmt::join(global_keys.sizes(), ", "), n);
   MMAUX_CHECK(row_offset >= 0 && row_offset + b <= n, "plan_itm_hard: rows [{}, {}) outside {}",
               row_offset, row_offset + b, n);
   const c10::Device dev = sim_i2t.device();
@@ -135,7 +152,7 @@ ItmPlan plan_itm_hard(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i, int6
     at::Tensor none = at::empty({0}, at::TensorOptions(at::kLong).device(dev));
     return ItmPlan{none, none.clone(), none.clone(), at::zeros({}, none.options())};
   }
-  all = all.to(dev);
+  at::Tensor all = global_keys.to(dev, at::kLong);
   at::Tensor text_all = all.select(1, 0), image_all = all.select(1, 1);
   at::Tensor rows =
       at::arange(row_offset, row_offset + b, at::TensorOptions(at::kLong).device(dev));
@@ -144,7 +161,7 @@ ItmPlan plan_itm_hard(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i, int6
     return k.index_select(0, rows).unsqueeze(1) == k.unsqueeze(0);
   };
   at::Tensor masked = (rows.unsqueeze(1) == cols.unsqueeze(0)) | same(text_all) | same(image_all);
-  if (keys.post.defined()) masked = masked | same(all.select(1, 2));
+  if (all.size(1) == 3) masked = masked | same(all.select(1, 2));
 
   Drawn neg_text =
       draw_negatives(sim_i2t, masked, rows, eps, uniforms(key, row_offset, b, kNegText, dev));

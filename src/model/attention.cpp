@@ -87,13 +87,15 @@ Shape shape_of(const at::Tensor& qkv, int64_t heads) {
 }
 
 /// Dropout of the attention probabilities: the element (pair t, row i, column j) is kept when
-/// detail::keep(seed, t·L² + i·L + j) holds. Writes `in` ⊙ mask / (1 − p) into `out` (which may
-/// be `in`).
+/// detail::keep(seed, t·L² + i·L + j) holds, where t = batch row · heads + head and the batch
+/// row is its global row in a DropoutRows scope (`rows`, as detail::keyed_rows returns them).
+/// Writes `in` ⊙ mask / (1 − p) into `out` (which may be `in`).
 template <typename T>
-void drop_tile(const T* in, T* out, int64_t t, const Shape& s, uint64_t seed, uint32_t threshold,
-               T scale) {
-  detail::dropout_scale(out, in, s.tile(), seed, static_cast<uint64_t>(t * s.tile()), threshold,
-                        scale);
+void drop_tile(const T* in, T* out, int64_t t, const Shape& s, const std::vector<int64_t>& rows,
+               uint64_t seed, uint32_t threshold, T scale) {
+  const uint64_t base = detail::row_base(rows, t / s.heads, s.heads * s.tile()) +
+                        static_cast<uint64_t>((t % s.heads) * s.tile());
+  detail::dropout_scale(out, in, s.tile(), seed, base, threshold, scale);
 }
 
 class PackedAttention : public torch::autograd::Function<PackedAttention> {
@@ -102,6 +104,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
                             const at::Tensor& key_bias, int64_t heads, double p) {
     const Shape s = shape_of(qkv, heads);
     const uint64_t seed = p > 0 ? detail::draw_seed() : 0;
+    const std::vector<int64_t> rows = p > 0 ? detail::keyed_rows(qkv) : std::vector<int64_t>{};
     at::Tensor scores = at::empty({s.b, s.heads, s.L, s.L}, qkv.options());
     at::Tensor out = at::empty({s.b, s.L, s.D}, qkv.options());
     at::Tensor probs;
@@ -133,7 +136,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
         for (int64_t t = begin; t < end; ++t) {
           const scalar_t* weights = pr + t * s.tile();
           if (p > 0) {
-            drop_tile(weights, dropped.data(), t, s, seed, threshold, scale);
+            drop_tile(weights, dropped.data(), t, s, rows, seed, threshold, scale);
             weights = dropped.data();
           }
           const scalar_t* v = x + s.qkv_offset(t) + 2 * s.D;
@@ -145,6 +148,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    ctx->saved_data["rows"] = rows;  // the backward pass runs outside the DropoutRows scope
     return out;
   }
 
@@ -156,6 +160,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
     const int64_t heads = ctx->saved_data["heads"].toInt();
     const double p = ctx->saved_data["p"].toDouble();
     const uint64_t seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
+    const std::vector<int64_t> rows = ctx->saved_data["rows"].toIntVector();
     const Shape s = shape_of(qkv, heads);
     at::Tensor grad_out = grads[0].contiguous();
     at::Tensor grad_qkv = at::empty_like(qkv, at::MemoryFormat::Contiguous);
@@ -174,7 +179,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
         for (int64_t t = begin; t < end; ++t) {
           const scalar_t* weights = pr + t * s.tile();
           if (p > 0) {
-            drop_tile(weights, dropped.data(), t, s, seed, threshold, scale);
+            drop_tile(weights, dropped.data(), t, s, rows, seed, threshold, scale);
             weights = dropped.data();
           }
           const scalar_t* dout = go + s.out_offset(t);
@@ -183,7 +188,7 @@ class PackedAttention : public torch::autograd::Function<PackedAttention> {
                gx + s.qkv_offset(t) + 2 * s.D, 3 * s.D);
           scalar_t* dp = gp + t * s.tile();
           gemm(false, true, s.L, s.L, s.dh, dout, s.D, v, 3 * s.D, 0, dp, s.L);
-          if (p > 0) drop_tile(dp, dp, t, s, seed, threshold, scale);
+          if (p > 0) drop_tile(dp, dp, t, s, rows, seed, threshold, scale);
         }
       });
       at::Tensor grad_scores =

@@ -5,8 +5,10 @@
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "mmaux/core/error.h"
 #include "random.h"
@@ -79,9 +81,12 @@ class FusedDropout : public torch::autograd::Function<FusedDropout> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, double p) {
     const uint64_t seed = detail::draw_seed();
-    at::Tensor out = scale(x.contiguous(), p, seed);
+    // The backward pass runs outside the forward's DropoutRows scope: the rows travel with it.
+    std::vector<int64_t> rows = detail::keyed_rows(x);
+    at::Tensor out = scale(x.contiguous(), p, seed, rows);
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = static_cast<int64_t>(seed);
+    ctx->saved_data["rows"] = rows;
     return out;
   }
 
@@ -89,21 +94,37 @@ class FusedDropout : public torch::autograd::Function<FusedDropout> {
                                                  torch::autograd::variable_list grads) {
     const double p = ctx->saved_data["p"].toDouble();
     const uint64_t seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
-    return {scale(grads[0].contiguous(), p, seed), at::Tensor()};
+    const std::vector<int64_t> rows = ctx->saved_data["rows"].toIntVector();
+    return {scale(grads[0].contiguous(), p, seed, rows), at::Tensor()};
   }
 
-  /// x ⊙ mask / (1 − p) for a contiguous float or double CPU tensor.
-  static at::Tensor scale(const at::Tensor& x, double p, uint64_t seed) {
+  /// x ⊙ mask / (1 − p) for a contiguous float or double CPU tensor; `rows` as
+  /// detail::keyed_rows returns them.
+  static at::Tensor scale(const at::Tensor& x, double p, uint64_t seed,
+                          const std::vector<int64_t>& rows) {
     at::Tensor out = at::empty_like(x);
     const uint32_t threshold = detail::keep_threshold(p);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "fused_dropout", [&] {
       const scalar_t* in = x.data_ptr<scalar_t>();
       scalar_t* o = out.data_ptr<scalar_t>();
       const scalar_t factor = static_cast<scalar_t>(1.0 / (1.0 - p));
-      at::parallel_for(0, x.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
-        detail::dropout_scale(o + begin, in + begin, end - begin, seed,
-                              static_cast<uint64_t>(begin), threshold, factor);
-      });
+      if (rows.empty()) {
+        at::parallel_for(0, x.numel(), 1 << 14, [&](int64_t begin, int64_t end) {
+          detail::dropout_scale(o + begin, in + begin, end - begin, seed,
+                                static_cast<uint64_t>(begin), threshold, factor);
+        });
+        return;
+      }
+      // Keyed rows: one contiguous run of counters per batch row.
+      const int64_t n = x.size(0), size = n > 0 ? x.numel() / n : 0;
+      at::parallel_for(0, n, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(size, 1)),
+                       [&](int64_t begin, int64_t end) {
+                         for (int64_t r = begin; r < end; ++r) {
+                           detail::dropout_scale(o + r * size, in + r * size, size, seed,
+                                                 detail::row_base(rows, r, size), threshold,
+                                                 factor);
+                         }
+                       });
     });
     return out;
   }
@@ -116,7 +137,9 @@ at::Tensor dropout_mask(const at::Tensor& like, double p) {
       at::empty(like.sizes(), like.options().memory_format(at::MemoryFormat::Contiguous));
   const uint64_t seed = detail::draw_seed();
   const uint32_t threshold = detail::keep_threshold(p);
+  const std::vector<int64_t> rows = detail::keyed_rows(like);
   const int64_t n = mask.numel();
+  const int64_t size = rows.empty() ? std::max<int64_t>(n, 1) : n / mask.size(0);
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, mask.scalar_type(), "dropout_mask", [&] {
         scalar_t* out = mask.data_ptr<scalar_t>();
@@ -124,7 +147,8 @@ at::Tensor dropout_mask(const at::Tensor& like, double p) {
         const scalar_t drop = static_cast<scalar_t>(0);
         at::parallel_for(0, n, 1 << 14, [&](int64_t begin, int64_t end) {
           for (int64_t i = begin; i < end; ++i) {
-            out[i] = detail::keep(seed, static_cast<uint64_t>(i), threshold) ? keep : drop;
+            const uint64_t counter = detail::row_base(rows, i / size, size) + i % size;
+            out[i] = detail::keep(seed, counter, threshold) ? keep : drop;
           }
         });
       });

@@ -1,36 +1,51 @@
 #include "mmaux/train/joint_loss.h"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 
+#include "joint_loss_parts.h"
 #include "mmaux/config/run_config.h"
 #include "mmaux/loss/cross_entropy.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
+#include "mmaux/model/dropout_rows.h"
 #include "train/model_rows.h"
 
 namespace mmaux::train {
+namespace detail {
+
+loss::ItmPlan random_itm_plan(int64_t rows, int64_t offset, loss::SamplingKey key, int64_t group,
+                              c10::Device device) {
+  if (group <= 0 || group >= rows) return loss::plan_itm_random(rows, offset, key, device);
+  std::vector<at::Tensor> text, image, labels, degenerate;
+  for (int64_t first = 0; first < rows; first += group) {
+    loss::ItmPlan p =
+        loss::plan_itm_random(std::min(group, rows - first), offset + first, key, device);
+    text.push_back(p.text_rows);
+    image.push_back(p.image_rows);
+    labels.push_back(p.labels);
+    degenerate.push_back(p.degenerate);
+  }
+  return loss::ItmPlan{at::cat(text), at::cat(image), at::cat(labels), at::stack(degenerate).sum()};
+}
+
+std::vector<int64_t> itm_pair_rows(bool hard, int64_t rows, int64_t offset, int64_t global_rows) {
+  std::vector<int64_t> out = model::DropoutRows::range(offset, rows);
+  if (!hard) return out;
+  for (int64_t part = 1; part < 3; ++part) {
+    for (int64_t k = 0; k < rows; ++k) out.push_back(part * global_rows + offset + k);
+  }
+  return out;
+}
+
+}  // namespace detail
+
 namespace {
 
-// bf16 autocast for the forward passes of a GPU step (PyTorch's torch.autocast semantics).
-class AutocastScope {
- public:
-  explicit AutocastScope(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    at::autocast::set_enabled(false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_;
-};
+using detail::AutocastScope;
 
 // Step 3: the ITM term (its plan, the pairs' logits, the loss).
 void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
@@ -40,8 +55,11 @@ void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
   const bool hard = o.itm_mode == ItmMode::kHard;
   loss::ItmPlan plan;
   at::Tensor itm_logits;
+  model::DropoutRows rows(
+      detail::itm_pair_rows(hard, batch.size(), batch.row_offset, batch.global_batch_size));
   if (!hard) {
-    plan = loss::plan_itm_random(batch.size(), batch.row_offset, key, m.device);
+    plan =
+        detail::random_itm_plan(batch.size(), batch.row_offset, key, o.random_itm_group, m.device);
     // Images are never swapped in random mode: a frozen image tower's output is reusable.
     itm_logits = m.model.itm_logits(select_pairs(input, plan, batch.row_offset), enc.image_cache);
   } else {
@@ -87,9 +105,14 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
   AutocastScope autocast(o.bf16_autocast && m.device.is_cuda());
   // 1. CE.
   model::ModelInput input = to_model_input(batch, m.device);
-  model::Encoded enc = m.model.encode(input);
+  model::Encoded enc;
+  at::Tensor logits;
+  {  // Dropout masks keyed by global row: W ranks draw what one process draws.
+    model::DropoutRows rows(model::DropoutRows::range(batch.row_offset, batch.size()));
+    enc = m.model.encode(input);
+    logits = m.model.classify(enc.fused);
+  }
   at::Tensor labels = batch.labels.to(m.device);
-  at::Tensor logits = m.model.classify(enc.fused);
   at::Tensor ce = loss::cross_entropy(logits, labels, m.class_weights, o.ce_norm, comm,
                                       o.ce_norm == CeNorm::kBatch ? batch.global_batch_size : -1);
   out.total = ce * o.weights.ce;

@@ -2,9 +2,40 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
+#include "mmaux/core/error.h"
 #include "mmaux/dist/all_gather.h"
 
 namespace mmaux::train {
+namespace {
+
+/// `x` padded at the end of every dim >= 1 to `sizes` with `value`.
+at::Tensor pad_to(const at::Tensor& x, const std::vector<int64_t>& sizes, double value) {
+  if (x.sizes().vec() == sizes) return x;
+  at::Tensor out = at::full(sizes, value, x.options());
+  at::Tensor region = out;
+  for (int64_t d = 1; d < x.dim(); ++d) region = region.narrow(d, 0, x.size(d));
+  region.copy_(x);
+  return out;
+}
+
+/// The tensors concatenated along dim 0, each padded to the largest sizes over them.
+at::Tensor cat_padded(const std::vector<at::Tensor>& parts, double value) {
+  std::vector<int64_t> sizes = parts.front().sizes().vec();
+  for (const at::Tensor& p : parts) {
+    for (int64_t d = 1; d < p.dim(); ++d) sizes[d] = std::max(sizes[d], p.size(d));
+  }
+  std::vector<at::Tensor> padded;
+  for (const at::Tensor& p : parts) {
+    std::vector<int64_t> target = sizes;
+    target[0] = p.size(0);
+    padded.push_back(pad_to(p, target, value));
+  }
+  return at::cat(padded);
+}
+
+}  // namespace
 
 model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPlan& plan,
                                int64_t offset) {
@@ -24,6 +55,34 @@ model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator
   if (local.token_type_ids.defined()) {
     out.token_type_ids = dist::all_gather_padded(local.token_type_ids, comm, 0);
   }
+  return out;
+}
+
+model::ModelInput concat_rows(const std::vector<model::ModelInput>& parts, int64_t pad_id) {
+  MMAUX_ASSERT(!parts.empty(), "concat_rows: no parts");
+  const bool types = parts.front().token_type_ids.defined();
+  auto field = [&](at::Tensor model::ModelInput::*f, double pad) {
+    std::vector<at::Tensor> all;
+    for (const model::ModelInput& p : parts) {
+      MMAUX_ASSERT(p.token_type_ids.defined() == types,
+                   "concat_rows: token type ids defined in some parts only (part {} of {})",
+                   all.size(), parts.size());
+      all.push_back(p.*f);
+    }
+    return cat_padded(all, pad);
+  };
+  model::ModelInput out{field(&model::ModelInput::input_ids, static_cast<double>(pad_id)),
+                        field(&model::ModelInput::attention_mask, 0),
+                        field(&model::ModelInput::pixels, 0),
+                        field(&model::ModelInput::pixel_mask, 0)};
+  if (types) out.token_type_ids = field(&model::ModelInput::token_type_ids, 0);
+  return out;
+}
+
+model::ModelInput to_device(const model::ModelInput& in, c10::Device device) {
+  model::ModelInput out{in.input_ids.to(device), in.attention_mask.to(device), in.pixels.to(device),
+                        in.pixel_mask.to(device)};
+  if (in.token_type_ids.defined()) out.token_type_ids = in.token_type_ids.to(device);
   return out;
 }
 

@@ -1,10 +1,14 @@
 #pragma once
-// Private to train: rows of a model::ModelInput for the ITM pass of joint_loss. Every per-row
+// Private to train: rows of a model::ModelInput for the ITM pass of joint_loss and of
+// contrastive_accumulation_step. Every per-row
 // input moves together: token ids, attention mask and token type ids (when defined) follow the
 // text rows, pixels and pixel mask the image rows. Undefined token type ids stay undefined
 // (type 0 for every token, as the encoders read them), so both paths agree.
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
+#include <vector>
 
 #include "mmaux/dist/communicator.h"
 #include "mmaux/loss/itm.h"
@@ -24,5 +28,14 @@ model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPla
 /// token type ids defined on every rank or on none (they come from the same loader).
 model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
                               int64_t pad_id);
+
+/// The rows of `parts` concatenated in order (the micro-batches of an accumulated batch), every
+/// field padded at the end of each dim >= 1 to its largest size over the parts, as gather_rows
+/// pads across ranks. Preconditions: at least one part; token type ids defined in every part or
+/// in none.
+model::ModelInput concat_rows(const std::vector<model::ModelInput>& parts, int64_t pad_id);
+
+/// `in` with every defined field on `device` (undefined token type ids stay undefined).
+model::ModelInput to_device(const model::ModelInput& in, c10::Device device);
 
 }  // namespace mmaux::train

@@ -20,6 +20,7 @@
 #include "mmaux/core/version.h"
 #include "mmaux/data/loader.h"
 #include "mmaux/loss/itc.h"
+#include "mmaux/train/contrastive_accumulation.h"
 #include "mmaux/train/joint_loss.h"
 #include "mmaux/train/results.h"
 #include "mmaux/train/run_files.h"
@@ -68,6 +69,8 @@ class Trainer {
   void setup();
   int64_t total_steps() const;
   Window accumulate();
+  Window accumulate_whole_batch();
+  bool inject_nonfinite() const;
   bool train_epoch();  // false: stopped by a signal
   bool optimizer_step(double loss_value);
   double gradient_norm(std::vector<at::Tensor>& grads) const;
@@ -225,26 +228,56 @@ void Trainer::log_step(const StepLosses& l, double lr, double samples_per_s) {
   }
 }
 
+bool Trainer::inject_nonfinite() const {
+  const TrainOptions& t = s_.config.train;
+  return t.inject_nonfinite_from > 0 && state_.step + 1 >= t.inject_nonfinite_from &&
+         s_.comm->rank() == 0;
+}
+
 // Forward and backward passes of the micro-batches of one optimizer step.
 Window Trainer::accumulate() {
   const TrainOptions& t = s_.config.train;
   const int a = t.accumulate;
+  if (a > 1 && t.contrastive_accumulation) return accumulate_whole_batch();
   Window w;
   for (int k = 0; k < a; ++k) {
     std::optional<data::Batch> b = loader_->next();
     if (!b) return w;
     sync_->set_sync(k == a - 1);
     StepLosses l = joint_loss(s_.loss_model(), *b, state_.step, s_.objective, *s_.comm);
-    if (t.inject_nonfinite_from > 0 && state_.step + 1 >= t.inject_nonfinite_from &&
-        s_.comm->rank() == 0) {
-      l.total = l.total * std::numeric_limits<double>::quiet_NaN();
-    }
+    if (inject_nonfinite()) l.total = l.total * std::numeric_limits<double>::quiet_NaN();
     (l.total / a).backward();
     w.loss += l.total.item<double>() / a;
     state_.itm_degenerate_rows += l.degenerate;
     w.samples += b->global_batch_size;
     w.last = l;
   }
+  w.complete = true;
+  return w;
+}
+
+// The same with the objective of the whole accumulated batch (contrastive_accumulation.h).
+Window Trainer::accumulate_whole_batch() {
+  Window w;
+  std::vector<data::Batch> micro;
+  int64_t samples = 0;
+  for (int k = 0; k < s_.config.train.accumulate; ++k) {
+    std::optional<data::Batch> b = loader_->next();
+    if (!b) return w;
+    samples += b->global_batch_size;
+    micro.push_back(std::move(*b));
+  }
+  AccumulationHooks hooks;
+  hooks.before_backward = [this](int j, int count, at::Tensor& term) {
+    sync_->set_sync(j == count - 1);
+    if (inject_nonfinite()) term = term * std::numeric_limits<double>::quiet_NaN();
+  };
+  AccumulatedStep step = contrastive_accumulation_step(s_.loss_model(), micro, state_.step,
+                                                       s_.objective, *s_.comm, hooks);
+  w.loss = step.losses.total.item<double>();
+  state_.itm_degenerate_rows += step.losses.degenerate;
+  w.last = std::move(step.losses);
+  w.samples = samples;
   w.complete = true;
   return w;
 }

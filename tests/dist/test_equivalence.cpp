@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "dist/global_batch.h"
 #include "dist/two_tower.h"
 #include "mmaux/config/dist_options.h"
 #include "mmaux/dist/all_gather.h"
@@ -21,57 +22,14 @@
 namespace mmaux {
 namespace {
 
+using testing::global_batch;
 using testing::make_two_tower;
+using testing::slice;
 using testing::TwoTower;
 
 constexpr int64_t kGlobalBatch = 8;
-constexpr int64_t kTextLength = 5;
 constexpr uint64_t kSeed = 7;
 constexpr double kTol = 1e-10;
-
-/// The global batch of `step`, identical on every rank, as the loader would hold it on one rank.
-/// Row 0 ends in two padding tokens; row 5 repeats row 1's text and row 6 repeats row 2's image,
-/// so that duplicate masking takes part.
-data::Batch global_batch(int64_t step, int64_t n = kGlobalBatch) {
-  at::manual_seed(1000 + step);
-  data::Batch g;
-  g.input_ids = at::randint(1, testing::kVocab, {n, kTextLength}, at::kLong);
-  g.attention_mask = at::ones({n, kTextLength}, at::kLong);
-  g.input_ids[0].narrow(0, kTextLength - 2, 2).fill_(0);
-  g.attention_mask[0].narrow(0, kTextLength - 2, 2).fill_(0);
-  const int64_t side = testing::kImageSide;
-  g.pixels = at::randn({n, 3, side, side}, at::kDouble);
-  g.pixel_mask = at::ones({n, side, side}, at::kLong);
-  g.labels = at::randint(0, 3, {n}, at::kLong);
-  g.relation = at::full({n}, -1, at::kLong);
-  g.global_row = at::arange(n, at::kLong);
-  g.sample_index = at::arange(n, at::kLong);
-  for (int64_t i = 0; i < n; ++i) g.post_ids.push_back(std::to_string(i));
-  g.global_batch_size = n;
-  if (n < kGlobalBatch) return g;
-  g.input_ids[5].copy_(g.input_ids[1]);
-  g.attention_mask[5].copy_(g.attention_mask[1]);
-  g.pixels[6].copy_(g.pixels[2]);
-  return g;
-}
-
-/// Rows [offset, offset + b) of the global batch: what the loader gives that rank.
-data::Batch slice(const data::Batch& g, int64_t offset, int64_t b) {
-  data::Batch s;
-  for (auto [to, from] : {std::pair{&s.input_ids, &g.input_ids},
-                          {&s.attention_mask, &g.attention_mask},
-                          {&s.pixels, &g.pixels},
-                          {&s.pixel_mask, &g.pixel_mask},
-                          {&s.labels, &g.labels},
-                          {&s.relation, &g.relation},
-                          {&s.global_row, &g.global_row},
-                          {&s.sample_index, &g.sample_index}})
-    *to = from->narrow(0, offset, b).clone();
-  s.post_ids.assign(g.post_ids.begin() + offset, g.post_ids.begin() + offset + b);
-  s.global_batch_size = g.global_batch_size;
-  s.row_offset = offset;
-  return s;
-}
 
 /// The objective of these tests: 0.8 CE + 0.1 ITC + 0.1 ITM with hard negatives.
 train::JointLossOptions objective() {

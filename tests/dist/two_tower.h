@@ -5,7 +5,9 @@
 // through the trainer's own joint_loss, without data loading and in milliseconds.
 //
 // Inputs: token ids in [0, kVocab) with an attention mask (masked tokens count for nothing) and
-// float64 pixels [b, 3, 2, 2] (the model's dtype; the pixel mask is all ones).
+// float64 pixels [b, 3, 2, 2] (the model's dtype; the pixel mask is all ones). With dropout > 0
+// (training mode), dropout follows each tower, the fusion layer and precedes the classifier, as
+// in the real models (model::apply_dropout: counter-based CPU masks, model::DropoutRows).
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "mmaux/dist/grad_sync.h"
+#include "mmaux/model/layers.h"
 #include "mmaux/model/multimodal.h"
 
 namespace mmaux::testing {
@@ -26,7 +29,7 @@ constexpr int64_t kImageSide = 2;
 
 class TwoTower : public model::MultimodalModel {
  public:
-  TwoTower(int64_t hidden, int64_t proj, int64_t classes)
+  TwoTower(int64_t hidden, int64_t proj, int64_t classes, double dropout = 0)
       : text_(register_module("text", torch::nn::Linear(kVocab, hidden))),
         image_(register_module("image", torch::nn::Linear(3 * kImageSide * kImageSide, hidden))),
         fuse_(register_module("fuse", torch::nn::Linear(2 * hidden, hidden))),
@@ -36,18 +39,19 @@ class TwoTower : public model::MultimodalModel {
             "proj_t", torch::nn::Linear(torch::nn::LinearOptions(hidden, proj).bias(false)))),
         proj_v_(register_module(
             "proj_v", torch::nn::Linear(torch::nn::LinearOptions(hidden, proj).bias(false)))),
-        classes_(classes) {
+        classes_(classes),
+        dropout_(dropout) {
     logit_scale_ = register_parameter("logit_scale", at::full({}, 2.659260036932778));
   }
 
   model::Encoded encode(const model::ModelInput& in) override {
     at::Tensor words = at::one_hot(in.input_ids, kVocab) * in.attention_mask.unsqueeze(2);
-    at::Tensor ht = at::tanh(text_->forward(words.sum(1).to(at::kDouble)));
-    at::Tensor hi = at::tanh(image_->forward(in.pixels.flatten(1)));
-    at::Tensor fused = at::relu(fuse_->forward(at::cat({ht, hi}, 1)));
+    at::Tensor ht = drop(at::tanh(text_->forward(words.sum(1).to(at::kDouble))));
+    at::Tensor hi = drop(at::tanh(image_->forward(in.pixels.flatten(1))));
+    at::Tensor fused = drop(at::relu(fuse_->forward(at::cat({ht, hi}, 1))));
     return {fused, proj_t_->forward(ht), proj_v_->forward(hi), at::Tensor()};
   }
-  at::Tensor classify(const at::Tensor& fused) override { return cls_->forward(fused); }
+  at::Tensor classify(const at::Tensor& fused) override { return cls_->forward(drop(fused)); }
   at::Tensor itm_logits(const model::ModelInput& pairs, const at::Tensor&) override {
     return itm_->forward(encode(pairs).fused);
   }
@@ -66,15 +70,18 @@ class TwoTower : public model::MultimodalModel {
   }
 
  private:
+  at::Tensor drop(const at::Tensor& x) { return model::apply_dropout(x, dropout_, is_training()); }
+
   torch::nn::Linear text_, image_, fuse_, cls_, itm_, proj_t_, proj_v_;
   int64_t classes_;
+  double dropout_;
   at::Tensor logit_scale_;
 };
 
 /// Builds the model with a fixed initialisation for `seed`, in float64.
-inline std::shared_ptr<TwoTower> make_two_tower(uint64_t seed) {
+inline std::shared_ptr<TwoTower> make_two_tower(uint64_t seed, double dropout = 0) {
   at::manual_seed(seed);
-  auto m = std::make_shared<TwoTower>(8, 4, 3);
+  auto m = std::make_shared<TwoTower>(8, 4, 3, dropout);
   m->to(at::kDouble);
   return m;
 }

@@ -59,6 +59,10 @@ struct TrainOptions {
   double warmup = 0;                        ///< warmup steps (>= 1) or fraction of all steps (< 1)
   double clip_norm = 0;                     ///< 0 = no clipping
   int accumulate = 1;                       ///< micro-batches per optimizer step
+  /// With accumulate > 1: the objective of the whole accumulated batch (ITC negatives and hard
+  /// ITM negatives from all micro-batches, global normalisers; train::
+  /// contrastive_accumulation_step); false: each micro-batch's own objective, averaged.
+  bool contrastive_accumulation = true;
   bool paper = false;  ///< paper mode: one group, constant lr, decay everywhere
   SelectMetric select_metric = SelectMetric::kMacroF1;
   long checkpoint_every = 0;  ///< steps between checkpoints (0 = epoch ends only)

@@ -47,4 +47,15 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels,
                          const at::Tensor& class_weights, CeNorm norm, dist::Communicator& comm,
                          int64_t global_rows = -1);
 
+/// The normaliser share of rows known only by their labels (int64 [b], any device): their count
+/// (kBatch) or Σ w_y (kWeights; class_weights undefined = all ones). Not collective.
+double ce_normaliser(const at::Tensor& labels, const at::Tensor& class_weights, CeNorm norm);
+
+/// This rank's term W · Σ_local w_y ℓ / D with the global normaliser D already known (the
+/// caller all-reduced it, e.g. over the micro-batches of an accumulated batch; D <= 0 counts as
+/// 1: an empty batch contributes nothing). Shapes as cross_entropy. Not collective.
+at::Tensor cross_entropy_normalised(const at::Tensor& logits, const at::Tensor& labels,
+                                    const at::Tensor& class_weights, CeNorm norm, int world_size,
+                                    double normaliser);
+
 }  // namespace mmaux::loss

@@ -72,6 +72,17 @@ struct RowKeys {
 ItmPlan plan_itm_hard(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i, int64_t row_offset,
                       const RowKeys& keys, SamplingKey key, double eps, dist::Communicator& comm);
 
+/// The keys of every global row, in global order: int64 [N, 2 or 3] (text, image[, post]) on
+/// comm.device(), what plan_itm_hard gathers. Collective.
+at::Tensor gather_row_keys(const RowKeys& keys, dist::Communicator& comm);
+
+/// plan_itm_hard with the keys of every global row already gathered (gather_row_keys, or the
+/// blocks of an accumulated batch concatenated in global order); the same draws. Not
+/// collective.
+ItmPlan plan_itm_hard_gathered(const at::Tensor& sim_i2t, const at::Tensor& sim_t2i,
+                               int64_t row_offset, const at::Tensor& global_keys, SamplingKey key,
+                               double eps);
+
 /// Same, taking the similarities and the row offset from an ITC result.
 ItmPlan plan_itm_hard(const ItcResult& itc, const RowKeys& keys, SamplingKey key, double eps,
                       dist::Communicator& comm);

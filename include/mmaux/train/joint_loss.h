@@ -14,6 +14,8 @@
 ///      (dist::all_gather_padded) and re-encodes the pairs locally; then loss::itm_loss.
 ///      Token type ids of the model input, when defined, go with the text rows in both modes;
 ///      data::Batch carries none today, so to_model_input leaves them undefined (type 0).
+/// CPU dropout masks are keyed by global row (model::DropoutRows): with the same generator
+/// state on every rank, W ranks draw the masks of one process.
 
 #include <ATen/Tensor.h>
 #include <c10/core/Device.h>
@@ -42,6 +44,11 @@ struct JointLossOptions {
   uint64_t sampling_seed = 0;           ///< ITM draws depend on (seed, step, global row)
   int64_t pad_id = 0;                   ///< token id that pads gathered texts (hard ITM)
   bool bf16_autocast = false;           ///< bf16 autocast of the forward passes (CUDA)
+  /// Random ITM draws a row's negative text within its group of this many consecutive rows of
+  /// the call's batch; 0 = all of them. The trainer leaves it 0: the group is what one rank
+  /// holds of one micro-batch. One process on a global batch sets it to that size to draw the
+  /// pairs of W ranks × k micro-batches (the accumulation test).
+  int64_t random_itm_group = 0;
 };
 
 /// The options of `config` (train.seed samples ITM pairs); `pad_id` is the data set's.

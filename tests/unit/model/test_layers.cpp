@@ -1,5 +1,6 @@
 // The hand-written kernels of the model area against libtorch's own ops: the fused linear, the
-// counter-based dropout and the fused CPU self-attention (values, gradients, masks, dropout).
+// counter-based dropout (also keyed by global row) and the fused CPU self-attention (values,
+// gradients, masks, dropout).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <cmath>
 
 #include "mmaux/core/error.h"
+#include "mmaux/model/dropout_rows.h"
 #include "mmaux/model/encoders.h"
 #include "mmaux/model/layers.h"
 #include "model_test_util.h"
@@ -70,6 +72,85 @@ TEST(Dropout, GradientIsTheMask) {
   y.sum().backward();
   at::Tensor expected = y.detach().ne(0).to(at::kDouble) / 0.75;
   EXPECT_LT(max_diff(x.grad(), expected), 1e-15);
+}
+
+/// Rows [first, first + count) of a batch-first tensor.
+at::Tensor rows_of(const at::Tensor& x, int64_t first, int64_t count) {
+  return x.narrow(0, first, count);
+}
+
+TEST(DropoutRows, RowsZeroToBMinusOneAreTheMasksWithoutAScope) {
+  at::Tensor x = at::randn({5, 7, 3});
+  at::manual_seed(4);
+  at::Tensor plain = apply_dropout(x, 0.4, true);
+  at::manual_seed(4);
+  DropoutRows rows(DropoutRows::range(0, 5));
+  EXPECT_TRUE(at::equal(apply_dropout(x, 0.4, true), plain));
+}
+
+/// A slice of a batch dropped in a scope naming its global rows gets exactly the masks those
+/// rows get in the whole batch (same seed): float, double and bfloat16, and the gradient.
+TEST(DropoutRows, ASliceGetsTheMasksOfItsRowsInTheWholeBatch) {
+  for (at::ScalarType dtype : {at::kFloat, at::kDouble, at::kBFloat16}) {
+    at::Tensor whole = at::randn({9, 4, 6}).to(dtype);
+    at::manual_seed(8);
+    at::Tensor all = apply_dropout(whole, 0.5, true);
+    for (auto [first, count] : {std::pair<int64_t, int64_t>{3, 4}, {8, 1}, {0, 2}}) {
+      at::Tensor part = rows_of(whole, first, count).clone().requires_grad_(dtype != at::kBFloat16);
+      at::manual_seed(8);
+      at::Tensor dropped;
+      {
+        DropoutRows rows(DropoutRows::range(first, count));
+        dropped = apply_dropout(part, 0.5, true);
+      }
+      EXPECT_TRUE(at::equal(dropped.detach(), rows_of(all, first, count)))
+          << at::toString(dtype) << " rows " << first << "+" << count;
+      if (dtype == at::kBFloat16) continue;
+      dropped.sum().backward();  // outside the scope: the rows travel with the autograd node
+      EXPECT_TRUE(at::equal(part.grad(), rows_of(all, first, count).ne(0).to(dtype) * 2.0));
+    }
+  }
+}
+
+TEST(DropoutRows, ScopesNestAndAWrongRowCountIsABug) {
+  EXPECT_EQ(DropoutRows::current(), nullptr);
+  {
+    DropoutRows outer({4, 5});
+    {
+      DropoutRows inner({7});
+      ASSERT_NE(DropoutRows::current(), nullptr);
+      EXPECT_EQ(*DropoutRows::current(), std::vector<int64_t>{7});
+      EXPECT_THROW(apply_dropout(at::ones({2, 3}), 0.5, true), InternalError);
+    }
+    EXPECT_EQ(*DropoutRows::current(), (std::vector<int64_t>{4, 5}));
+    EXPECT_NO_THROW(apply_dropout(at::ones({2, 3}), 0.5, true));
+  }
+  EXPECT_EQ(DropoutRows::current(), nullptr);
+  EXPECT_THROW(DropoutRows({-1}), Error);
+}
+
+/// The attention probabilities' dropout (fused kernel and generic path) is keyed the same way.
+TEST(DropoutRows, AttentionOfASliceEqualsItsRowsInTheWholeBatch) {
+  const int64_t b = 5, L = 6, D = 8, heads = 2;
+  at::Tensor qkv = at::randn({b, L, 3 * D}, at::kDouble);
+  at::Tensor weights = at::randn({b, L, D}, at::kDouble);
+  for (bool fused : {true, false}) {
+    if (fused && !fused_attention_available()) continue;
+    at::Tensor x = qkv.clone().requires_grad_(true);
+    at::manual_seed(21);
+    at::Tensor all = packed_self_attention(x, at::Tensor(), heads, 0.3, true, fused);
+    (all * weights).sum().backward();
+    at::Tensor part = rows_of(qkv, 2, 3).clone().requires_grad_(true);
+    at::manual_seed(21);
+    at::Tensor out;
+    {
+      DropoutRows rows(DropoutRows::range(2, 3));
+      out = packed_self_attention(part, at::Tensor(), heads, 0.3, true, fused);
+    }
+    (out * rows_of(weights, 2, 3)).sum().backward();
+    EXPECT_LT(max_diff(out.detach(), rows_of(all.detach(), 2, 3)), 1e-14) << "fused " << fused;
+    EXPECT_LT(max_diff(part.grad(), rows_of(x.grad(), 2, 3)), 1e-14) << "fused " << fused;
+  }
 }
 
 struct AttentionCase {

@@ -1,12 +1,14 @@
 // The rows of the ITM pass: select_pairs and gather_rows move token type ids with the text rows
 // (MMBT gives its text type 1, LXMERT and BERT sentence pairs carry segments), and leave them
-// undefined (type 0 everywhere) when the batch has none.
+// undefined (type 0 everywhere) when the batch has none; concat_rows (the host table of an
+// accumulated batch's hard-ITM rows) and to_device keep them too.
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
 
 #include <mutex>
 
+#include "mmaux/core/error.h"
 #include "mmaux/dist/thread_ranks.h"
 #include "train/model_rows.h"
 
@@ -82,6 +84,48 @@ TEST(ModelRows, GatherRowsPadsTokenTypesLikeTheTexts) {
       EXPECT_TRUE(at::equal(g.token_type_ids.narrow(0, 2, 3), rank1.token_type_ids));
     }
   }
+}
+
+// The micro-batches of an accumulated batch in order, texts and images of different sizes: every
+// field padded like gather_rows pads across ranks; the ITM pairs taken from the table carry the
+// token types of their text rows.
+TEST(ModelRows, ConcatRowsPadsEveryFieldAndKeepsTokenTypes) {
+  const int64_t pad_id = 7;
+  for (bool types : {true, false}) {
+    model::ModelInput a = rows(2, 3, 0, types), b = rows(3, 5, 2, types);
+    b.pixels = at::arange(2, 5, at::kFloat).view({3, 1, 1, 1}).expand({3, 3, 4, 4}).contiguous();
+    b.pixel_mask = at::ones({3, 4, 4}, at::kLong);
+    const model::ModelInput t = concat_rows({a, b}, pad_id);
+    ASSERT_EQ(t.input_ids.sizes(), (at::IntArrayRef{5, 5}));
+    EXPECT_TRUE(at::equal(t.input_ids.narrow(0, 0, 2).narrow(1, 0, 3), a.input_ids));
+    EXPECT_TRUE(at::equal(t.input_ids.narrow(0, 0, 2).narrow(1, 3, 2),
+                          at::full({2, 2}, pad_id, at::kLong)));
+    EXPECT_TRUE(at::equal(t.input_ids.narrow(0, 2, 3), b.input_ids));
+    EXPECT_TRUE(at::equal(t.attention_mask.narrow(0, 0, 2).narrow(1, 0, 3), a.attention_mask));
+    EXPECT_EQ(t.attention_mask.narrow(0, 0, 2).narrow(1, 3, 2).sum().item<int64_t>(), 0);
+    ASSERT_EQ(t.pixels.sizes(), (at::IntArrayRef{5, 3, 4, 4}));
+    EXPECT_TRUE(at::equal(t.pixels.narrow(0, 0, 2).narrow(2, 0, 2).narrow(3, 0, 2), a.pixels));
+    EXPECT_EQ(t.pixels.narrow(0, 0, 2).narrow(2, 2, 2).abs().sum().item<double>(), 0);
+    EXPECT_TRUE(at::equal(t.pixels.narrow(0, 2, 3), b.pixels));
+    EXPECT_EQ(t.pixel_mask.narrow(0, 0, 2).sum().item<int64_t>(), 2 * 2 * 2);
+    ASSERT_EQ(t.token_type_ids.defined(), types);
+
+    loss::ItmPlan plan;  // text of global row 4 (b's last) with image 0, text 1 with image 3
+    plan.text_rows = at::tensor({4, 1}, at::kLong);
+    plan.image_rows = at::tensor({0, 3}, at::kLong);
+    const model::ModelInput pairs = to_device(select_pairs(t, plan, 0), c10::Device(c10::kCPU));
+    EXPECT_TRUE(at::equal(pairs.input_ids[0], b.input_ids[2]));
+    EXPECT_TRUE(at::equal(pairs.pixels[1], b.pixels[1]));
+    ASSERT_EQ(pairs.token_type_ids.defined(), types);
+    if (!types) continue;
+    EXPECT_TRUE(at::equal(t.token_type_ids.narrow(0, 0, 2).narrow(1, 0, 3), a.token_type_ids));
+    EXPECT_EQ(t.token_type_ids.narrow(0, 0, 2).narrow(1, 3, 2).sum().item<int64_t>(), 0);
+    EXPECT_TRUE(at::equal(t.token_type_ids.narrow(0, 2, 3), b.token_type_ids));
+    EXPECT_TRUE(at::equal(pairs.token_type_ids[0], b.token_type_ids[2]));
+    EXPECT_TRUE(at::equal(pairs.token_type_ids[1].narrow(0, 0, 3), a.token_type_ids[1]));
+  }
+  // Token types in some micro-batches only: a bug of the caller.
+  EXPECT_THROW(concat_rows({rows(2, 3, 0, true), rows(1, 3, 2, false)}, pad_id), InternalError);
 }
 
 }  // namespace
