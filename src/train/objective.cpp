@@ -1,10 +1,10 @@
 // The joint loss L = λ_ce·CE + λ_itc·ITC + λ_itm·ITM of one step (METHOD.md §1).
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 
 #include "mmaux/dist/all_gather.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
+#include "mmaux/train/autocast.h"
 #include "session.h"
 
 namespace mmaux::train {
@@ -30,24 +30,6 @@ model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator
       dist::all_gather_padded(local.pixels, comm, 0),
       dist::all_gather_padded(local.pixel_mask, comm, 0)};
 }
-
-// bf16 autocast for the forward passes of a GPU step (PyTorch's torch.autocast semantics).
-class AutocastScope {
- public:
-  explicit AutocastScope(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    at::autocast::set_enabled(false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_;
-};
 
 }  // namespace
 
