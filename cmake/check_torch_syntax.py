@@ -9,7 +9,11 @@ up here. The system's 1.13 headers are hidden (a copy of the default include dir
 them, and -nostdinc), so that no header silently falls back to 1.13.
 
     python3 cmake/check_torch_syntax.py --build build --torch-root /tmp/torch26/root \
-        [--jobs 2] [--filter REGEX] [--define MMAUX_X=1]
+        [--jobs 2] [--filter REGEX] [--define MMAUX_X=1] [--include /usr/local/cuda/include]
+
+With the headers of a CUDA build of libtorch (Debian's libtorch-cuda-dev) and
+--define MMAUX_TORCH_CUDA=1 --include <CUDA include dir>, the CUDA code paths compile too.
+cmake/fetch_torch_headers.sh fetches both header sets from Debian trixie.
 
 Prints one line per translation unit (ok, warnings, errors) and the diagnostics that mention
 project files; exits 1 when any unit fails to compile.
@@ -25,6 +29,7 @@ import sys
 import tempfile
 
 TORCH_DIRS = ("ATen", "c10", "caffe2", "torch")
+EXTRA_INCLUDES = []
 
 
 def default_include_dirs(compiler):
@@ -75,13 +80,17 @@ def rewrite(command, farm, system_dirs, pch_copy, defines):
         out.append(a)
     for d in system_dirs:
         out += ["-isystem", farm if d == "/usr/include" else d]
-    out += ["-D" + d for d in defines]
+    for d in defines:  # replaces the build's value of the same macro
+        name = d.split("=")[0]
+        out = [a for a in out if not (a.startswith("-D" + name + "=") or a == "-D" + name)]
+        out.append("-D" + d)
     out.append("-fsyntax-only")
     return out
 
 
 def check(entry, farm, system_dirs, pch_copy, defines):
     cmd = rewrite(entry["command"], farm, system_dirs, pch_copy, defines)
+    cmd[1:1] = [x for d in EXTRA_INCLUDES for x in ("-isystem", d)]
     r = subprocess.run(cmd, cwd=entry["directory"], text=True, capture_output=True)
     return entry["file"], r.returncode, r.stderr
 
@@ -92,8 +101,10 @@ def main():
     p.add_argument("--torch-root", required=True, help="a tree with usr/include/{ATen,c10,torch}")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--filter", default="", help="only files matching this regular expression")
-    p.add_argument("--define", action="append", default=[])
+    p.add_argument("--define", action="append", default=[], help="NAME=VALUE, replacing the build's")
+    p.add_argument("--include", action="append", default=[], help="an extra -isystem directory")
     a = p.parse_args()
+    EXTRA_INCLUDES.extend(a.include)
     entries = json.load(open(os.path.join(a.build, "compile_commands.json")))
     entries = [e for e in entries if re.search(a.filter, e["file"])]
     version = open(os.path.join(a.torch_root, "usr/include/torch/csrc/api/include/torch/version.h")).read()
