@@ -4,8 +4,15 @@
 # OpenSSL; libtorch, CUDA and NCCL come from the machine (Torch_DIR, CUDAToolkit_ROOT, NCCL_ROOT).
 #
 # Open MPI and HDF5 are found without their compiler wrappers (mpicc, h5cc): the wrappers and
-# their data files name /usr, where the bundle is not. Running Open MPI from the prefix needs the
-# environment of cmake/unpack_bundle.sh's PREFIX/mmaux-env.sh (OPAL_PREFIX, library path).
+# their data files name /usr, where the bundle is not.
+#
+# Finding the bundle's libraries without LD_LIBRARY_PATH (which would put Debian 12's zstd, gmp
+# or curl before the machine's own under its compiler and CMake): the linker gets the prefix's
+# library directories as -rpath-link (the libraries the bundle's libraries need), the programs
+# built here as a run path (DT_RPATH, --disable-new-dtags, so that it also serves the bundle
+# libraries' own dependencies). Tests get MMAUX_TEST_RUNTIME_ENV (cmake/MmauxTesting.cmake): the
+# library path for the bundle's mpirun and the relocation of Open MPI and PMIx (OPAL_PREFIX,
+# PMIx's plugin directory), as in cmake/unpack_bundle.sh's PREFIX/mmaux-env.sh.
 set(MMAUX_DEPS_PREFIX "" CACHE PATH
     "An unpacked dependency bundle (cmake/unpack_bundle.sh) to take MPI, HDF5, Boost, fmt, GoogleTest, nlohmann/json and OpenSSL from")
 
@@ -22,6 +29,16 @@ if(MMAUX_DEPS_PREFIX)
     endif()
   endforeach()
   list(PREPEND CMAKE_PREFIX_PATH "${_usr}")
+  set(_libdirs "${_lib}" "${MMAUX_DEPS_PREFIX}/lib/${CMAKE_LIBRARY_ARCHITECTURE}")
+  string(REPLACE ";" ":" _libpath "${_libdirs}")
+  foreach(_kind EXE SHARED MODULE)
+    string(APPEND CMAKE_${_kind}_LINKER_FLAGS " -Wl,-rpath-link,${_libpath}")
+  endforeach()
+  list(APPEND CMAKE_BUILD_RPATH ${_libdirs})
+  add_link_options(-Wl,--disable-new-dtags)
+  set(MMAUX_TEST_RUNTIME_ENV
+      "LD_LIBRARY_PATH=${_libpath}" "OPAL_PREFIX=${_usr}" "PMIX_PREFIX=${_lib}/pmix2"
+      "PMIX_MCA_mca_base_component_path=${_lib}/pmix2/lib/pmix")
   # The multiarch include directory the compiler searches in a real /usr (OpenSSL's
   # opensslconf.h lives there).
   include_directories(SYSTEM "${_usr}/include/${CMAKE_LIBRARY_ARCHITECTURE}")

@@ -16,8 +16,9 @@
 # has them. Then:
 #   - every header the compiler read (Ninja's dependency log) must lie in the source or build
 #     tree, the prefix, libtorch, CUDA, or a package of the C/C++ toolchain;
-#   - every shared library a built program loads (ldd) must come from the prefix, libtorch's own
-#     dependencies, CUDA, or the base system (libc, libstdc++, libgcc, libgomp, zlib).
+#   - every shared library a built program loads (ldd, without LD_LIBRARY_PATH: through its run
+#     path) must come from the prefix, libtorch's own dependencies, CUDA, or the base system (libc,
+#     libstdc++, libgcc, libgomp, zlib).
 set -euo pipefail
 
 jobs=$(nproc)
@@ -47,10 +48,15 @@ fi
 # ---- inside the private mount namespace --------------------------------------------------------
 arch=$(gcc -print-multiarch)
 hide_pkgs=$(awk '!/^#/ {print $1}' "$WORK/prefix/MANIFEST")
+# libtorch's own runtime dependencies stay (a GPU machine's PyTorch brings its own): Debian's
+# libtorch loads, through OpenCV and GDAL, HDF5 libraries that mmaux does not use.
+torch_pkgs=$(ldd "$(readlink -f /usr/lib/$arch/libtorch.so)" | awk '/=>/ {print $3}' |
+  xargs -r readlink -f | xargs -r dpkg -S 2> /dev/null | cut -d: -f1 | sort -u || true)
 # Not bundled, and must not be needed: preprocessing libraries, HDF5's and MPI's wrappers, all
 # Boost and HDF5 variants, pkg-config.
 for p in libvips-dev libvips42 libutf8proc-dev libutf8proc2 hdf5-helpers pkgconf pkgconf-bin \
   $(dpkg-query -W -f '${Package}\n' 'libhdf5*' 'libboost*' 'libopenmpi*' 'openmpi*' 2> /dev/null); do
+  grep -qxF "$p" <<< "$torch_pkgs" && continue
   dpkg -s "$p" > /dev/null 2>&1 && hide_pkgs+=$'\n'$p
 done
 hide_pkgs=$(sort -u <<< "$hide_pkgs")
@@ -112,6 +118,8 @@ echo "prove_bundle: hid ${#covered[@]} directories and $nfiles files of $(wc -l 
   exit 1
 }
 
+# CMake, ccache and the linker here load some of the libraries just hidden: they take the
+# bundle's copies. The programs built are audited below without it (their run path only).
 source "$WORK/prefix/mmaux-env.sh"
 nccl=OFF
 [[ -x /usr/local/cuda/bin/nvcc ]] && nccl=ON
@@ -153,6 +161,10 @@ torch_libs=$(ldd "$(readlink -f /usr/lib/$arch/libtorch.so)" | awk '/=>/ {print 
 base_re='/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libgomp|libz|ld-linux-x86-64)\.so'
 bad_libs=""
 while read -r exe; do
+  if ! env -u LD_LIBRARY_PATH ldd "$exe" > /dev/null 2>&1; then
+    bad_libs+="$exe: ldd fails without LD_LIBRARY_PATH: $(env -u LD_LIBRARY_PATH ldd "$exe" 2>&1 | grep -v '=>' | head -2)"$'\n'
+    continue
+  fi
   while read -r name path; do
     real=$(readlink -f "$path" 2> /dev/null || echo "$path")
     [[ $path == "not" ]] && { bad_libs+="$exe: $name not found"$'\n'; continue; }
@@ -161,7 +173,7 @@ while read -r exe; do
     grep -qxF "$real" <<< "$torch_libs" && continue
     [[ $real == */libtorch* || $real == */libc10* ]] && continue
     bad_libs+="$exe: $name from $real"$'\n'
-  done < <(ldd "$exe" | awk '/=>/ {print $1, $3}')
+  done < <(env -u LD_LIBRARY_PATH ldd "$exe" | awk '/=>/ {print $1, $3}')
 done < <(find "$WORK/build" -type f -perm -u+x -exec sh -c 'file -b "$1" | grep -q ELF' _ {} \; -print)
 if [[ -n $bad_libs ]]; then
   echo "prove_bundle: libraries loaded from outside the bundle:" >&2

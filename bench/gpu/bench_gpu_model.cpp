@@ -126,7 +126,7 @@ void run_one(const Args& args, const c10::Device& device, const std::string& nam
   std::printf(
       "{\"impl\": \"mmaux\", \"model\": \"%s\", \"preset\": \"%s\", \"batch\": %lld, "
       "\"text_length\": %lld, \"device\": \"%s\", \"bf16_autocast\": %s, \"steps\": %d, "
-      "\"step_ms\": %.4f, \"samples_per_s\": %.2f, \"train_flops_per_sample\": %.6g, "
+      "\"step_ms\": %.4f, \"samples_per_s\": %.2f, \"train_flops_per_sample\": %.10g, "
       "\"model_tflops\": %.3f, \"mfu_nominal\": %.4f, \"mfu_measured\": %.4f, "
       "\"matmul_peak_tflops\": %.2f, \"parameters\": %lld, \"last_loss\": %.6f}\n",
       name.c_str(), preset.c_str(), static_cast<long long>(batch), static_cast<long long>(length),

@@ -17,16 +17,19 @@
 #  5. gpu_tests  ctest -L gpu: NCCL communicator (world 1; world 2 skips on one GPU),
 #                all_gather_with_grad on CUDA, a float64 CE + ITC + ITM step on CUDA equal to
 #                the CPU's to 1e-10, bf16 autocast
-#  6. train      synthetic shards (bench/gpu/make_shards), then `mmaux train` of `small` and of
-#                `ber-vit-base` (random weights) in float32 and with --train.bf16: per-step losses
+#  6. train      synthetic shards (bench/gpu/make_shards), then `mmaux train` of `small` (300
+#                steps) and of `ber-vit-base` (200; random weights), CE + ITC + ITM, batch 32, in
+#                float32 and with --train.bf16: per-step losses (--quick: 100 and 60 steps)
 #  7. bench      bench_gpu_model (mmaux, bf16 autocast) and bench/model/python_loop.py (plain
 #                PyTorch, eager and SDPA attention) on tiny, small, ber-vit-base, vilt-b32
 #  8. summary    bench/gpu/summarize.py: OUT_DIR/results.json and a printed summary
 #
 # Every stage is logged in OUT_DIR/logs/<stage>.log and timed in OUT_DIR/logs/stages.tsv; a
 # failed stage does not stop the later ones that do not need it. Time budget: 570 s (--quick:
-# 230 s); a stage that would not fit is skipped and says so. Large files (prefix, build, shards,
-# checkpoints) go to $MMAUX_GPU_WORK (default /tmp/mmaux-gpu-work), not under OUT_DIR.
+# 230 s; MMAUX_GPU_BUDGET overrides); a stage that would not fit is skipped and says so. Large
+# files (prefix, build, shards, checkpoints) go to $MMAUX_GPU_WORK (default build-gpu-work in the
+# repository, git-ignored), not under OUT_DIR; a second run on the same machine reuses the
+# unpacked bundle and the build when nothing they depend on changed.
 # --cpu-dry-run runs every stage on the CPU with one-step benchmarks and a few training steps
 # (no time budget), so that the GPU run meets no surprise but the GPU itself. PYTHON selects the
 # interpreter with torch (default python3; /usr/bin/python3 in the dry run).
@@ -46,19 +49,24 @@ done
 mkdir -p "$1/logs" "$1/train"
 OUT=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-WORK=${MMAUX_GPU_WORK:-/tmp/mmaux-gpu-work}
+WORK=${MMAUX_GPU_WORK:-$SRC/build-gpu-work}
 mkdir -p "$WORK"
 PREFIX=$WORK/prefix
 BUILD=$WORK/build
 JOBS=$(nproc)
-if [[ -z ${PYTHON:-} ]]; then
+if [[ -z ${PYTHON:-} ]]; then  # the first interpreter that has torch
   PYTHON=python3
-  ((dry)) && /usr/bin/python3 -c 'import torch' 2> /dev/null && PYTHON=/usr/bin/python3
+  for p in python3 /usr/bin/python3 /usr/local/bin/python3 python; do
+    if command -v "$p" > /dev/null && "$p" -c 'import torch' 2> /dev/null; then
+      PYTHON=$(command -v "$p")
+      break
+    fi
+  done
 fi
 [[ -n $bundle ]] || bundle=$SRC/.gpu-bundle
 T0=$(date +%s)
-BUDGET=$((quick ? 230 : 570))
-((dry)) && BUDGET=100000
+BUDGET=${MMAUX_GPU_BUDGET:-$((quick ? 230 : 570))}
+((dry)) && BUDGET=${MMAUX_GPU_BUDGET:-100000}
 export OUT SRC WORK PREFIX BUILD JOBS PYTHON bundle torch_mode quick dry
 : > "$OUT/logs/stages.tsv"
 
@@ -87,10 +95,10 @@ stage() {
   return $rc
 }
 
-# The bundle's environment (library path, Open MPI and PMIx relocation) for one command; never
-# for Python, whose OpenSSL the bundle's would replace.
-with_bundle() { (source "$PREFIX/mmaux-env.sh" && exec "$@"); }
-export -f with_bundle
+# No LD_LIBRARY_PATH for the build or the programs: the programs built against the bundle carry
+# its library directories as their run path, and ctest gives the tests the Open MPI environment
+# (cmake/MmauxDepsPrefix.cmake). The machine's compiler, CMake and Python keep their own
+# libraries.
 
 # ---- stages ------------------------------------------------------------------------------------
 env_info() {
@@ -135,8 +143,14 @@ unpack() {
       return 1
     fi
   fi
+  local sums
+  sums=$(sha256sum < "$bundle/SHA256SUMS")
+  if [[ -f $PREFIX/.bundle-sums && $(cat "$PREFIX/.bundle-sums") == "$sums" ]]; then
+    echo "reusing $PREFIX (the same bundle is unpacked there)"
+    return 0
+  fi
   rm -rf "$PREFIX"
-  bash "$SRC/cmake/unpack_bundle.sh" "$bundle" "$PREFIX"
+  bash "$SRC/cmake/unpack_bundle.sh" "$bundle" "$PREFIX" && echo "$sums" > "$PREFIX/.bundle-sums"
 }
 
 # The directories of the nvidia wheels (include/ and lib/ each), for the python mode.
@@ -156,7 +170,6 @@ export -f nvidia_roots
 
 configure_with() {  # configure_with cmake|python
   local mode=$1 nvcc cuda_root args=()
-  rm -rf "$BUILD"
   args=(-S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMAUX_GPU_SUBSET=ON
     -DMMAUX_DEPS_PREFIX="$PREFIX" -DMMAUX_WITH_NCCL="$( ((dry)) && echo AUTO || echo ON)")
   command -v ccache > /dev/null && ((dry)) && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -176,8 +189,18 @@ configure_with() {  # configure_with cmake|python
     args+=(-DMMAUX_TORCH_FROM_PYTHON=ON -DMMAUX_PYTHON="$PYTHON" -DMMAUX_CUDA_ROOTS="$roots")
     [[ -n $nccl ]] && args+=(-DNCCL_ROOT="$nccl")
   fi
+  # A second run on a warm machine reuses a build configured the same way (Ninja then rebuilds
+  # what changed only).
+  if [[ -f $BUILD/CMakeCache.txt && -f $WORK/configure.args && $(cat "$WORK/configure.args") == "${args[*]}" ]]; then
+    echo "reusing the build in $BUILD (configured with the same arguments)"
+    echo "$mode" > "$WORK/torch_mode"
+    return 0
+  fi
+  rm -rf "$BUILD" "$WORK/configure.args"
   echo "+ cmake ${args[*]}"
-  with_bundle cmake "${args[@]}" && echo "$mode" > "$WORK/torch_mode"
+  cmake "${args[@]}" || return 1
+  echo "$mode" > "$WORK/torch_mode"
+  echo "${args[*]}" > "$WORK/configure.args"
 }
 export -f configure_with
 
@@ -202,14 +225,14 @@ build() {
     targets=(mmaux make_shards bench_gpu_model test_gpu_step test_gpu_step_compare)
     grep -q '^build test_dist_nccl:' "$BUILD/build.ninja" 2> /dev/null && targets+=(test_dist_nccl)
   fi
-  with_bundle ninja -C "$BUILD" -j "$JOBS" "${targets[@]}"
+  ninja -C "$BUILD" -j "$JOBS" "${targets[@]}"
 }
 
 gpu_tests() {
   local label=(-L gpu)
   # The dry run also runs the CPU side of the comparison the GPU test relies on.
   ((dry)) && label=(-R 'test_gpu_step|test_dist_nccl')
-  cd "$BUILD" && with_bundle ctest "${label[@]}" -V --timeout 240 > "$OUT/logs/gpu_tests.log" 2>&1
+  cd "$BUILD" && ctest "${label[@]}" -V --timeout 240 > "$OUT/logs/gpu_tests.log" 2>&1
   local rc=$?
   grep -E "Test +#|tests passed|max relative difference|bf16 autocast|SKIPPED|FAILED|Failure" "$OUT/logs/gpu_tests.log" | head -60
   return $rc
@@ -218,18 +241,18 @@ gpu_tests() {
 train_one() {  # train_one PRESET IMAGE TEXT BATCH STEPS DEVICE
   local preset=$1 image=$2 text=$3 batch=$4 steps=$5 device=$6 shards=$WORK/shards-$1 p
   rm -rf "$shards"
-  with_bundle "$BUILD/bench/gpu/make_shards" --out "$shards" --train $((batch * steps)) \
+  "$BUILD/bench/gpu/make_shards" --out "$shards" --train $((batch * steps)) \
     --validation $((2 * batch)) --test $((2 * batch)) --image "$image" --text "$text" --seed 7 || return 1
   for p in fp32 bf16; do
     rm -rf "$WORK/run-$preset-$p"
     echo "+ mmaux train $preset $p"
-    with_bundle "$BUILD/bin/mmaux" train --data.dir "$shards" --train.out "$WORK/run-$preset-$p" \
+    "$BUILD/bin/mmaux" train --data.dir "$shards" --train.out "$WORK/run-$preset-$p" \
       --model.name ber-vit-concat --model.preset "$preset" --train.device "$device" \
       --train.bf16 "$([[ $p == bf16 ]] && echo true || echo false)" --train.seed 1 \
       --train.epochs 1 --train.max-steps "$steps" --train.log-every 1 --data.batch-size "$batch" \
       --data.eval-batch-size "$batch" --data.loader-threads 4 --data.prefetch 8 \
-      --train.lr 1e-4 --train.schedule linear --train.warmup 0.1 --train.clip-norm 1 \
-      --train.keep-last 1 --log.level info || return 1
+      --loss.itc 0.1 --loss.itm 0.1 --train.lr 1e-4 --train.schedule linear --train.warmup 0.1 \
+      --train.clip-norm 1 --train.keep-last 1 --log.level info || return 1
     cp "$WORK/run-$preset-$p/metrics.jsonl" "$OUT/train/$preset-$p.jsonl"
     cp "$WORK/run-$preset-$p/results.json" "$OUT/train/$preset-$p.results.json"
   done
@@ -246,7 +269,7 @@ train() {
     train_one ber-vit-base 224 128 32 60 cuda || rc=1
   else
     train_one small 128 64 32 300 cuda || rc=1
-    train_one ber-vit-base 224 128 32 300 cuda || rc=1
+    train_one ber-vit-base 224 128 32 200 cuda || rc=1
   fi
   return $rc
 }
@@ -258,7 +281,7 @@ bench() {
   ((quick)) && runs="ber-vit-concat:ber-vit-base:64" steps=15 warmup=3
   ((dry)) && runs="ber-vit-concat:tiny:2,ber-vit-concat:small:2,ber-vit-concat:ber-vit-base:2,vilt:vilt-b32:2" \
     steps=1 warmup=0 device=cpu
-  with_bundle "$BUILD/bench/gpu/bench_gpu_model" --device "$device" --bf16 1 --runs "$runs" \
+  "$BUILD/bench/gpu/bench_gpu_model" --device "$device" --bf16 1 --runs "$runs" \
     --steps "$steps" --warmup "$warmup" > "$OUT/logs/bench_mmaux.jsonl" || rc=1
   cat "$OUT/logs/bench_mmaux.jsonl"
   : > "$OUT/logs/bench_pytorch.jsonl"
