@@ -3,8 +3,8 @@
 // model (the side-by-side with plain PyTorch is bench/model/python_loop.py --device cuda).
 //
 //   bench_gpu_model [--device cuda] [--bf16 1] [--steps 30] [--warmup 5] [--peak-tflops 989]
-//                   [--runs ber-vit-concat:tiny:256,ber-vit-concat:small:128,
-//                           ber-vit-concat:ber-vit-base:64,vilt:vilt-b32:64]
+//                   [--runs ber-vit-concat:tiny:256,ber-vit-concat:small:256,
+//                           ber-vit-concat:ber-vit-base:128,vilt:vilt-b32:128]
 //
 // One step = encode + classify + cross entropy under AutocastScope, backward, and mmaux's AdamW
 // step (what python_loop.py --adamw 1 does). Random weights, random inputs made on the device,
@@ -42,8 +42,8 @@ struct Args {
   int steps = 30, warmup = 5;
   double peak_tflops = 989;
   std::string runs =
-      "ber-vit-concat:tiny:256,ber-vit-concat:small:128,ber-vit-concat:ber-vit-base:64,"
-      "vilt:vilt-b32:64";
+      "ber-vit-concat:tiny:256,ber-vit-concat:small:256,ber-vit-concat:ber-vit-base:128,"
+      "vilt:vilt-b32:128";
 };
 
 double seconds_since(Clock::time_point t0) {

@@ -14,7 +14,7 @@
 #                the torch package, CUDA and NCCL from the nvidia wheels); the other when the
 #                first fails. NCCL is required (MMAUX_WITH_NCCL=ON) except in the dry run.
 #  4. build      Ninja on all cores (--quick: only what the later stages run)
-#  5. gpu_tests  ctest -L gpu: NCCL communicator (world 1; world 2 skips on one GPU),
+#  5. gpu_tests  ctest -L gpu: NCCL communicator (world 1; world 2 only with two GPUs),
 #                all_gather_with_grad on CUDA, a float64 CE + ITC + ITM step on CUDA equal to
 #                the CPU's to 1e-10, bf16 autocast
 #  6. train      synthetic shards (bench/gpu/make_shards), then `mmaux train` of `small` (300
@@ -22,17 +22,20 @@
 #                float32 and with --train.bf16: per-step losses (--quick: 100 and 60 steps)
 #  7. bench      bench_gpu_model (mmaux, bf16 autocast) and bench/model/python_loop.py (plain
 #                PyTorch, eager and SDPA attention) on tiny, small, ber-vit-base, vilt-b32
-#  8. summary    bench/gpu/summarize.py: OUT_DIR/results.json and a printed summary
+#  8. summary    bench/gpu/summarize.py: OUT_DIR/results.json and summary.txt
 #
-# Every stage is logged in OUT_DIR/logs/<stage>.log and timed in OUT_DIR/logs/stages.tsv; a
-# failed stage does not stop the later ones that do not need it. Time budget: 570 s (--quick:
+# Every stage is logged in $MMAUX_GPU_WORK/logs/<stage>.log and timed in .../logs/stages.tsv; a
+# failed stage does not stop the later ones that do not need it. OUT_DIR receives three files,
+# rewritten after every stage: results.json (bench/gpu/summarize.py), summary.txt and
+# logs.tar.gz (all logs and per-step losses). Time budget: 570 s (--quick:
 # 230 s; MMAUX_GPU_BUDGET overrides); a stage that would not fit is skipped and says so. Large
 # files (prefix, build, shards, checkpoints) go to $MMAUX_GPU_WORK (default build-gpu-work in the
 # repository, git-ignored), not under OUT_DIR; a second run on the same machine reuses the
 # unpacked bundle and the build when nothing they depend on changed.
 # --cpu-dry-run runs every stage on the CPU with one-step benchmarks and a few training steps
 # (no time budget), so that the GPU run meets no surprise but the GPU itself. PYTHON selects the
-# interpreter with torch (default python3; /usr/bin/python3 in the dry run).
+# interpreter with torch (default: the first of python3, /usr/bin/python3, /usr/local/bin/python3
+# and python that imports torch).
 set -uo pipefail
 
 quick=0 dry=0 bundle="" torch_mode=auto
@@ -46,13 +49,16 @@ while [[ ${1:-} == --* ]]; do
   esac
 done
 [[ $# == 1 ]] || { echo "usage: run.sh [--quick] [--cpu-dry-run] [--bundle DIR] [--torch cmake|python|auto] OUT_DIR" >&2; exit 2; }
-mkdir -p "$1/logs" "$1/train"
+mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=${MMAUX_GPU_WORK:-$SRC/build-gpu-work}
 mkdir -p "$WORK"
 PREFIX=$WORK/prefix
 BUILD=$WORK/build
+LOG=$WORK/logs  # every log and measurement; OUT_DIR gets results.json, summary.txt, logs.tar.gz
+rm -rf "$LOG"
+mkdir -p "$LOG/train"
 JOBS=$(nproc)
 if [[ -z ${PYTHON:-} ]]; then  # the first interpreter that has torch
   PYTHON=python3
@@ -67,8 +73,8 @@ fi
 T0=$(date +%s)
 BUDGET=${MMAUX_GPU_BUDGET:-$((quick ? 230 : 570))}
 ((dry)) && BUDGET=${MMAUX_GPU_BUDGET:-100000}
-export OUT SRC WORK PREFIX BUILD JOBS PYTHON bundle torch_mode quick dry
-: > "$OUT/logs/stages.tsv"
+export OUT SRC WORK PREFIX BUILD LOG JOBS PYTHON bundle torch_mode quick dry
+: > "$LOG/stages.tsv"
 
 # ---- stage machinery ---------------------------------------------------------------------------
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
@@ -78,21 +84,29 @@ stage() {
   limit=$(($(left) - 15))
   ((limit > cap)) && limit=$cap
   if ((limit < need)); then
-    printf '%s\tskipped\t0\tnot enough time left (%ss, needs %ss)\n' "$name" "$(left)" "$need" >> "$OUT/logs/stages.tsv"
+    printf '%s\tskipped\t0\tnot enough time left (%ss, needs %ss)\n' "$name" "$(left)" "$need" >> "$LOG/stages.tsv"
     echo "== $name: skipped (time budget)"
     return 1
   fi
   echo "== $name (up to ${limit}s)"
   t=$(date +%s.%N)
-  timeout -k 10 "$limit" bash -c "$fn" > "$OUT/logs/$name.log" 2>&1
+  timeout -k 10 "$limit" bash -c "$fn" > "$LOG/$name.log" 2>&1
   rc=$?
   local secs
   secs=$(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
   local status=ok note=""
   ((rc == 0)) || { status=failed; note="exit $rc$( ((rc == 124)) && echo ' (time limit)')"; }
-  printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$secs" "$note" >> "$OUT/logs/stages.tsv"
-  tail -n 4 "$OUT/logs/$name.log" | sed 's/^/   /'
+  printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$secs" "$note" >> "$LOG/stages.tsv"
+  tail -n 4 "$LOG/$name.log" | sed 's/^/   /'
+  finalize
   return $rc
+}
+
+# OUT_DIR after every stage (a run cut short still returns what it had): the device tool brings
+# back at most 8 files, so everything else travels in one archive.
+finalize() {
+  "$PYTHON" "$SRC/bench/gpu/summarize.py" "$LOG" "$OUT/results.json" > "$OUT/summary.txt" 2>&1
+  tar -czf "$OUT/logs.tar.gz" -C "$WORK" logs 2> /dev/null
 }
 
 # No LD_LIBRARY_PATH for the build or the programs: the programs built against the bundle carry
@@ -102,7 +116,7 @@ stage() {
 
 # ---- stages ------------------------------------------------------------------------------------
 env_info() {
-  "$PYTHON" - "$OUT/logs/env.json" << 'EOF'
+  "$PYTHON" - "$LOG/env.json" << 'EOF'
 import json, os, platform, shutil, subprocess, sys
 def run(*cmd):
     try:
@@ -170,7 +184,7 @@ export -f nvidia_roots
 
 configure_with() {  # configure_with cmake|python
   local mode=$1 nvcc cuda_root args=()
-  args=(-S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMMAUX_GPU_SUBSET=ON
+  args=(-S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE="${MMAUX_GPU_BUILD_TYPE:-Release}" -DMMAUX_GPU_SUBSET=ON
     -DMMAUX_DEPS_PREFIX="$PREFIX" -DMMAUX_WITH_NCCL="$( ((dry)) && echo AUTO || echo ON)")
   command -v ccache > /dev/null && ((dry)) && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   nvcc=$(command -v nvcc || true)
@@ -219,22 +233,43 @@ configure() {
   configure_with "$second"
 }
 
-build() {
+# What the later stages run; the rest of the subset is built too (keep going past a failure
+# there, and list it), except in --quick.
+needed_targets() {
+  echo mmaux make_shards bench_gpu_model test_gpu_step test_gpu_step_compare
+  grep -q '^build test_dist_nccl:' "$BUILD/build.ninja" 2> /dev/null && echo test_dist_nccl
+}
+export -f needed_targets
+
+build_once() {
   local targets=()
-  if ((quick)); then
-    targets=(mmaux make_shards bench_gpu_model test_gpu_step test_gpu_step_compare)
-    grep -q '^build test_dist_nccl:' "$BUILD/build.ninja" 2> /dev/null && targets+=(test_dist_nccl)
-  fi
-  ninja -C "$BUILD" -j "$JOBS" "${targets[@]}"
+  ((quick)) && targets=($(needed_targets))
+  ninja -C "$BUILD" -j "$JOBS" -k 0 "${targets[@]}"
+  local rc=$?
+  ((rc == 0)) && return 0
+  grep -o '^FAILED: .*' "$LOG/build.log" | sort -u > "$LOG/build_failures.txt"
+  echo "== some targets failed (see $LOG/build_failures.txt); building what the run needs"
+  ninja -C "$BUILD" -j "$JOBS" $(needed_targets)
+}
+export -f build_once
+
+build() {
+  build_once && return 0
+  # A libtorch CMake package that configures but does not build: the other way, once.
+  [[ $torch_mode == auto && $(cat "$WORK/torch_mode" 2> /dev/null) == cmake ]] || return 1
+  echo "== the build with libtorch's CMake package failed; configuring with MMAUX_TORCH_FROM_PYTHON"
+  configure_with python && build_once
 }
 
 gpu_tests() {
   local label=(-L gpu)
+  # Two NCCL ranks need two GPUs: on one, that test can only skip.
+  [[ $(nvidia-smi -L 2> /dev/null | grep -c '^GPU') -lt 2 ]] && label+=(-E '_np2$')
   # The dry run also runs the CPU side of the comparison the GPU test relies on.
   ((dry)) && label=(-R 'test_gpu_step|test_dist_nccl')
-  cd "$BUILD" && ctest "${label[@]}" -V --timeout 240 > "$OUT/logs/gpu_tests.log" 2>&1
+  cd "$BUILD" && ctest "${label[@]}" -V --timeout 240 > "$LOG/ctest_gpu.log" 2>&1
   local rc=$?
-  grep -E "Test +#|tests passed|max relative difference|bf16 autocast|SKIPPED|FAILED|Failure" "$OUT/logs/gpu_tests.log" | head -60
+  grep -E "Test +#|tests passed|max relative difference|bf16 autocast|SKIPPED|FAILED|Failure" "$LOG/ctest_gpu.log" | head -60
   return $rc
 }
 
@@ -253,8 +288,8 @@ train_one() {  # train_one PRESET IMAGE TEXT BATCH STEPS DEVICE
       --data.eval-batch-size "$batch" --data.loader-threads 4 --data.prefetch 8 \
       --loss.itc 0.1 --loss.itm 0.1 --train.lr 1e-4 --train.schedule linear --train.warmup 0.1 \
       --train.clip-norm 1 --train.keep-last 1 --log.level info || return 1
-    cp "$WORK/run-$preset-$p/metrics.jsonl" "$OUT/train/$preset-$p.jsonl"
-    cp "$WORK/run-$preset-$p/results.json" "$OUT/train/$preset-$p.results.json"
+    cp "$WORK/run-$preset-$p/metrics.jsonl" "$LOG/train/$preset-$p.jsonl"
+    cp "$WORK/run-$preset-$p/results.json" "$LOG/train/$preset-$p.results.json"
   done
   rm -rf "$shards" "$WORK/run-$preset-"*
 }
@@ -276,20 +311,20 @@ train() {
 
 bench() {
   local runs steps warmup device=cuda attn rc=0 r model preset batch
-  runs="ber-vit-concat:tiny:256,ber-vit-concat:small:128,ber-vit-concat:ber-vit-base:64,vilt:vilt-b32:64"
+  runs="ber-vit-concat:tiny:256,ber-vit-concat:small:256,ber-vit-concat:ber-vit-base:128,vilt:vilt-b32:128"
   steps=30 warmup=5
-  ((quick)) && runs="ber-vit-concat:ber-vit-base:64" steps=15 warmup=3
+  ((quick)) && runs="ber-vit-concat:ber-vit-base:128" steps=15 warmup=3
   ((dry)) && runs="ber-vit-concat:tiny:2,ber-vit-concat:small:2,ber-vit-concat:ber-vit-base:2,vilt:vilt-b32:2" \
     steps=1 warmup=0 device=cpu
   "$BUILD/bench/gpu/bench_gpu_model" --device "$device" --bf16 1 --runs "$runs" \
-    --steps "$steps" --warmup "$warmup" > "$OUT/logs/bench_mmaux.jsonl" || rc=1
-  cat "$OUT/logs/bench_mmaux.jsonl"
-  : > "$OUT/logs/bench_pytorch.jsonl"
+    --steps "$steps" --warmup "$warmup" > "$LOG/bench_mmaux.jsonl" || rc=1
+  cat "$LOG/bench_mmaux.jsonl"
+  : > "$LOG/bench_pytorch.jsonl"
   for r in ${runs//,/ }; do
     IFS=: read -r model preset batch <<< "$r"
     # The FLOP count of both implementations must be the same formula.
     local mine theirs
-    mine=$(grep "\"preset\": \"$preset\"" "$OUT/logs/bench_mmaux.jsonl" | grep -o '"train_flops_per_sample": [0-9.e+]*' | awk '{print $2}')
+    mine=$(grep "\"preset\": \"$preset\"" "$LOG/bench_mmaux.jsonl" | grep -o '"train_flops_per_sample": [0-9.e+]*' | awk '{print $2}')
     theirs=$("$PYTHON" "$SRC/bench/model/python_loop.py" --model "$model" --preset "$preset" --print-flops)
     awk -v a="$mine" -v b="$theirs" 'BEGIN {exit !(a > 0 && (a - b) / b < 1e-6 && (b - a) / b < 1e-6)}' ||
       { echo "FLOP counts differ for $model $preset: mmaux $mine, python_loop $theirs"; rc=1; }
@@ -297,14 +332,14 @@ bench() {
       [[ $device == cpu && $attn == sdpa ]] && ! "$PYTHON" -c 'import torch.nn.functional as F; F.scaled_dot_product_attention' 2> /dev/null && continue
       "$PYTHON" "$SRC/bench/model/python_loop.py" --device "$device" --bf16 1 --adamw 1 \
         --model "$model" --preset "$preset" --batch "$batch" --steps "$steps" --warmup "$warmup" \
-        --attention "$attn" --threads "$JOBS" --json >> "$OUT/logs/bench_pytorch.jsonl" || rc=1
+        --attention "$attn" --threads "$JOBS" --json >> "$LOG/bench_pytorch.jsonl" || rc=1
     done
   done
-  cat "$OUT/logs/bench_pytorch.jsonl"
+  cat "$LOG/bench_pytorch.jsonl"
   return $rc
 }
 
-export -f env_info unpack configure build gpu_tests train bench
+export -f env_info unpack configure build gpu_tests train bench finalize
 
 # ---- the run -----------------------------------------------------------------------------------
 stage env 5 60 env_info
@@ -315,5 +350,6 @@ if stage unpack 10 120 unpack && stage configure 20 180 configure; then
     stage bench 30 200 bench
   fi
 fi
-"$PYTHON" "$SRC/bench/gpu/summarize.py" "$OUT"
-echo "total $(($(date +%s) - T0)) s; results in $OUT/results.json"
+finalize
+cat "$OUT/summary.txt"
+echo "total $(($(date +%s) - T0)) s; results in $OUT/results.json, logs in $OUT/logs.tar.gz"

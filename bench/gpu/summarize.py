@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Collects what bench/gpu/run.sh measured into OUT/results.json and prints a summary.
+"""Collects what bench/gpu/run.sh measured into one JSON file and prints a summary.
 
-    python3 bench/gpu/summarize.py OUT
+    python3 bench/gpu/summarize.py LOGS RESULTS_JSON
 
-Reads OUT/logs/stages.tsv (stage, status, seconds, note), OUT/logs/env.json, the ctest log of the
-gpu-labelled tests (OUT/logs/gpu_tests.log), the per-step losses of the training runs
-(OUT/train/<preset>-<precision>.jsonl, mmaux's metrics.jsonl) with their results.json, and the
-benchmark lines (OUT/logs/bench_mmaux.jsonl, OUT/logs/bench_pytorch.jsonl). Standard library only.
+Reads LOGS/stages.tsv (stage, status, seconds, note), LOGS/env.json, the ctest log of the
+gpu-labelled tests (LOGS/ctest_gpu.log), the per-step losses of the training runs
+(LOGS/train/<preset>-<precision>.jsonl, mmaux's metrics.jsonl) with their results.json, and the
+benchmark lines (LOGS/bench_mmaux.jsonl, LOGS/bench_pytorch.jsonl). The per-step losses go into
+the JSON too. Standard library only.
 
 Loss curves: for each preset, the bf16 curve against the float32 one over the steps both logged:
 max and mean of |L_bf16 - L_fp32| / |L_fp32|, raw and after a centred moving average over
@@ -46,7 +47,7 @@ def read_jsonl(path):
 def stages(out):
     rows = []
     try:
-        with open(os.path.join(out, "logs", "stages.tsv")) as f:
+        with open(os.path.join(out, "stages.tsv")) as f:
             for line in f:
                 parts = line.rstrip("\n").split("\t")
                 if len(parts) >= 3:
@@ -61,7 +62,7 @@ def gpu_tests(out):
     """ctest's verdict per test, and the figures the tests print."""
     text = ""
     try:
-        with open(os.path.join(out, "logs", "gpu_tests.log"), errors="replace") as f:
+        with open(os.path.join(out, "ctest_gpu.log"), errors="replace") as f:
             text = f.read()
     except OSError:
         return None
@@ -114,6 +115,8 @@ def curves(out, window=10):
                 test_macro_f1=(res.get("test") or {}).get("macro_f1"),
                 skipped_steps=res.get("skipped_steps"))
         entry = {p: {k: v for k, v in r.items() if k != "loss"} for p, r in runs.items()}
+        for p, r in runs.items():
+            entry[p]["loss_by_step"] = [[k, r["loss"][k]] for k in sorted(r["loss"])]
         common = sorted(set(runs["fp32"]["loss"]) & set(runs["bf16"]["loss"]))
         if common:
             a = [runs["fp32"]["loss"][s] for s in common]
@@ -130,8 +133,8 @@ def curves(out, window=10):
 
 
 def throughput(out):
-    mm = read_jsonl(os.path.join(out, "logs", "bench_mmaux.jsonl"))
-    pt = read_jsonl(os.path.join(out, "logs", "bench_pytorch.jsonl"))
+    mm = read_jsonl(os.path.join(out, "bench_mmaux.jsonl"))
+    pt = read_jsonl(os.path.join(out, "bench_pytorch.jsonl"))
     rows = []
     for m in mm:
         row = dict(m)
@@ -147,10 +150,17 @@ def throughput(out):
 
 
 def main():
-    out = sys.argv[1]
-    env = read_json(os.path.join(out, "logs", "env.json"), {})
+    out, target = sys.argv[1], sys.argv[2]
+    env = read_json(os.path.join(out, "env.json"), {})
+    failures = []
+    try:
+        with open(os.path.join(out, "build_failures.txt")) as f:
+            failures = [l.strip() for l in f if l.strip()]
+    except OSError:
+        pass
     results = dict(
         schema="mmaux-gpu-run-1",
+        build_failures=failures,
         mode=env.get("mode"),
         env=env,
         stages=stages(out),
@@ -159,6 +169,17 @@ def main():
         throughput=throughput(out),
         targets=dict(note="ber-vit-base: >= 0.40 MFU (bf16, of 989 TFLOP/s) and >= 1.3x the plain PyTorch loop"),
     )
+    # Verdicts, each with its rule: the GPU tests ran (none skipped) and passed; the bf16 loss
+    # curve stays within 5 % of float32's on average (10-step moving averages) for every preset.
+    t = results["gpu_tests"] or {}
+    statuses = list((t.get("tests") or {}).values())
+    results["verdict"] = dict(
+        gpu_tests_ran_and_passed=bool(statuses) and all(v == "passed" for v in statuses),
+        bf16_curves_within_5_percent=bool(results["bf16_training"]) and all(
+            (c.get("relative_gap_smoothed") or {}).get("mean", 1) <= 0.05
+            for c in results["bf16_training"].values()),
+        rules="gpu tests: every test labelled gpu passed, none skipped; bf16: mean relative gap of "
+              "the 10-step moving averages <= 0.05 for every preset trained")
     base = [r for r in results["throughput"]["side_by_side"] if r.get("preset") == "ber-vit-base"]
     if base:
         r = base[0]
@@ -166,10 +187,11 @@ def main():
             ber_vit_base_mfu_nominal=r.get("mfu_nominal"),
             ber_vit_base_ratio_vs_pytorch_eager=r.get("ratio_vs_pytorch_eager"),
             ber_vit_base_ratio_vs_pytorch_sdpa=r.get("ratio_vs_pytorch_sdpa"))
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
+    with open(target, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
 
-    print(f"== mmaux GPU run ({results['mode']}): {out}/results.json")
+    print(f"== mmaux GPU run ({results['mode']}): {target}")
+    print(f"  verdict: {json.dumps({k: v for k, v in results['verdict'].items() if k != 'rules'})}")
     for s in results["stages"]:
         print(f"  {s['stage']:<12} {s['status']:<8} {s['seconds']:7.1f} s  {s['note']}")
     t = results["gpu_tests"]
