@@ -107,8 +107,12 @@ def main():
     EXTRA_INCLUDES.extend(a.include)
     entries = json.load(open(os.path.join(a.build, "compile_commands.json")))
     entries = [e for e in entries if re.search(a.filter, e["file"])]
-    version = open(os.path.join(a.torch_root, "usr/include/torch/csrc/api/include/torch/version.h")).read()
-    print("libtorch headers:", " ".join(re.findall(r"#define TORCH_VERSION_(?:MAJOR|MINOR|PATCH) (\d+)", version)))
+    version = ""
+    for h in ("torch/csrc/api/include/torch/version.h", "torch/headeronly/version.h"):  # 2.x, >= 2.9
+        path = os.path.join(a.torch_root, "usr/include", h)
+        if os.path.exists(path):
+            version += open(path).read()
+    print("libtorch headers:", ".".join(re.findall(r"#define TORCH_VERSION_(?:MAJOR|MINOR|PATCH) (\d+)", version)))
     with tempfile.TemporaryDirectory(prefix="torch-syntax-") as work:
         farm = make_farm(a.torch_root, work)
         pch = [e for e in json.load(open(os.path.join(a.build, "compile_commands.json")))

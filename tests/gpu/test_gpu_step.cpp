@@ -3,7 +3,9 @@
 //    same step on the CPU to 1e-10: losses, ITM pairs, every gradient, and the AdamW update made
 //    on each device from the same gradients;
 //  - bf16 autocast: matmuls run in bf16 inside AutocastScope only, and a bf16 step of the tiny
-//    model stays close to the float32 one.
+//    model stays close to the float32 one;
+//  - the NCCL communicator at world 1 in a process started without mpirun, and
+//    all_gather_with_grad through it (float64, forward and backward).
 #include <gtest/gtest.h>
 
 #include <ATen/Context.h>
@@ -12,8 +14,8 @@
 
 #include "gpu/step_compare.h"
 #include "mmaux/config/dist_options.h"
+#include "mmaux/dist/all_gather.h"
 #include "mmaux/train/autocast.h"
-#include "support/mpi_support.h"
 
 namespace mmaux::testing {
 namespace {
@@ -29,7 +31,7 @@ class GpuStep : public ::testing::Test {
     DistOptions o;
     o.backend = "nccl";
     o.timeout_s = 120;
-    gpu_ = dist::make_communicator(o, true, mpi_topology());
+    gpu_ = dist::make_communicator(o, true, dist::Topology{});  // world 1, no MPI
     cpu_ = dist::make_local_communicator();
   }
   std::shared_ptr<dist::Communicator> gpu_, cpu_;
@@ -87,6 +89,29 @@ TEST_F(GpuStep, Bf16StepStaysCloseToFloat32) {
       EXPECT_TRUE(at::isfinite(g).all().item<bool>()) << name;
     }
   }
+}
+
+TEST_F(GpuStep, NcclAtWorldOneAndGatherWithGrad) {
+  ASSERT_EQ(gpu_->backend(), "nccl");
+  ASSERT_EQ(gpu_->world_size(), 1);
+  auto opts = at::TensorOptions().device(gpu_->device()).dtype(at::kDouble);
+  at::Tensor t = at::arange(6, opts);
+  gpu_->all_reduce(t, dist::ReduceOp::kSum);
+  EXPECT_TRUE(at::equal(t.cpu(), at::arange(6, at::kDouble)));
+  at::Tensor b = at::full({3}, 2.5, opts);
+  gpu_->broadcast(b, 0);
+  EXPECT_EQ(b.cpu()[2].item<double>(), 2.5);
+  at::Tensor a = at::ones({1024}, opts);
+  gpu_->all_reduce_async(a, dist::ReduceOp::kAvg)->wait();
+  EXPECT_EQ(a.sum().item<double>(), 1024.0);
+  gpu_->barrier();
+  // all_gather_with_grad: the identity at world 1, and its backward passes the gradient through.
+  at::Tensor x = at::randn({4, 3}, opts).set_requires_grad(true);
+  at::Tensor y = dist::all_gather_with_grad(x, *gpu_);
+  EXPECT_TRUE(at::equal(y.detach().cpu(), x.detach().cpu()));
+  at::Tensor w = at::randn({4, 3}, opts);
+  (y * w).sum().backward();
+  EXPECT_TRUE(at::allclose(x.grad().cpu(), w.cpu(), 0, 0));
 }
 
 }  // namespace
