@@ -139,7 +139,11 @@ ninja -C "$WORK/build" -j "$jobs" > "$WORK/build.log" 2>&1 || {
 echo "prove_bundle: subset built ($(grep -c '' "$WORK/build.log") build steps)"
 
 # ---- audit: headers --------------------------------------------------------------------------
-allowed_header_pkgs="libc6-dev linux-libc-dev libstdc++-12-dev libgcc-12-dev gcc-12 libtorch-dev libgomp1"
+# The toolchain, and libtorch-dev with what its headers include (Debian's 1.13 includes glog and
+# gflags; a PyTorch install brings its own).
+allowed_header_pkgs="libc6-dev linux-libc-dev libstdc++-12-dev libgcc-12-dev gcc-12 libgomp1 $(
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances libtorch-dev 2> /dev/null | grep -v '^ ' | grep -- '-dev$' | tr '\n' ' ')"
 torch_inc=/usr/include
 bad_headers=$(ninja -C "$WORK/build" -t deps | awk '/^    \// {print $1}' | sort -u |
   grep -v -e "^$src/" -e "^$WORK/" -e "^/usr/local/cuda" \

@@ -13,7 +13,8 @@
 #                an nvcc is present, else -DMMAUX_TORCH_FROM_PYTHON=ON (headers and libraries of
 #                the torch package, CUDA and NCCL from the nvidia wheels); the other when the
 #                first fails. NCCL is required (MMAUX_WITH_NCCL=ON) except in the dry run.
-#  4. build      Ninja on all cores (--quick: only what the later stages run)
+#  4. build      Ninja on all cores, what the later stages run (the rest of the subset is built
+#                last in a full run, when time is left: build_rest)
 #  5. gpu_tests  ctest -L gpu: NCCL communicator (world 1; world 2 only with two GPUs),
 #                all_gather_with_grad on CUDA, a float64 CE + ITC + ITM step on CUDA equal to
 #                the CPU's to 1e-10, bf16 autocast
@@ -233,32 +234,26 @@ configure() {
   configure_with "$second"
 }
 
-# What the later stages run; the rest of the subset is built too (keep going past a failure
-# there, and list it), except in --quick.
+# What the later stages run: built first. The rest of the subset (the other tests and
+# benchmarks) is built at the end of a full run, keep-going, its failures listed.
 needed_targets() {
   echo mmaux make_shards bench_gpu_model test_gpu_step test_gpu_step_compare
   grep -q '^build test_dist_nccl:' "$BUILD/build.ninja" 2> /dev/null && echo test_dist_nccl
 }
 export -f needed_targets
 
-build_once() {
-  local targets=()
-  ((quick)) && targets=($(needed_targets))
-  ninja -C "$BUILD" -j "$JOBS" -k 0 "${targets[@]}"
-  local rc=$?
-  ((rc == 0)) && return 0
-  grep -o '^FAILED: .*' "$LOG/build.log" | sort -u > "$LOG/build_failures.txt"
-  echo "== some targets failed (see $LOG/build_failures.txt); building what the run needs"
-  ninja -C "$BUILD" -j "$JOBS" $(needed_targets)
-}
-export -f build_once
-
 build() {
-  build_once && return 0
+  ninja -C "$BUILD" -j "$JOBS" $(needed_targets) && return 0
   # A libtorch CMake package that configures but does not build: the other way, once.
   [[ $torch_mode == auto && $(cat "$WORK/torch_mode" 2> /dev/null) == cmake ]] || return 1
   echo "== the build with libtorch's CMake package failed; configuring with MMAUX_TORCH_FROM_PYTHON"
-  configure_with python && build_once
+  configure_with python && ninja -C "$BUILD" -j "$JOBS" $(needed_targets)
+}
+
+build_rest() {
+  ninja -C "$BUILD" -j "$JOBS" -k 0 && return 0
+  grep -o '^FAILED: .*' "$LOG/build_rest.log" | sort -u > "$LOG/build_failures.txt"
+  return 1
 }
 
 gpu_tests() {
@@ -339,7 +334,7 @@ bench() {
   return $rc
 }
 
-export -f env_info unpack configure build gpu_tests train bench finalize
+export -f env_info unpack configure build build_rest gpu_tests train bench finalize
 
 # ---- the run -----------------------------------------------------------------------------------
 stage env 5 60 env_info
@@ -348,6 +343,7 @@ if stage unpack 10 120 unpack && stage configure 20 180 configure; then
     stage gpu_tests 30 300 gpu_tests
     stage train 60 240 train
     stage bench 30 200 bench
+    ((quick)) || stage build_rest 20 300 build_rest
   fi
 fi
 finalize
