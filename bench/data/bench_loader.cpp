@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   s.image_size = 96;
   data::write_synth_dataset(s);
   PreprocessOptions o;
-  o.dataset = "csv";
+  o.dataset = DatasetKind::kCsv;
   o.raw = s.out;
   o.out = (dir / "shards").string();
   o.model = (dir / "raw/model").string();

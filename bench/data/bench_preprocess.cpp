@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
 
   for (int threads : {1, 2}) {
     PreprocessOptions o;
-    o.dataset = "csv";
+    o.dataset = DatasetKind::kCsv;
     o.raw = s.out;
     o.out = (dir / fmt::format("out{}", threads)).string();
     o.model = (dir / "raw/model").string();

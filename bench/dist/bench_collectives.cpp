@@ -45,7 +45,7 @@ int main() {
   const mmaux::dist::Topology info = mmaux::dist::init_runtime(
       mmaux::dist::detect_launch([](const char* n) { return std::getenv(n); }));
   mmaux::DistOptions options;
-  options.backend = "mpi";
+  options.backend = mmaux::CommBackend::kMpi;
   auto comm = mmaux::dist::make_communicator(options, false, info);
   const int w = comm->world_size();
   if (info.rank == 0) {

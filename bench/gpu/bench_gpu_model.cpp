@@ -78,13 +78,13 @@ int64_t text_length(const std::string& preset) {
 void run_one(const Args& args, const c10::Device& device, const std::string& name,
              const std::string& preset, int64_t batch, double peak_measured) {
   mmaux::ModelOptions o;
-  o.name = name;
-  o.preset = preset;
+  o.name = mmaux::parse_option<mmaux::ModelKind>("model.name", name);
+  o.preset = mmaux::parse_option<mmaux::ModelPreset>("model.preset", preset);
   at::manual_seed(0);
   auto model = mmaux::model::make_model(o, 4);
   model->to(device);
   model->train();
-  const mmaux::model::ModelConfig c = mmaux::model::preset_config(name, preset);
+  const mmaux::model::ModelArchitecture c = mmaux::model::preset_config(o.name, o.preset);
   const bool vilt = name == "vilt";
   const int64_t image = vilt ? c.vilt.image_size : c.vision.image_size;
   const int64_t vocab = vilt ? c.vilt.vocab_size : c.text.vocab_size;

@@ -76,14 +76,15 @@ int64_t text_length(const std::string& preset) {
 void run_one(const Args& args) {
   if (!std::getenv("BENCH_DEFAULT_MALLOC")) mmaux::keep_freed_memory();  // as mmaux train does
   mmaux::ModelOptions o;
-  o.name = args.one_model;
-  o.preset = args.one_preset;
+  o.name = mmaux::parse_option<mmaux::ModelKind>("model", args.one_model);
+  o.preset = mmaux::parse_option<mmaux::ModelPreset>("preset", args.one_preset);
   auto model = mmaux::model::make_model(o, 4);
   model->train();
-  mmaux::model::ModelConfig c = mmaux::model::preset_config(o.name, o.preset);
-  const int64_t image = o.name == "vilt" ? c.vilt.image_size : c.vision.image_size;
-  const int64_t vocab = o.name == "vilt" ? c.vilt.vocab_size : c.text.vocab_size;
-  const int64_t b = args.batch, length = text_length(o.preset);
+  mmaux::model::ModelArchitecture c = mmaux::model::preset_config(o.name, o.preset);
+  const bool vilt = o.name == mmaux::ModelKind::kVilt;
+  const int64_t image = vilt ? c.vilt.image_size : c.vision.image_size;
+  const int64_t vocab = vilt ? c.vilt.vocab_size : c.text.vocab_size;
+  const int64_t b = args.batch, length = text_length(args.one_preset);
   mmaux::model::ModelInput in;
   in.input_ids = at::randint(1, vocab, {b, length}, at::kLong);
   in.attention_mask = at::ones({b, length}, at::kLong);
@@ -137,11 +138,13 @@ void run_one(const Args& args) {
   const double fraction = median(fractions);
   if (args.compare_fused) {
     std::fprintf(stderr, "%s %s: fused attention %.1f%% of peak, generic %.1f%% (medians)\n",
-                 o.name.c_str(), o.preset.c_str(), 100 * fraction, 100 * median(generic_fractions));
+                 args.one_model.c_str(), args.one_preset.c_str(), 100 * fraction,
+                 100 * median(generic_fractions));
   }
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("%s %s %lld %.6g %.4f %.1f %.2f %.4f\n", o.name.c_str(), o.preset.c_str(),
+  std::printf("%s %s %lld %.6g %.4f %.1f %.2f %.4f\n", args.one_model.c_str(),
+              args.one_preset.c_str(),
               static_cast<long long>(mmaux::model::count_parameters(*model)), flops, sps,
               usage.ru_maxrss / 1024.0, peak, fraction);
 }
@@ -152,10 +155,10 @@ void print_sizes() {
   for (const char* preset : {"tiny", "small", "ber-vit-base", "vilt-b32"}) {
     for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt"}) {
       mmaux::ModelOptions o;
-      o.name = name;
-      o.preset = preset;
+      o.name = mmaux::parse_option<mmaux::ModelKind>("model", name);
+      o.preset = mmaux::parse_option<mmaux::ModelPreset>("preset", preset);
       auto model = mmaux::model::make_model(o, 2);
-      auto c = mmaux::model::preset_config(name, preset);
+      auto c = mmaux::model::preset_config(o.name, o.preset);
       const int64_t length = text_length(preset);
       std::printf("%-15s %-13s %12lld %8lld %14.3f\n", name, preset,
                   static_cast<long long>(mmaux::model::count_parameters(*model)),

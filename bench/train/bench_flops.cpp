@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   at::set_num_threads(std::atoi(argv[4]));
-  auto cfg = mmaux::model::preset_config(argv[1], argv[2]);
+  auto cfg =
+      mmaux::model::preset_config(mmaux::parse_option<mmaux::ModelKind>("MODEL", argv[1]),
+                                  mmaux::parse_option<mmaux::ModelPreset>("PRESET", argv[2]));
   double fwd = mmaux::model::forward_flops(cfg, std::atoll(argv[3]));
   const int64_t n = 1024;
   at::Tensor a = at::randn({n, n}), b = at::randn({n, n});

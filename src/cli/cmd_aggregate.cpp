@@ -18,7 +18,6 @@ Command make_aggregate_command() {
   c.summary = "mean ± std over seeds per data set × model × loss setting, as tables and a figure";
   c.usage = "mmaux aggregate RUNS_DIR [options]";
   c.example = "mmaux aggregate runs/tiny --metric weighted_f1";
-  c.issue = 7;
   c.distributed = false;
   c.positional = {"runs-dir"};
   c.log = &s->log;

@@ -19,25 +19,43 @@ namespace {
 }  // namespace
 
 Command make_synth_command() {
-  auto o = std::make_shared<SynthOptions>();
+  struct State {
+    LogOptions log;
+    SynthOptions synth;
+  };
+  auto s = std::make_shared<State>();
   Command c;
   c.name = "synth";
   c.summary = "write the synthetic data set (not in this GPU-subset build)";
   c.usage = "mmaux synth --out DIR [options]";
   c.example = "mmaux synth --out data/synth --posts 2000 --seed 1";
-  c.declare = [o](OptionSet& set) { declare_synth_options(set, *o); };
+  c.distributed = false;
+  c.log = &s->log;
+  c.declare = [s](OptionSet& set) {
+    declare_synth_options(set, s->synth);
+    declare_log_options(set, s->log);
+  };
   c.run = []() -> int { not_in_subset("synth"); };
   return c;
 }
 
 Command make_preprocess_command() {
-  auto o = std::make_shared<PreprocessOptions>();
+  struct State {
+    LogOptions log;
+    PreprocessOptions preprocess;
+  };
+  auto s = std::make_shared<State>();
   Command c;
   c.name = "preprocess";
   c.summary = "turn a raw data set into HDF5 shards (not in this GPU-subset build)";
   c.usage = "mmaux preprocess --dataset NAME --raw DIR --out DIR --model DIR [options]";
   c.example = "mmaux preprocess --dataset csv --raw data/synth --out data/shards --model m";
-  c.declare = [o](OptionSet& set) { declare_preprocess_options(set, *o); };
+  c.distributed = false;  // it stops before any rank would exchange anything
+  c.log = &s->log;
+  c.declare = [s](OptionSet& set) {
+    declare_preprocess_options(set, s->preprocess);
+    declare_log_options(set, s->log);
+  };
   c.run = []() -> int { not_in_subset("preprocess"); };
   return c;
 }

@@ -21,7 +21,6 @@ Command make_eval_command() {
   c.summary = "re-score a checkpoint on a split and write predictions as CSV";
   c.usage = "mmaux eval --checkpoint DIR [--split test] [options]";
   c.example = "mmaux eval --checkpoint runs/demo/ce-s1/best --split test";
-  c.issue = 6;
   c.distributed = true;
   c.log = &s->log;
   c.topology = &s->topology;
@@ -40,7 +39,7 @@ Command make_eval_command() {
                        "'{}' has no config.ini: give the best/ directory of a run written by "
                        "'mmaux train'",
                        s->eval.checkpoint);
-    train::RunConfig run;
+    RunConfig run;
     OptionSet set;
     declare_data_options(set, run.data);
     declare_model_options(set, run.model);
@@ -54,7 +53,7 @@ Command make_eval_command() {
     run.topology = s->topology;
     if (!s->data_dir.empty()) run.data.dir = s->data_dir;
     run.config_ini = format_config(set);
-    run.config_values = option_values(set);
+    run.options = option_values(set);
     train::EvalRequest req{s->eval.checkpoint, s->eval.split, s->eval.out};
     return train::run_evaluation(run, req);
   };

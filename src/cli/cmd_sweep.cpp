@@ -43,7 +43,6 @@ Command make_sweep_command() {
       "expand a sweep file into runs; run them locally, submit a Slurm array or print the plan";
   c.usage = "mmaux sweep --spec FILE [--submit | --dry-run] [options]";
   c.example = "mmaux sweep --spec configs/sweeps/tiny.ini --dry-run";
-  c.issue = 7;
   c.log = &s->log;
   c.declare = [s](OptionSet& set) {
     declare_sweep_options(set, s->sweep);

@@ -21,7 +21,6 @@ Command make_synth_command() {
       "write the synthetic data set (csv layout, real JPEG/PNG files, a tiny model directory)";
   c.usage = "mmaux synth --out DIR [options]";
   c.example = "mmaux synth --out data/synth --posts 2000 --seed 1";
-  c.issue = 3;
   c.distributed = false;
 
   c.log = &s->log;

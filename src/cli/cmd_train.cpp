@@ -1,6 +1,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "mmaux/config/run_config.h"
 #include "mmaux/train/trainer.h"
 
 namespace mmaux::cli {
@@ -8,7 +9,7 @@ namespace mmaux::cli {
 Command make_train_command() {
   struct State {
     LogOptions log;
-    train::RunConfig run;
+    RunConfig run;
   };
   auto s = std::make_shared<State>();
   Command c;
@@ -16,7 +17,6 @@ Command make_train_command() {
   c.summary = "train a classifier with CE + ITC + ITM (alone or under mpirun/srun)";
   c.usage = "mmaux train [--config FILE] [options]";
   c.example = "mpirun -np 2 mmaux train --config configs/demo.ini --loss.itc 0.1 --loss.itm 0.1";
-  c.issue = 6;
   c.distributed = true;
   c.log = &s->log;
   c.topology = &s->run.topology;
@@ -30,7 +30,7 @@ Command make_train_command() {
   };
   c.run_with_options = [s](const OptionSet& set) {
     s->run.config_ini = format_config(set);
-    s->run.config_values = option_values(set);
+    s->run.options = option_values(set);
     return train::run_training(s->run);
   };
   return c;

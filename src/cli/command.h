@@ -13,6 +13,7 @@
 #include "mmaux/config/log_options.h"
 #include "mmaux/config/loss_options.h"
 #include "mmaux/config/model_options.h"
+#include "mmaux/config/run_config.h"
 #include "mmaux/config/train_options.h"
 #include "mmaux/dist/topology.h"
 
@@ -25,9 +26,8 @@ struct Command {
   std::string example;  ///< one complete example command line
   std::vector<std::string> positional;
   bool distributed = false;  ///< initialise the distributed runtime before run()
-  int issue = 0;             ///< when run is empty: the issue that builds this command
   std::function<void(OptionSet&)> declare;
-  std::function<int()> run;  ///< empty (and no run_with_options): "not built yet", exit 2
+  std::function<int()> run;  ///< the command (or run_with_options)
   /// Like run, for commands that need the parsed options themselves (effective configuration).
   std::function<int(const OptionSet&)> run_with_options;
   LogOptions* log = nullptr;  ///< the command's [log] options, applied before run()
@@ -37,8 +37,8 @@ struct Command {
 
 std::vector<Command> all_commands();
 
-/// name -> value text of every option of `set` (dotted names).
-std::map<std::string, std::string> option_values(const OptionSet& set);
+/// Every option of `set` (dotted names): value text and trajectory flag.
+OptionValues option_values(const OptionSet& set);
 
 Command make_version_command();
 Command make_synth_command();

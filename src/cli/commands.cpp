@@ -13,10 +13,10 @@ std::vector<Command> all_commands() {
           make_version_command()};
 }
 
-std::map<std::string, std::string> option_values(const OptionSet& set) {
-  std::map<std::string, std::string> out;
+OptionValues option_values(const OptionSet& set) {
+  OptionValues out;
   for (const auto& g : set.groups())
-    for (const auto& e : g.entries) out[e.name] = e.print();
+    for (const auto& e : g.entries) out[e.name] = OptionValue{e.print(), e.trajectory};
   return out;
 }
 

@@ -26,9 +26,6 @@ std::string command_help(const Command& c) {
   OptionSet set;
   if (c.declare) c.declare(set);
   std::string out = fmt::format("usage: {}\n\n{}\n", c.usage, c.summary);
-  if (!c.run && !c.run_with_options) {
-    out += fmt::format("\n(not built yet: issue #{})\n", c.issue);
-  }
   out += format_help(set);
   out += fmt::format("\nexample:\n  {}\n", c.example);
   return out;
@@ -52,15 +49,10 @@ int run_command(const Command& c, const std::vector<std::string>& args) {
     std::fputs(format_config(set).c_str(), stdout);
     return kExitOk;
   }
-  if (!c.run && !c.run_with_options) {
-    std::fprintf(stderr, "mmaux %s: not built yet (tracked in issue #%d); nothing was run\n",
-                 c.name.c_str(), c.issue);
-    return kExitUsageError;
-  }
   return run_guarded([&]() {
     if (c.log != nullptr) {
       LogConfig log = logging_config();
-      log.level = parse_log_level(c.log->level);
+      log.level = c.log->level;
       log.all_ranks = c.log->all_ranks;
       configure_logging(log);
     }

@@ -140,6 +140,24 @@ OptionSet& OptionSet::add(const std::string& name, bool* field, const std::strin
   return *this;
 }
 
+OptionSet& OptionSet::add_parsed(const std::string& name, const std::string& help,
+                                 const std::string& type_text,
+                                 std::function<void(const std::string&)> assign,
+                                 std::function<std::string()> print) {
+  OptionEntry& e = push(name, help);
+  e.type_text = type_text;
+  e.assign = std::move(assign);
+  e.print = std::move(print);
+  return *this;
+}
+
+OptionSet& OptionSet::bookkeeping() {
+  MMAUX_ASSERT(!groups_.empty() && !groups_.back().entries.empty(),
+               "bookkeeping() must follow add()");
+  groups_.back().entries.back().trajectory = false;
+  return *this;
+}
+
 const OptionEntry* OptionSet::find(const std::string& name) const {
   for (const auto& g : groups_)
     for (const auto& e : g.entries)

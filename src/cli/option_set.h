@@ -9,9 +9,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "mmaux/config/enum_names.h"
 #include "mmaux/core/error.h"
 
 namespace mmaux::cli {
@@ -25,6 +28,9 @@ struct OptionEntry {
   std::function<void(const std::string&)> assign;  ///< parses text into the field (ConfigError)
   std::function<std::string()> print;              ///< current value as INI text
   std::function<std::string()> check;              ///< "" or what is wrong with the value
+  /// Whether the value can change what a run computes (see mmaux::OptionValue); false for
+  /// bookkeeping options, marked with OptionSet::bookkeeping() where they are declared.
+  bool trajectory = true;
 };
 
 /// A titled group of options (one option struct).
@@ -49,6 +55,41 @@ class OptionSet {
   OptionSet& add(const std::string& name, double* field, const std::string& help,
                  std::function<std::string(double)> check = {});
   OptionSet& add(const std::string& name, bool* field, const std::string& help);
+
+  /// An enum option: its values are the names of EnumNames<E>; a typo is a ConfigError naming
+  /// the option and the allowed names.
+  template <typename E, typename = std::enable_if_t<std::is_enum_v<E>>>
+  OptionSet& add(const std::string& name, E* field, const std::string& help) {
+    return add_parsed(
+        name, help, fmt::format("{}", fmt::join(enum_names<E>(), "|")),
+        [field, name](const std::string& text) { *field = parse_option<E>(name, text); },
+        [field] { return std::string(name_of(*field)); });
+  }
+  /// An enum option without a default: it must be given.
+  template <typename E, typename = std::enable_if_t<std::is_enum_v<E>>>
+  OptionSet& add(const std::string& name, std::optional<E>* field, const std::string& help) {
+    add_parsed(
+        name, help, fmt::format("{}", fmt::join(enum_names<E>(), "|")),
+        [field, name](const std::string& text) { *field = parse_option<E>(name, text); },
+        [field] { return *field ? std::string(name_of(**field)) : std::string(); });
+    groups_.back().entries.back().check = [field] {
+      return *field
+                 ? std::string()
+                 : fmt::format("is required; expected one of {}", fmt::join(enum_names<E>(), ", "));
+    };
+    return *this;
+  }
+  /// An option of any other type: `assign` parses the text into the field (throwing
+  /// ConfigError), `print` writes it back as INI text.
+  OptionSet& add_parsed(const std::string& name, const std::string& help,
+                        const std::string& type_text,
+                        std::function<void(const std::string&)> assign,
+                        std::function<std::string()> print);
+
+  /// Marks the option added last as bookkeeping: its value never changes what a run computes
+  /// (OptionEntry::trajectory = false), so a run may resume with another value and aggregation
+  /// does not group by it.
+  OptionSet& bookkeeping();
 
   const std::vector<OptionGroup>& groups() const { return groups_; }
   const OptionEntry* find(const std::string& name) const;

@@ -4,7 +4,9 @@ namespace mmaux::cli {
 
 void declare_data_options(OptionSet& set, DataOptions& o) {
   set.group("Data")
+      // Moving the data does not change it: a resumed run checks the data's fingerprint.
       .add("data.dir", &o.dir, "directory with manifest.json and shards (from mmaux preprocess)")
+      .bookkeeping()
       .add("data.batch-size", &o.batch_size, "global batch size, split across ranks",
            int_range(1, 1 << 20))
       .add("data.eval-batch-size", &o.eval_batch_size, "global evaluation batch size",
@@ -12,8 +14,10 @@ void declare_data_options(OptionSet& set, DataOptions& o) {
       .add("data.drop-last", &o.drop_last, "drop the last incomplete training batch of an epoch")
       .add("data.prefetch", &o.prefetch, "batches prepared ahead (0 = no background prefetch)",
            int_range(0, 1024))
+      .bookkeeping()
       .add("data.loader-threads", &o.loader_threads, "background loader threads per rank",
-           int_range(1, 64));
+           int_range(1, 64))
+      .bookkeeping();
 }
 
 void declare_synth_options(OptionSet& set, SynthOptions& o) {
@@ -35,8 +39,7 @@ void declare_synth_options(OptionSet& set, SynthOptions& o) {
 
 void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
   set.group("Preprocessing")
-      .add("dataset", &o.dataset, "tir, mvsa, mhp, msd, micd or csv",
-           one_of({"tir", "mvsa", "mhp", "msd", "micd", "csv"}))
+      .add("dataset", &o.dataset, "tir, mvsa, mhp, msd, micd or csv")
       .add("raw", &o.raw, "directory of the raw files as distributed", required("give --raw DIR"))
       .add("out", &o.out, "output directory (shards, manifest.json, skipped.csv)",
            required("give --out DIR"))
@@ -45,13 +48,22 @@ void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
       .add("image-preset", &o.image_preset, "image preset (\"\" = from the model's config.json)")
       .add("csv-file", &o.csv_file, "csv layout: the posts file under --raw")
       .add("image-template", &o.image_template, "csv layout: image path under --raw")
+      .add("classes", &o.classes,
+           "csv layout: the label set a,b,c in class id order (other labels are skipped; \"\" = "
+           "the sorted labels found)")
       .add("seed", &o.seed, "seed of random splits (written to the manifest)")
       .add("split-fractions", &o.split_fractions,
            "train,validation,test fractions of random splits")
       .add("shard-size", &o.shard_size, "posts per shard", int_range(1, 1 << 24))
-      .add("threads", &o.threads, "worker threads (0 = all cores)", int_range(0, 1024))
+      .add("threads", &o.threads, "worker threads per rank (0 = the node's cores / its ranks)",
+           int_range(0, 1024))
       .add("max-skip-fraction", &o.max_skip_fraction,
-           "fail when more than this share of posts is skipped", in_range(0, 1))
+           "fail when more than this share of the posts not filtered is skipped", in_range(0, 1))
+      .add("max-image-pixels", &o.max_image_pixels,
+           "skip images whose header declares more pixels, before decoding (0 = no limit)",
+           int_range(0, 1LL << 40))
+      .add("max-image-bytes", &o.max_image_bytes,
+           "skip image files larger than this (0 = no limit)", int_range(0, 1LL << 40))
       .add("force", &o.force, "rebuild even when the output is up to date");
 }
 

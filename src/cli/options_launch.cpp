@@ -17,9 +17,8 @@ void declare_aggregate_options(OptionSet& set, AggregateOptions& o) {
   set.group("Aggregation")
       .add("runs-dir", &o.runs_dir, "directory of runs (positional)", required("give RUNS_DIR"))
       .add("out", &o.out, "output directory (\"\" = RUNS_DIR/aggregate)")
-      .add("metric", &o.metric, "metric of the LaTeX table and the figure",
-           one_of({"macro_f1", "weighted_f1"}))
-      .add("figure", &o.figure, "figure format: png, svg or none", one_of({"png", "svg", "none"}));
+      .add("metric", &o.metric, "metric of the LaTeX table and the figure")
+      .add("figure", &o.figure, "figure format: png, svg or none");
 }
 
 }  // namespace mmaux::cli

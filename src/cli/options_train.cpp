@@ -5,6 +5,7 @@ namespace mmaux::cli {
 void declare_train_options(OptionSet& set, TrainOptions& o) {
   set.group("Training")
       .add("train.out", &o.out, "run directory (checkpoints, metrics.jsonl, results.json)")
+      .bookkeeping()
       .add("train.seed", &o.seed, "random seed")
       .add("train.epochs", &o.epochs, "epochs", int_range(1, 100000))
       .add("train.max-steps", &o.max_steps, "stop after this many steps (0 = run all epochs)",
@@ -13,8 +14,7 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
       .add("train.weight-decay", &o.weight_decay, "AdamW weight decay", in_range(0, 10))
       .add("train.decay-norm-and-bias", &o.decay_norm_and_bias,
            "apply weight decay to biases and LayerNorm too (paper: true)")
-      .add("train.schedule", &o.schedule, "constant, linear or cosine",
-           one_of({"constant", "linear", "cosine"}))
+      .add("train.schedule", &o.schedule, "constant, linear or cosine")
       .add("train.warmup", &o.warmup, "warmup steps (>= 1) or fraction of all steps (< 1)",
            in_range(0, 1e9))
       .add("train.clip-norm", &o.clip_norm, "gradient clipping max norm (0 = off)",
@@ -23,21 +23,27 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
            int_range(1, 1 << 16))
       .add("train.paper", &o.paper,
            "paper mode: one parameter group, constant lr, decay on every parameter")
-      .add("train.select-metric", &o.select_metric, "validation metric that picks the best epoch",
-           one_of({"macro_f1", "weighted_f1", "accuracy", "loss"}))
+      .add("train.select-metric", &o.select_metric, "validation metric that picks the best epoch")
       .add("train.checkpoint-every", &o.checkpoint_every,
            "steps between checkpoints (0 = at epoch ends only)", int_range(0, 1LL << 40))
+      .bookkeeping()
       .add("train.keep-last", &o.keep_last, "step checkpoints kept besides the best",
            int_range(1, 1000))
-      .add("train.resume", &o.resume, "none, auto (newest valid checkpoint) or a checkpoint path")
+      .bookkeeping()
+      .add_parsed(
+          "train.resume", "none, auto (newest valid checkpoint) or a checkpoint path",
+          "none|auto|PATH", [&o](const std::string& text) { o.resume = ResumeFrom::parse(text); },
+          [&o] { return o.resume.text(); })
+      .bookkeeping()
       .add("train.max-bad-steps", &o.max_bad_steps,
            "non-finite steps in a row before the run aborts", int_range(1, 1 << 20))
       .add("train.log-every", &o.log_every, "steps between metric lines", int_range(1, 1LL << 40))
+      .bookkeeping()
       .add("train.bf16", &o.bf16, "bf16 autocast on GPU (ignored with a warning on CPU)")
       .add("train.inject-nonfinite-from", &o.inject_nonfinite_from,
            "testing aid: rank 0's loss is made non-finite from this step on (0 = off)",
            int_range(0, 1LL << 40))
-      .add("train.device", &o.device, "auto, cpu or cuda", one_of({"auto", "cpu", "cuda"}));
+      .add("train.device", &o.device, "auto, cpu or cuda");
 }
 
 void declare_eval_options(OptionSet& set, EvalOptions& o) {

@@ -27,15 +27,6 @@ const char* level_name(LogLevel level) {
 }
 }  // namespace
 
-LogLevel parse_log_level(std::string_view text) {
-  if (text == "debug") return LogLevel::kDebug;
-  if (text == "info") return LogLevel::kInfo;
-  if (text == "warn" || text == "warning") return LogLevel::kWarn;
-  if (text == "error") return LogLevel::kError;
-  MMAUX_THROW(ConfigError,
-              "option 'log.level': invalid value '{}'; expected debug, info, warn or error", text);
-}
-
 void configure_logging(const LogConfig& config) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_config = config;

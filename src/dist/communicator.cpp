@@ -60,22 +60,22 @@ int cuda_device_count() {
 
 std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool cuda,
                                                 const Topology& topology) {
-  std::string backend = options.backend;
-  if (backend == "auto") {
+  CommBackend backend = options.backend;
+  if (backend == CommBackend::kAuto) {
     if (cuda && nccl_compiled()) {
-      backend = "nccl";
+      backend = CommBackend::kNccl;
     } else {
-      backend = mpi_active() ? "mpi" : "local";
+      backend = mpi_active() ? CommBackend::kMpi : CommBackend::kLocal;
     }
   }
-  if (backend == "local") {
+  if (backend == CommBackend::kLocal) {
     MMAUX_CHECK_CONFIG(topology.world_size == 1,
                        "dist.backend=local cannot connect {} ranks; use dist.backend=mpi (CPU) or "
                        "nccl (GPU), or start one process",
                        topology.world_size);
     return make_local_communicator();
   }
-  if (backend == "mpi") {
+  if (backend == CommBackend::kMpi) {
     MMAUX_CHECK_CONFIG(!cuda,
                        "dist.backend=mpi moves CPU tensors only, but the model runs on CUDA; use "
                        "dist.backend=nccl or auto");
@@ -84,7 +84,7 @@ std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool
                        "'srun --mpi=pmix'");
     return std::make_shared<MpiCommunicator>(options.timeout_s, topology.local_size);
   }
-  if (backend == "nccl") {
+  if (backend == CommBackend::kNccl) {
 #if MMAUX_WITH_NCCL
     MMAUX_CHECK_CONFIG(cuda, "dist.backend=nccl needs the model on CUDA (train.device)");
     return make_nccl_communicator(options, topology);
@@ -94,8 +94,8 @@ std::shared_ptr<Communicator> make_communicator(const DistOptions& options, bool
                 "rebuild with the CUDA toolkit and NCCL installed, or use dist.backend=mpi");
 #endif
   }
-  MMAUX_THROW(ConfigError, "dist.backend='{}' is not one of auto, local, mpi, nccl",
-              options.backend);
+  MMAUX_THROW(InternalError, "dist.backend {} has no communicator (a bug)",
+              name_of(options.backend));
 }
 
 std::vector<int64_t> gather_counts(int64_t rows, Communicator& comm) {

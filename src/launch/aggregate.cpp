@@ -9,12 +9,14 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "launch/loss_settings.h"
 #include "mmaux/core/error.h"
 #include "mmaux/launch/sweep.h"
+#include "mmaux/train/results.h"
 
 namespace mmaux::launch {
 namespace fs = std::filesystem;
@@ -22,24 +24,25 @@ using nlohmann::json;
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// Options that do not change what a run computes, only where and how it is run.
-const std::vector<std::string> kBookkeepingPrefixes = {"train.seed",
-                                                       "train.out",
-                                                       "train.resume",
-                                                       "train.log-every",
-                                                       "train.keep-last",
-                                                       "train.checkpoint-every",
-                                                       "train.device",
-                                                       "log.",
-                                                       "dist.",
-                                                       "data.prefetch",
-                                                       "data.loader-threads",
-                                                       "config"};
+// results.json written before "trajectory_keys" existed: the options that were taken for
+// bookkeeping then (newer files name the options that change the result themselves).
+const std::vector<std::string> kLegacyBookkeepingPrefixes = {"train.seed",
+                                                             "train.out",
+                                                             "train.resume",
+                                                             "train.log-every",
+                                                             "train.keep-last",
+                                                             "train.checkpoint-every",
+                                                             "train.device",
+                                                             "log.",
+                                                             "dist.",
+                                                             "data.prefetch",
+                                                             "data.loader-threads",
+                                                             "config"};
 // Options that make a loss setting; a group's CE baseline has the same key without them.
 const std::vector<std::string> kLossKeys = {"loss.itc", "loss.itm", "loss.ce", "loss.itm-mode"};
 
-bool is_bookkeeping(const std::string& key) {
-  for (const auto& p : kBookkeepingPrefixes)
+bool is_legacy_bookkeeping(const std::string& key) {
+  for (const auto& p : kLegacyBookkeepingPrefixes)
     if (key == p || (p.back() == '.' && key.rfind(p, 0) == 0)) return true;
   return false;
 }
@@ -81,27 +84,42 @@ json read_json(const fs::path& file, std::string& error) {
 }
 
 // Test weighted and macro F1 from results.json; "" or what is wrong.
-std::string read_scores(const json& r, SeedResult& out) {
-  if (!r.is_object() || !r.contains("test") || !r["test"].is_object())
-    return "results.json has no \"test\" object";
-  for (const char* name : {"weighted_f1", "macro_f1"}) {
-    const json& t = r["test"];
-    if (!t.contains(name) || !t[name].is_number())
-      return fmt::format("results.json test.{} is missing or not a number", name);
-    double v = t[name].get<double>();
+std::string read_scores(const train::RunResults& r, SeedResult& out) {
+  if (!r.test) return "results.json has no \"test\" object";
+  const std::pair<const char*, double> scores[] = {{"weighted_f1", r.test->metrics.weighted_f1},
+                                                   {"macro_f1", r.test->metrics.macro_f1}};
+  for (const auto& [name, v] : scores) {
+    if (std::isnan(v)) return fmt::format("results.json test.{} is missing or not a number", name);
     if (!(v >= 0 && v <= 1))
       return fmt::format("results.json test.{} = {} is not a fraction in [0, 1]", name, v);
-    (std::string(name) == "macro_f1" ? out.macro_f1 : out.weighted_f1) = v;
   }
-  if (r.contains("test_by_relation") && r["test_by_relation"].is_object()) {
-    for (const auto& [rel, m] : r["test_by_relation"].items()) {
-      // A relation absent from the test split has no score; it is not a zero.
-      if (m.is_object() && m.value("count", 0) > 0 && m.contains("macro_f1") &&
-          m["macro_f1"].is_number())
-        out.relation_macro_f1[rel] = m["macro_f1"].get<double>();
-    }
+  out.weighted_f1 = r.test->metrics.weighted_f1;
+  out.macro_f1 = r.test->metrics.macro_f1;
+  for (const auto& [rel, s] : r.test_by_relation) {
+    // A relation absent from the test split has no score; it is not a zero.
+    if (s.metrics.count > 0 && !std::isnan(s.metrics.macro_f1))
+      out.relation_macro_f1[rel] = s.metrics.macro_f1;
   }
   return "";
+}
+
+// The grouping key of a run known from results.json alone: its result-changing options (all but
+// the seed) and its data.
+std::map<std::string, std::string> results_key(const train::RunResults& r) {
+  std::map<std::string, std::string> key;
+  if (r.trajectory_keys.empty()) {  // an older results.json
+    for (const auto& [k, v] : r.config)
+      if (!is_legacy_bookkeeping(k)) key[k] = v;
+    return key;
+  }
+  for (const auto& k : r.trajectory_keys) {
+    if (k == "train.seed") continue;
+    auto it = r.config.find(k);
+    key[k] = it == r.config.end() ? "(unset)" : it->second;
+  }
+  // data.dir only says where the data is; its fingerprint says what it is.
+  if (!r.data_fingerprint.empty()) key["data"] = r.data_fingerprint;
+  return key;
 }
 
 struct RunRecord {
@@ -112,11 +130,22 @@ struct RunRecord {
   MissingSeed missing;
 };
 
+std::optional<train::RunResults> read_results(const fs::path& file, std::string& error) {
+  json j = read_json(file, error);
+  if (!error.empty()) return std::nullopt;
+  try {
+    return train::run_results_from_json(j, file.string());
+  } catch (const DataError& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+}
+
 RunRecord read_run(const fs::path& dir) {
   RunRecord rec;
   std::string error;
-  json results = nullptr;
-  if (fs::exists(dir / "results.json")) results = read_json(dir / "results.json", error);
+  std::optional<train::RunResults> results;
+  if (fs::exists(dir / "results.json")) results = read_results(dir / "results.json", error);
   if (fs::exists(dir / "run.json")) {
     std::string plan_error;
     json plan = read_json(dir / "run.json", plan_error);
@@ -132,18 +161,16 @@ RunRecord read_run(const fs::path& dir) {
     rec.loss_setting = plan.value("loss_setting", std::string("ce"));
     rec.model = rec.key.count("model.name") ? rec.key["model.name"] : "";
     if (rec.key.count("data.dir")) rec.dataset = fs::path(rec.key["data.dir"]).filename().string();
-  } else if (results.is_object()) {
-    const json config = results.value("config", json::object());
-    for (const auto& [k, v] : config.items())
-      if (!is_bookkeeping(k)) rec.key[k] = value_text(v);
-    rec.seed = value_text(results.value("seed", json("?")));
-    rec.loss_setting = results.value("loss_setting", std::string("ce"));
+  } else if (results) {
+    rec.key = results_key(*results);
+    rec.seed = results->seed ? std::to_string(*results->seed) : "?";
+    rec.loss_setting = results->loss_setting.empty() ? "ce" : results->loss_setting;
   }
-  if (results.is_object()) {
-    rec.dataset = results.value("dataset", rec.dataset);
-    rec.model = results.value("model", rec.model);
-    rec.itm_mode = results.value("itm_mode", std::string());
-    std::string bad = read_scores(results, rec.result);
+  if (results) {
+    if (!results->dataset.empty()) rec.dataset = results->dataset;
+    if (!results->model.empty()) rec.model = results->model;
+    rec.itm_mode = results->itm_mode;
+    std::string bad = read_scores(*results, rec.result);
     if (bad.empty()) {
       rec.has_result = true;
       rec.result.seed = rec.seed;
@@ -163,6 +190,26 @@ RunRecord read_run(const fs::path& dir) {
                        : st.state == RunState::kFailed ? "no exit code: killed or still running"
                                                        : "not started";
   return rec;
+}
+
+// Sorts a group's seeds and fills in its summaries.
+void summarize_group(Group& g) {
+  if (g.dataset.empty()) g.dataset = "?";
+  if (g.model.empty()) g.model = "?";
+  std::sort(g.done.begin(), g.done.end(),
+            [](const SeedResult& a, const SeedResult& b) { return seed_less(a.seed, b.seed); });
+  std::sort(g.missing.begin(), g.missing.end(),
+            [](const MissingSeed& a, const MissingSeed& b) { return seed_less(a.seed, b.seed); });
+  std::vector<double> w, m;
+  std::map<std::string, std::vector<double>> rel;
+  for (const auto& r : g.done) {
+    w.push_back(r.weighted_f1);
+    m.push_back(r.macro_f1);
+    for (const auto& [name, v] : r.relation_macro_f1) rel[name].push_back(v);
+  }
+  g.weighted_f1 = summarize(w);
+  g.macro_f1 = summarize(m);
+  for (const auto& [name, values] : rel) g.relation_macro_f1[name] = summarize(values);
 }
 
 void fill_variants(std::vector<Group>& groups) {
@@ -292,23 +339,7 @@ Aggregate collect_runs(const fs::path& runs_dir) {
                    "'mmaux sweep' first or point to its --runs directory",
                    runs_dir.string());
   for (auto& [k, g] : by_key) {
-    if (g.dataset.empty()) g.dataset = "?";
-    if (g.model.empty()) g.model = "?";
-    std::sort(g.done.begin(), g.done.end(),
-              [](const SeedResult& a, const SeedResult& b) { return seed_less(a.seed, b.seed); });
-    std::sort(g.missing.begin(), g.missing.end(),
-              [](const MissingSeed& a, const MissingSeed& b) { return seed_less(a.seed, b.seed); });
-    std::vector<double> w, m;
-    for (const auto& r : g.done) {
-      w.push_back(r.weighted_f1);
-      m.push_back(r.macro_f1);
-    }
-    g.weighted_f1 = summarize(w);
-    g.macro_f1 = summarize(m);
-    std::map<std::string, std::vector<double>> rel;
-    for (const auto& r : g.done)
-      for (const auto& [name, v] : r.relation_macro_f1) rel[name].push_back(v);
-    for (const auto& [name, values] : rel) g.relation_macro_f1[name] = summarize(values);
+    summarize_group(g);
     agg.groups.push_back(g);
   }
   fill_variants(agg.groups);

@@ -45,12 +45,10 @@ std::string utc_stamp() {
 
 }  // namespace
 
-const std::string& builtin_batch_template(const std::string& node) {
+const std::string& builtin_batch_template(SlurmNode node) {
   static const std::string cpu = detail::batch_template_cpu();
   static const std::string gpu = detail::batch_template_gpu();
-  MMAUX_CHECK_CONFIG(node == "cpu" || node == "gpu", "[slurm] node = '{}'; expected cpu or gpu",
-                     node);
-  return node == "gpu" ? gpu : cpu;
+  return node == SlurmNode::kGpu ? gpu : cpu;
 }
 
 std::string render_batch_script(const SweepSpec& spec, int ranks, int tasks,
@@ -61,7 +59,7 @@ std::string render_batch_script(const SweepSpec& spec, int ranks, int tasks,
   std::string text =
       s.template_file.empty() ? builtin_batch_template(s.node) : read_text(s.template_file);
   int per_node = std::min(ranks, s.gpus_per_node);
-  MMAUX_CHECK_CONFIG(s.node != "gpu" || ranks % per_node == 0,
+  MMAUX_CHECK_CONFIG(s.node != SlurmNode::kGpu || ranks % per_node == 0,
                      "{} ranks do not fill nodes of {} GPUs evenly; use a multiple of "
                      "[slurm] gpus-per-node = {} or fewer ranks",
                      ranks, s.gpus_per_node, s.gpus_per_node);
@@ -83,7 +81,7 @@ std::string render_batch_script(const SweepSpec& spec, int ranks, int tasks,
       {"ARRAY", array},
       {"RANKS", std::to_string(ranks)},
       {"RANKS_PER_NODE", std::to_string(per_node)},
-      {"NODES", std::to_string(s.node == "gpu" ? ranks / per_node : 1)},
+      {"NODES", std::to_string(s.node == SlurmNode::kGpu ? ranks / per_node : 1)},
       {"CPUS_PER_RANK", std::to_string(s.cpus_per_rank)},
       {"TIME", s.time},
       {"SIGNAL_BEFORE", std::to_string(s.signal_before_s)},

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -110,9 +111,10 @@ void set_slurm_key(SlurmSettings& s, const std::string& origin, int line, const 
                    const std::string& value) {
   check_key(origin, line, "slurm", key, kSlurmKeys);
   if (key == "node") {
-    MMAUX_CHECK_CONFIG(value == "cpu" || value == "gpu", "{}:{}: node = '{}'; expected cpu or gpu",
-                       origin, line, value);
-    s.node = value;
+    const std::optional<SlurmNode> node = enum_from_name<SlurmNode>(value);
+    MMAUX_CHECK_CONFIG(node.has_value(), "{}:{}: node = '{}'; expected cpu or gpu", origin, line,
+                       value);
+    s.node = *node;
   } else if (key == "template") {
     s.template_file = value;
   } else if (key == "partition") {

@@ -6,12 +6,6 @@
 
 namespace mmaux::loss {
 
-CeNorm parse_ce_norm(const std::string& text) {
-  if (text == "batch") return CeNorm::kBatch;
-  if (text == "weights") return CeNorm::kWeights;
-  MMAUX_THROW(ConfigError, "loss.ce-norm='{}' is not one of: batch (paper, 1/N), weights", text);
-}
-
 at::Tensor balanced_class_weights(const std::vector<int64_t>& class_counts) {
   MMAUX_CHECK_DATA(!class_counts.empty(), "balanced class weights need at least one class");
   int64_t total = 0;
@@ -33,9 +27,8 @@ at::Tensor balanced_class_weights(const std::vector<int64_t>& class_counts) {
   return w;
 }
 
-at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels,
-                         const at::Tensor& class_weights, CeNorm norm, dist::Communicator& comm,
-                         int64_t global_rows) {
+CeSums cross_entropy_sums(const at::Tensor& logits, const at::Tensor& labels,
+                          const at::Tensor& class_weights, CeNorm norm) {
   MMAUX_CHECK(logits.dim() == 2, "cross_entropy: logits must be [b, C], got {} dims", logits.dim());
   MMAUX_CHECK(labels.dim() == 1 && labels.size(0) == logits.size(0),
               "cross_entropy: labels must be [{}], got {} elements", logits.size(0),
@@ -53,22 +46,30 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels,
   } else {
     w = at::ones_like(nll);
   }
-  at::Tensor local_sum = (w * nll).sum();
+  at::Tensor normaliser =
+      norm == CeNorm::kBatch
+          ? at::full({}, static_cast<double>(logits.size(0)),
+                     at::TensorOptions().dtype(at::kDouble).device(logits.device()))
+          : w.detach().sum().to(at::kDouble);
+  return CeSums{(w * nll).sum(), normaliser};
+}
+
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels,
+                         const at::Tensor& class_weights, CeNorm norm, dist::Communicator& comm,
+                         int64_t global_rows) {
+  CeSums sums = cross_entropy_sums(logits, labels, class_weights, norm);
   // The normaliser is a detached global constant, exactly as in one process.
   at::Tensor denom;
   if (norm == CeNorm::kBatch && global_rows >= 0) {
     denom = at::full({}, static_cast<double>(global_rows), logits.options().requires_grad(false));
   } else {
-    at::Tensor d = norm == CeNorm::kBatch
-                       ? at::full({1}, static_cast<double>(logits.size(0)),
-                                  at::TensorOptions().dtype(at::kDouble).device(comm.device()))
-                       : w.detach().sum().reshape({1}).to(at::kDouble);
+    at::Tensor d = sums.normaliser.reshape({1}).to(comm.device());
     comm.all_reduce(d, dist::ReduceOp::kSum);
     denom = d.reshape({}).to(logits.scalar_type());
   }
   // An empty global batch (or all-zero weights) contributes nothing instead of 0/0.
   denom = at::where(denom > 0, denom, at::ones_like(denom));
-  return local_sum * static_cast<double>(comm.world_size()) / denom;
+  return sums.weighted_nll * static_cast<double>(comm.world_size()) / denom;
 }
 
 }  // namespace mmaux::loss

@@ -82,12 +82,6 @@ void check_keys(const at::Tensor& keys, int64_t b, const char* what) {
 
 }  // namespace
 
-ItmMode parse_itm_mode(const std::string& text) {
-  if (text == "random") return ItmMode::kRandom;
-  if (text == "hard") return ItmMode::kHard;
-  MMAUX_THROW(ConfigError, "loss.itm-mode='{}' is not one of: random (paper), hard", text);
-}
-
 ItmPlan plan_itm_random(int64_t local_rows, int64_t row_offset, SamplingKey key,
                         c10::Device device) {
   MMAUX_CHECK(local_rows >= 0 && row_offset >= 0, "plan_itm_random: rows {} offset {}", local_rows,

@@ -19,17 +19,15 @@ bool TextConfig::roberta_positions() const {
 
 namespace {
 
-const char* const kPresetNames[] = {"tiny", "small", "ber-vit-base", "vilt-b32", nullptr};
-
-TextConfig text_preset(const std::string& name) {
+TextConfig text_preset(ModelPreset preset) {
   TextConfig t;  // defaults: bert-base-uncased
-  if (name == "tiny") {
+  if (preset == ModelPreset::kTiny) {
     t.hidden_size = 128;
     t.num_hidden_layers = 2;
     t.num_attention_heads = 4;
     t.intermediate_size = 512;
     t.max_position_embeddings = 64;
-  } else if (name == "small") {
+  } else if (preset == ModelPreset::kSmall) {
     t.hidden_size = 256;
     t.num_hidden_layers = 4;
     t.num_attention_heads = 4;
@@ -39,16 +37,16 @@ TextConfig text_preset(const std::string& name) {
   return t;
 }
 
-VisionConfig vision_preset(const std::string& name) {
+VisionConfig vision_preset(ModelPreset preset) {
   VisionConfig v;  // defaults: google/vit-base-patch16-224-in21k
-  if (name == "tiny") {
+  if (preset == ModelPreset::kTiny) {
     v.hidden_size = 128;
     v.num_hidden_layers = 2;
     v.num_attention_heads = 4;
     v.intermediate_size = 512;
     v.image_size = 64;
     v.patch_size = 16;
-  } else if (name == "small") {
+  } else if (preset == ModelPreset::kSmall) {
     v.hidden_size = 256;
     v.num_hidden_layers = 4;
     v.num_attention_heads = 4;
@@ -59,9 +57,9 @@ VisionConfig vision_preset(const std::string& name) {
   return v;
 }
 
-ViltConfig vilt_preset(const std::string& name) {
+ViltConfig vilt_preset(ModelPreset preset) {
   ViltConfig v;  // defaults: dandelin/vilt-b32-mlm
-  if (name == "tiny") {
+  if (preset == ModelPreset::kTiny) {
     v.hidden_size = 128;
     v.num_hidden_layers = 2;
     v.num_attention_heads = 4;
@@ -69,7 +67,7 @@ ViltConfig vilt_preset(const std::string& name) {
     v.max_position_embeddings = 64;
     v.image_size = 64;
     v.patch_size = 16;
-  } else if (name == "small") {
+  } else if (preset == ModelPreset::kSmall) {
     v.hidden_size = 256;
     v.num_hidden_layers = 6;
     v.num_attention_heads = 4;
@@ -103,26 +101,18 @@ void check_image(int64_t image, int64_t patch, const char* what) {
 
 }  // namespace
 
-const char* const* preset_names() { return kPresetNames; }
-
-ModelConfig preset_config(const std::string& kind, const std::string& name) {
-  bool known = false;
-  for (const char* const* p = kPresetNames; *p; ++p) known = known || name == *p;
-  MMAUX_CHECK_CONFIG(
-      known, "unknown model preset '{}'; expected tiny, small, ber-vit-base or vilt-b32", name);
-  MMAUX_CHECK_CONFIG(kind == "ber-vit-concat" || kind == "ber-vit-att" || kind == "vilt",
-                     "unknown model '{}'; expected ber-vit-concat, ber-vit-att or vilt", kind);
-  ModelConfig c;
+ModelArchitecture preset_config(ModelKind kind, ModelPreset preset) {
+  ModelArchitecture c;
   c.kind = kind;
-  c.text = text_preset(name);
-  c.vision = vision_preset(name);
-  c.vilt = vilt_preset(name);
-  c.projection_dim = name == "tiny" ? 64 : name == "small" ? 128 : 512;
+  c.text = text_preset(preset);
+  c.vision = vision_preset(preset);
+  c.vilt = vilt_preset(preset);
+  c.projection_dim = preset == ModelPreset::kTiny ? 64 : preset == ModelPreset::kSmall ? 128 : 512;
   return c;
 }
 
-void validate(const ModelConfig& c) {
-  if (c.kind == "vilt") {
+void validate(const ModelArchitecture& c) {
+  if (c.kind == ModelKind::kVilt) {
     const ViltConfig& v = c.vilt;
     check_heads(v.hidden_size, v.num_attention_heads, "vilt");
     check_image(v.image_size, v.patch_size, "vilt");
@@ -200,6 +190,14 @@ VisionConfig parse_vision_config(const std::string& json_text, const VisionConfi
   get_to(j, "hidden_dropout_prob", v.hidden_dropout_prob, origin);
   get_to(j, "attention_probs_dropout_prob", v.attention_probs_dropout_prob, origin);
   get_to(j, "qkv_bias", v.qkv_bias, origin);
+  if (j.contains("mmaux_position_interpolation")) {
+    std::string mode;
+    get_to(j, "mmaux_position_interpolation", mode, origin);
+    auto parsed = enum_from_name<PositionInterpolation>(mode);
+    MMAUX_CHECK_DATA(parsed.has_value(), "{}: mmaux_position_interpolation '{}' is not one of {}",
+                     origin, mode, fmt::join(enum_names<PositionInterpolation>(), ", "));
+    v.interpolation = *parsed;
+  }
   check_gelu(j, origin);
   return v;
 }
@@ -261,7 +259,8 @@ json vision_json(const VisionConfig& c) {
               {"hidden_act", "gelu"},
               {"hidden_dropout_prob", c.hidden_dropout_prob},
               {"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
-              {"qkv_bias", c.qkv_bias}};
+              {"qkv_bias", c.qkv_bias},
+              {"mmaux_position_interpolation", name_of(c.interpolation)}};
 }
 
 json vilt_json(const ViltConfig& c) {
@@ -291,11 +290,11 @@ std::string text_config_json(const TextConfig& c) { return text_json(c).dump(2);
 std::string vision_config_json(const VisionConfig& c) { return vision_json(c).dump(2); }
 std::string vilt_config_json(const ViltConfig& c) { return vilt_json(c).dump(2); }
 
-std::string model_config_json(const ModelConfig& c) {
-  json j{{"mmaux_model", c.kind},
+std::string model_config_json(const ModelArchitecture& c) {
+  json j{{"mmaux_model", name_of(c.kind)},
          {"num_classes", c.num_classes},
          {"classifier_dropout", c.classifier_dropout}};
-  if (c.kind == "vilt") {
+  if (c.kind == ModelKind::kVilt) {
     // ViLT fields at the top level too: Hugging Face's ViltModel.from_pretrained reads this
     // directory as it is (vilt.* keys; the heads are extra).
     const json vilt = vilt_json(c.vilt);
@@ -309,12 +308,17 @@ std::string model_config_json(const ModelConfig& c) {
   return j.dump(2);
 }
 
-ModelConfig parse_model_config(const std::string& json_text, const std::string& origin) {
+ModelArchitecture parse_model_config(const std::string& json_text, const std::string& origin) {
   json j = parse_json_object(json_text, origin);
-  ModelConfig c;
+  ModelArchitecture c;
   MMAUX_CHECK_DATA(j.contains("mmaux_model"), "{}: no 'mmaux_model' key; not written by mmaux",
                    origin);
-  get_to(j, "mmaux_model", c.kind, origin);
+  std::string kind;
+  get_to(j, "mmaux_model", kind, origin);
+  auto parsed = enum_from_name<ModelKind>(kind);
+  MMAUX_CHECK_DATA(parsed.has_value(), "{}: mmaux_model '{}' is not one of {}", origin, kind,
+                   fmt::join(enum_names<ModelKind>(), ", "));
+  c.kind = *parsed;
   get_to(j, "num_classes", c.num_classes, origin);
   get_to(j, "classifier_dropout", c.classifier_dropout, origin);
   get_to(j, "projection_dim", c.projection_dim, origin);
@@ -323,7 +327,7 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
                      origin, key);
     return j[key].dump();
   };
-  if (c.kind == "vilt") {
+  if (c.kind == ModelKind::kVilt) {
     c.vilt = parse_vilt_config(sub("vilt_config"), ViltConfig{}, origin + " vilt_config");
   } else {
     c.text = parse_text_config(sub("text_config"), TextConfig{}, origin + " text_config");
@@ -343,8 +347,8 @@ double layer_flops(int64_t tokens, int64_t hidden, int64_t inter) {
 
 }  // namespace
 
-double forward_flops(const ModelConfig& c, int64_t text_length) {
-  if (c.kind == "vilt") {
+double forward_flops(const ModelArchitecture& c, int64_t text_length) {
+  if (c.kind == ModelKind::kVilt) {
     const ViltConfig& v = c.vilt;
     int64_t patches = (v.image_size / v.patch_size) * (v.image_size / v.patch_size);
     int64_t tokens = text_length + patches + 1;
@@ -364,7 +368,7 @@ double forward_flops(const ModelConfig& c, int64_t text_length) {
       v.num_hidden_layers * layer_flops(patches + 1, v.hidden_size, v.intermediate_size) +
       2.0 * hv * hv;
   double heads = 2.0 * (ht + hv) * c.projection_dim + 2.0 * (ht + hv) * ht + 2.0 * ht * 2.0;
-  if (c.kind == "ber-vit-att") {
+  if (c.kind == ModelKind::kBerVitAtt) {
     // query of the text [CLS], keys and values of every image token, one attention row.
     heads += 2.0 * ht * ht + 2.0 * 2.0 * (patches + 1) * hv * ht + 4.0 * (patches + 1) * ht;
   }

@@ -9,10 +9,10 @@
 
 namespace mmaux::model {
 
-DualStreamModel::DualStreamModel(const ModelConfig& config, const ModelOptions& options)
+DualStreamModel::DualStreamModel(const ModelArchitecture& config, const ModelOptions& options)
     : config_(config), options_(options) {
-  MMAUX_ASSERT(config.kind == "ber-vit-concat" || config.kind == "ber-vit-att", "kind {}",
-               config.kind);
+  MMAUX_ASSERT(config.kind == ModelKind::kBerVitConcat || config.kind == ModelKind::kBerVitAtt,
+               "kind {}", name_of(config.kind));
   validate(config);
   const int64_t dt = config.text.hidden_size, dv = config.vision.hidden_size;
   text_ = register_module("text", std::make_shared<TextEncoder>(config.text));
@@ -21,7 +21,7 @@ DualStreamModel::DualStreamModel(const ModelConfig& config, const ModelOptions& 
       register_module("text_projection", make_linear(dt, config.projection_dim, false));
   image_projection_ =
       register_module("image_projection", make_linear(dv, config.projection_dim, false));
-  if (config.kind == "ber-vit-att") {
+  if (config.kind == ModelKind::kBerVitAtt) {
     auto cross = register_module("cross_attention", std::make_shared<torch::nn::Module>());
     cross_query_ = cross->register_module("query", make_linear(dt, dt));
     cross_key_ = cross->register_module("key", make_linear(dv, dt));
@@ -41,7 +41,7 @@ std::string DualStreamModel::config_json() const { return model_config_json(conf
 at::Tensor DualStreamModel::fuse(const EncoderOutput& text, const at::Tensor& image_states,
                                  const at::Tensor& image_pooled, const at::Tensor& image_mask) {
   at::Tensor second = image_pooled;
-  if (config_.kind == "ber-vit-att") {
+  if (config_.kind == ModelKind::kBerVitAtt) {
     at::Tensor q = cross_query_(text.last_hidden_state.narrow(1, 0, 1));  // [b, 1, Dt]
     at::Tensor k = cross_key_(image_states), v = cross_value_(image_states);
     at::Tensor bias;
@@ -52,7 +52,7 @@ at::Tensor DualStreamModel::fuse(const EncoderOutput& text, const at::Tensor& im
 }
 
 Encoded DualStreamModel::encode(const ModelInput& input) {
-  EncoderOutput t = text_->forward(input.input_ids, input.attention_mask);
+  EncoderOutput t = text_->forward(input.input_ids, input.attention_mask, input.token_type_ids);
   EncoderOutput v = image_->forward(input.pixels, input.pixel_mask);
   Encoded out;
   out.fused = fuse(t, v.last_hidden_state, v.pooled, v.mask);
@@ -71,7 +71,7 @@ at::Tensor DualStreamModel::classify(const at::Tensor& fused) {
 }
 
 at::Tensor DualStreamModel::itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) {
-  EncoderOutput t = text_->forward(pairs.input_ids, pairs.attention_mask);
+  EncoderOutput t = text_->forward(pairs.input_ids, pairs.attention_mask, pairs.token_type_ids);
   if (image_cache.defined()) {
     const int64_t b = pairs.input_ids.size(0);
     MMAUX_CHECK(image_cache.dim() == 3 && image_cache.size(0) == b &&

@@ -1,15 +1,13 @@
 // make_model and save_pretrained: which directory layout means what (see multimodal.h).
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model/json_util.h"
 
@@ -18,14 +16,6 @@ namespace mmaux::model {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  MMAUX_CHECK_DATA(in, "cannot read '{}'", path.string());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool is_text_type(const std::string& t) {
   return t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "xlm_roberta" ||
@@ -43,30 +33,48 @@ const std::vector<std::string> kTextPrefixes = {"bert.", "roberta.", "model."};
 const std::vector<std::string> kVisionIgnore = {"classifier.", "embeddings.mask_token"};
 const std::vector<std::string> kVisionPrefixes = {"vit.", "model."};
 const std::vector<std::string> kViltIgnore = {"mlm_score.", "itm_score.", "classifier.",
-                                              "vilt.embeddings.text_embeddings.position_ids",
-                                              "vilt.embeddings.text_embeddings.token_type_ids"};
+                                              "embeddings.text_embeddings.position_ids",
+                                              "embeddings.text_embeddings.token_type_ids"};
+// ViltForMaskedLM & co. save the backbone under "vilt."; ViltModel.save_pretrained without it.
+const std::vector<std::string> kViltPrefixes = {"vilt."};
+
+/// A directory that should hold weights but holds none mmaux reads: an error unless the user
+/// opted in, and always when it holds another framework's weights (never a silent replacement).
+void no_weights(const std::string& dir, const ModelOptions& o) {
+  if (!o.allow_no_weights || !foreign_weight_files(dir).empty()) {
+    read_hf_weights(dir);  // throws, naming what it looked for
+  }
+  log_warn("model",
+           "'{}' holds no weights: its architecture is randomly initialised "
+           "(model.allow-no-weights)",
+           dir);
+}
 
 void load_tower(torch::nn::Module& tower, const std::string& dir,
                 const std::vector<std::string>& prefixes, const std::vector<std::string>& ignore,
-                bool strict) {
+                const ModelOptions& o) {
   if (!has_hf_weights(dir)) {
-    log_info("model", "'{}' has no model.safetensors: random initialisation", dir);
+    no_weights(dir, o);
     return;
   }
   LoadRules rules;
-  rules.strict = strict;
+  rules.strict = o.strict;
   rules.ignore = ignore;
-  // RoBERTa MLM checkpoints have no pooler; the ViLT heads are new: initialised, logged.
-  rules.may_miss = {"pooler.", "vilt.pooler.", "classifier.", "itm_head."};
-  load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules, dir);
+  // RoBERTa MLM checkpoints have no pooler; the heads are new: initialised, logged.
+  rules.may_miss = {"pooler.", "classifier.", "itm_head."};
+  load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules,
+                  hf_weights_file(dir));
 }
 
 /// The preset named by "mmaux_preset" with the shape keys of the file applied.
-ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json& j,
-                                  const std::string& origin) {
-  std::string preset;
-  get_to(j, "mmaux_preset", preset, origin);
-  ModelConfig c = preset_config(kind, preset);
+ModelArchitecture preset_with_overrides(ModelKind kind, const nlohmann::json& j,
+                                        const std::string& origin) {
+  std::string name;
+  get_to(j, "mmaux_preset", name, origin);
+  auto preset = enum_from_name<ModelPreset>(name);
+  MMAUX_CHECK_DATA(preset.has_value(), "{}: mmaux_preset '{}' is not one of {}", origin, name,
+                   fmt::join(enum_names<ModelPreset>(), ", "));
+  ModelArchitecture c = preset_config(kind, *preset);
   get_to(j, "model_type", c.text.model_type, origin);
   if (!is_text_type(c.text.model_type)) c.text.model_type = "bert";
   for (int64_t* field : {&c.text.vocab_size, &c.vilt.vocab_size}) {
@@ -88,8 +96,18 @@ ModelConfig preset_with_overrides(const std::string& kind, const nlohmann::json&
   return c;
 }
 
-void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
+void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes) {
   c.num_classes = num_classes;
+  switch (o.vit_interpolation) {
+    case VitInterpolation::kAuto:
+      break;  // config.json's value, or kSize
+    case VitInterpolation::kScaleFactor:
+      c.vision.interpolation = PositionInterpolation::kScaleFactor;
+      break;
+    case VitInterpolation::kSize:
+      c.vision.interpolation = PositionInterpolation::kSize;
+      break;
+  }
   c.classifier_dropout = o.dropout;
   if (o.encoder_dropout >= 0) {
     c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = o.encoder_dropout;
@@ -99,40 +117,40 @@ void apply_options(ModelConfig& c, const ModelOptions& o, int num_classes) {
   validate(c);
 }
 
-std::shared_ptr<MultimodalModel> build(const ModelConfig& c, const ModelOptions& o) {
-  if (c.kind == "vilt") return std::make_shared<ViltModel>(c, o);
+std::shared_ptr<MultimodalModel> build(const ModelArchitecture& c, const ModelOptions& o) {
+  if (c.kind == ModelKind::kVilt) return std::make_shared<ViltModel>(c, o);
   return std::make_shared<DualStreamModel>(c, o);
 }
 
 std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int num_classes) {
   MMAUX_CHECK_CONFIG(
-      o.name != "vilt",
+      o.name != ModelKind::kVilt,
       "model.dir '{}' is a dual-stream directory (text/ and image/) but model.name is "
       "vilt; use ber-vit-concat or ber-vit-att, or a ViLT directory",
       o.dir);
   const fs::path root(o.dir);
-  ModelConfig c = preset_config(o.name, o.preset);
-  c.text = parse_text_config(read_text(root / "text" / "config.json"), TextConfig{},
-                             (root / "text" / "config.json").string());
-  c.vision = parse_vision_config(read_text(root / "image" / "config.json"), VisionConfig{},
-                                 (root / "image" / "config.json").string());
+  ModelArchitecture c = preset_config(o.name, o.preset);
+  c.text = parse_text_config(read_whole_file((root / "text" / "config.json").string()),
+                             TextConfig{}, (root / "text" / "config.json").string());
+  c.vision = parse_vision_config(read_whole_file((root / "image" / "config.json").string()),
+                                 VisionConfig{}, (root / "image" / "config.json").string());
   MMAUX_CHECK_DATA(is_text_type(c.text.model_type),
                    "{}: model_type '{}' is not a BERT-family text model (bert, roberta, "
                    "xlm-roberta)",
                    (root / "text" / "config.json").string(), c.text.model_type);
   apply_options(c, o, num_classes);
   auto model = std::make_shared<DualStreamModel>(c, o);
-  load_tower(model->text(), (root / "text").string(), kTextPrefixes, kTextIgnore, o.strict);
-  load_tower(model->image(), (root / "image").string(), kVisionPrefixes, kVisionIgnore, o.strict);
+  load_tower(model->text(), (root / "text").string(), kTextPrefixes, kTextIgnore, o);
+  load_tower(model->image(), (root / "image").string(), kVisionPrefixes, kVisionIgnore, o);
   return model;
 }
 
 std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_classes,
                                             const std::string& text, const fs::path& config_path) {
-  ModelConfig c = parse_model_config(text, config_path.string());
+  ModelArchitecture c = parse_model_config(text, config_path.string());
   MMAUX_CHECK_CONFIG(c.kind == o.name,
                      "model.dir '{}' holds a {} model but model.name is {}; set --model.name {}",
-                     o.dir, c.kind, o.name, c.kind);
+                     o.dir, name_of(c.kind), name_of(o.name), name_of(c.kind));
   if (c.num_classes != num_classes) {
     log_warn("model", "'{}' was saved with {} classes, the data has {}: the classifier is new",
              o.dir, c.num_classes, num_classes);
@@ -141,7 +159,14 @@ std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_class
   auto model = build(c, o);
   const fs::path weights = fs::path(o.dir) / "model.safetensors";
   if (!fs::exists(weights)) {
-    log_info("model", "'{}' has no model.safetensors: random initialisation", o.dir);
+    MMAUX_CHECK_DATA(o.allow_no_weights,
+                     "'{}' was written by save_pretrained but its model.safetensors is missing; "
+                     "restore it, or pass --model.allow-no-weights true to initialise the model "
+                     "randomly",
+                     o.dir);
+    log_warn("model",
+             "'{}' has no model.safetensors: random initialisation (model.allow-no-weights)",
+             o.dir);
     return model;
   }
   TensorMap tensors;
@@ -159,7 +184,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   // A saved mmaux model may also hold text/ and image/ exports (export_towers): its own
   // config.json decides first.
   if (fs::exists(config_path)) {
-    const std::string text = read_text(config_path);
+    const std::string text = read_whole_file(config_path.string());
     if (parse_json_object(text, config_path.string()).contains("mmaux_model")) {
       return from_saved(o, num_classes, text, config_path);
     }
@@ -171,18 +196,18 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
                      "model.dir '{}' has no config.json (nor text/ and image/ subdirectories); "
                      "expected a Hugging Face model directory",
                      o.dir);
-  const std::string text = read_text(config_path);
+  const std::string text = read_whole_file(config_path.string());
   nlohmann::json j = parse_json_object(text, config_path.string());
   std::string model_type;
   get_to(j, "model_type", model_type, config_path.string());
-  ModelConfig c;
+  ModelArchitecture c;
   if (j.contains("mmaux_preset")) {
     c = preset_with_overrides(o.name, j, config_path.string());
   } else if (model_type == "vilt") {
-    MMAUX_CHECK_CONFIG(o.name == "vilt",
+    MMAUX_CHECK_CONFIG(o.name == ModelKind::kVilt,
                        "model.dir '{}' is a ViLT model but model.name is {}; set --model.name vilt",
-                       o.dir, o.name);
-    c = preset_config("vilt", o.preset);
+                       o.dir, name_of(o.name));
+    c = preset_config(ModelKind::kVilt, o.preset);
     c.vilt = parse_vilt_config(text, ViltConfig{}, config_path.string());
   } else {
     MMAUX_CHECK_CONFIG(
@@ -190,7 +215,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
         "{}: model_type '{}' is not supported here; expected vilt, a BERT-family "
         "text model (bert, roberta, xlm-roberta) or a directory with text/ and image/",
         config_path.string(), model_type);
-    MMAUX_CHECK_CONFIG(o.name != "vilt",
+    MMAUX_CHECK_CONFIG(o.name != ModelKind::kVilt,
                        "model.dir '{}' is a {} text model; vilt needs a ViLT directory", o.dir,
                        model_type);
     c = preset_config(o.name, o.preset);
@@ -198,15 +223,18 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
     log_info("model",
              "'{}' gives the text tower; the image tower is the {} preset, randomly "
              "initialised",
-             o.dir, o.preset);
+             o.dir, name_of(o.preset));
   }
   apply_options(c, o, num_classes);
   auto model = build(c, o);
-  if (c.kind == "vilt") {
-    load_tower(*model, o.dir, {}, kViltIgnore, o.strict);
+  if (j.contains("mmaux_preset") && !has_hf_weights(o.dir)) {
+    // A preset description (what `mmaux synth` writes), not a pretrained model.
+    log_info("model", "'{}' describes the {} preset and holds no weights: random initialisation",
+             o.dir, j["mmaux_preset"].dump());
+  } else if (c.kind == ModelKind::kVilt) {
+    load_tower(static_cast<ViltModel&>(*model).backbone(), o.dir, kViltPrefixes, kViltIgnore, o);
   } else {
-    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore,
-               o.strict);
+    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore, o);
   }
   return model;
 }
@@ -222,16 +250,17 @@ std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num
                      num_classes);
   std::shared_ptr<MultimodalModel> model;
   if (options.dir.empty()) {
-    ModelConfig c = preset_config(options.name, options.preset);
+    ModelArchitecture c = preset_config(options.name, options.preset);
     apply_options(c, options, num_classes);
     model = build(c, options);
-    log_info("model", "{} preset {}: random initialisation", options.name, options.preset);
+    log_info("model", "{} preset {}: random initialisation", name_of(options.name),
+             name_of(options.preset));
   } else {
     model = from_directory(options, num_classes);
   }
   int64_t trainable = 0;
   for (const auto& p : model->parameters()) trainable += p.requires_grad() ? p.numel() : 0;
-  log_info("model", "{}: {} parameters ({} trainable), {} classes", model->kind(),
+  log_info("model", "{}: {} parameters ({} trainable), {} classes", name_of(model->kind()),
            count_parameters(*model), trainable, num_classes);
   return model;
 }
@@ -239,19 +268,19 @@ std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num
 void save_pretrained(const MultimodalModel& model, const std::string& dir) {
   const std::string config = model.config_json();
   MMAUX_CHECK(!config.empty(), "save_pretrained: model {} has no config_json(); it cannot be saved",
-              model.kind());
+              name_of(model.kind()));
   std::error_code ec;
   fs::create_directories(dir, ec);
   MMAUX_CHECK(!ec, "save_pretrained: cannot create '{}': {}", dir, ec.message());
   write_safetensors((fs::path(dir) / "model.safetensors").string(), state_tensors(model),
-                    {{"mmaux_model", model.kind()}});
+                    {{"mmaux_model", name_of(model.kind())}});
   write_text_atomic(fs::path(dir) / "config.json", config);
 }
 
 void export_towers(const MultimodalModel& model, const std::string& dir) {
   const auto* dual = dynamic_cast<const DualStreamModel*>(&model);
-  MMAUX_CHECK(dual, "export_towers: {} is not a dual-stream model", model.kind());
-  const ModelConfig& c = dual->config();
+  MMAUX_CHECK(dual, "export_towers: {} is not a dual-stream model", name_of(model.kind()));
+  const ModelArchitecture& c = dual->config();
   struct Tower {
     const char* sub;
     const torch::nn::Module& module;

@@ -1,7 +1,9 @@
 #include "mmaux/train/metrics.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "json_fields.h"
 #include "mmaux/core/error.h"
 
 namespace mmaux::train {
@@ -76,16 +78,45 @@ Metrics ConfusionMatrix::metrics() const {
   return m;
 }
 
+namespace {
+
+// The scalar fields of Metrics by their JSON names.
+struct ScalarField {
+  const char* key;
+  double Metrics::*field;
+};
+constexpr ScalarField kScalars[] = {{"accuracy", &Metrics::accuracy},
+                                    {"macro_f1", &Metrics::macro_f1},
+                                    {"macro_precision", &Metrics::macro_precision},
+                                    {"macro_recall", &Metrics::macro_recall},
+                                    {"weighted_f1", &Metrics::weighted_f1},
+                                    {"weighted_precision", &Metrics::weighted_precision},
+                                    {"weighted_recall", &Metrics::weighted_recall}};
+
+void read_per_class(const nlohmann::json& j, Metrics& m, std::vector<std::string>& class_names,
+                    const std::string& what) {
+  auto it = j.find("per_class");
+  if (it == j.end()) return;
+  MMAUX_CHECK_DATA(it->is_object(), "{}: \"per_class\" is not an object", what);
+  for (const auto& [name, c] : it->items()) {
+    const std::string where = fmt::format("{} per_class.{}", what, name);
+    detail::object_or_throw(c, where);
+    ClassScores cs;
+    detail::read_field(c, "precision", cs.precision, where);
+    detail::read_field(c, "recall", cs.recall, where);
+    detail::read_field(c, "f1", cs.f1, where);
+    detail::read_field(c, "support", cs.support, where);
+    class_names.push_back(name);
+    m.per_class.push_back(cs);
+  }
+}
+
+}  // namespace
+
 nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_names) {
   nlohmann::json j;
   j["count"] = m.count;
-  j["accuracy"] = m.accuracy;
-  j["macro_f1"] = m.macro_f1;
-  j["macro_precision"] = m.macro_precision;
-  j["macro_recall"] = m.macro_recall;
-  j["weighted_f1"] = m.weighted_f1;
-  j["weighted_precision"] = m.weighted_precision;
-  j["weighted_recall"] = m.weighted_recall;
+  for (const auto& f : kScalars) j[f.key] = m.*f.field;
   nlohmann::json per = nlohmann::json::object();
   for (size_t k = 0; k < m.per_class.size(); ++k) {
     std::string name = k < class_names.size() ? class_names[k] : std::to_string(k);
@@ -99,11 +130,33 @@ nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>&
   return j;
 }
 
-double metric_value(const Metrics& m, const std::string& name) {
-  if (name == "macro_f1") return m.macro_f1;
-  if (name == "weighted_f1") return m.weighted_f1;
-  if (name == "accuracy") return m.accuracy;
-  MMAUX_THROW(ConfigError, "unknown metric '{}'; expected macro_f1, weighted_f1 or accuracy", name);
+Metrics metrics_from_json(const nlohmann::json& j, std::vector<std::string>& class_names,
+                          const std::string& what) {
+  detail::object_or_throw(j, what);
+  Metrics m;
+  for (const auto& f : kScalars) {
+    m.*f.field = std::numeric_limits<double>::quiet_NaN();
+    detail::read_field(j, f.key, m.*f.field, what);
+  }
+  detail::read_field(j, "count", m.count, what);
+  detail::read_field(j, "confusion", m.confusion, what);
+  read_per_class(j, m, class_names, what);
+  return m;
+}
+
+double metric_value(const Metrics& m, SelectMetric metric) {
+  switch (metric) {
+    case SelectMetric::kMacroF1:
+      return m.macro_f1;
+    case SelectMetric::kWeightedF1:
+      return m.weighted_f1;
+    case SelectMetric::kAccuracy:
+      return m.accuracy;
+    case SelectMetric::kLoss:
+      break;
+  }
+  MMAUX_THROW(InternalError, "metric_value: {} is not a metric of the confusion matrix (a bug)",
+              name_of(metric));
 }
 
 }  // namespace mmaux::train

@@ -239,17 +239,22 @@ std::vector<ParamGroup> make_param_groups(
   return out;
 }
 
-double scheduled_lr(const std::string& schedule, double lr, double warmup, int64_t step,
+double scheduled_lr(Schedule schedule, double lr, double warmup, int64_t step,
                     int64_t total_steps) {
   double w = warmup >= 1 ? warmup : warmup * static_cast<double>(total_steps);
   double s = static_cast<double>(step);
   if (w > 0 && s < w) return lr * s / w;
-  if (schedule == "constant") return lr;
   double span = static_cast<double>(total_steps) - w;
   double progress = span > 0 ? std::min(1.0, std::max(0.0, (s - w) / span)) : 1.0;
-  if (schedule == "linear") return lr * (1.0 - progress);
-  if (schedule == "cosine") return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
-  MMAUX_THROW(ConfigError, "option 'train.schedule': unknown schedule '{}'", schedule);
+  switch (schedule) {
+    case Schedule::kConstant:
+      return lr;
+    case Schedule::kLinear:
+      return lr * (1.0 - progress);
+    case Schedule::kCosine:
+      return lr * 0.5 * (1.0 + std::cos(M_PI * progress));
+  }
+  MMAUX_THROW(InternalError, "schedule {} has no formula (a bug)", static_cast<int>(schedule));
 }
 
 }  // namespace mmaux::train

@@ -11,16 +11,17 @@
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
 #include "mmaux/dist/runtime.h"
+#include "mmaux/loss/cross_entropy.h"
 #include "session.h"
 
 namespace mmaux::train {
 namespace {
 
 c10::Device pick_device(const RunConfig& c) {
-  const std::string& want = c.train.device;
+  const DeviceChoice want = c.train.device;
   int gpus = dist::cuda_device_count();
   bool torch_cuda = at::hasCUDA();
-  if (want == "cpu" || (want == "auto" && (gpus == 0 || !torch_cuda)))
+  if (want == DeviceChoice::kCpu || (want == DeviceChoice::kAuto && (gpus == 0 || !torch_cuda)))
     return c10::Device(c10::kCPU);
   MMAUX_CHECK_CONFIG(gpus > 0 && torch_cuda,
                      "option 'train.device' = cuda, but {} (CUDA devices: {}, libtorch with CUDA: "
@@ -30,25 +31,8 @@ c10::Device pick_device(const RunConfig& c) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % gpus));
 }
 
-}  // namespace
-
-Session::Session(const RunConfig& cfg) : config(cfg) {
-  const LossOptions& l = config.loss;
-  w_itc = l.itc;
-  w_itm = l.itm;
-  w_ce = l.ce >= 0 ? l.ce : 1.0 - l.itc - l.itm;
-  MMAUX_CHECK_CONFIG(w_ce >= 0,
-                     "loss.itc + loss.itm = {} exceeds 1, so the paper's CE weight 1 - itc - itm "
-                     "is negative; set --loss.ce explicitly",
-                     l.itc + l.itm);
-  itm_hard = l.itm_mode == "hard";
-  ce_norm = loss::parse_ce_norm(l.ce_norm);
-  MMAUX_CHECK_CONFIG(!config.data.dir.empty(),
-                     "option 'data.dir' is required: the directory written by 'mmaux preprocess'");
-
-  at::set_num_threads(
-      dist::threads_per_rank(config.dist, config.topology, std::thread::hardware_concurrency()));
-  keep_freed_memory();
+void set_threads(const DistOptions& d, const dist::Topology& topology) {
+  at::set_num_threads(dist::threads_per_rank(d, topology, std::thread::hardware_concurrency()));
   // mpirun binds each rank to one core by default (for 2 ranks or fewer): more threads than the
   // CPUs a rank may run on make the threads wait for each other.
   cpu_set_t cpus;
@@ -58,34 +42,43 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
              "'--bind-to none' (or '--map-by slot:PE={}'), or lower dist.threads",
              at::get_num_threads(), CPU_COUNT(&cpus), at::get_num_threads());
   }
+}
+
+}  // namespace
+
+Session::Session(const RunConfig& cfg) : config(cfg) {
+  validate(config);
+  const LossOptions& l = config.loss;
+  set_threads(config.dist, config.topology);
+  keep_freed_memory();
   device = pick_device(config);
   if (config.train.bf16 && !device.is_cuda()) {
     log_warn("train", "train.bf16 is ignored on the CPU (bf16 autocast is for GPU runs)");
   }
   comm = dist::make_communicator(config.dist, device.is_cuda(), config.topology);
   manifest = data::Manifest::load(config.data.dir, true);
+  objective = joint_loss_options(config, manifest.pad_id());
 
   // The same initial weights on every rank (GradSync also broadcasts rank 0's).
   at::manual_seed(config.train.seed);
-  model = model::make_model(config.model, static_cast<int>(manifest.num_classes()));
+  model = model::make_model(run_model_options(config), static_cast<int>(manifest.num_classes()));
   model->to(device);
   logit_scale =
       at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))
-          .set_requires_grad(w_itc > 0);
-  if (l.class_weights == "balanced") {
+          .set_requires_grad(objective.weights.itc > 0);
+  if (l.class_weights == ClassWeights::kBalanced) {
     class_weights =
         loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(at::kFloat);
   }
   // Dropout differs per rank (as each GPU's would); the stream is part of the checkpoint.
   at::manual_seed(config.train.seed * 1000003ULL + static_cast<uint64_t>(comm->rank()) + 1);
   log_info("train", "{} ({} parameters) on {}, {} rank(s), backend {}, {} thread(s) per rank",
-           model->kind(), model->parameters().size(), device.str(), comm->world_size(),
+           name_of(model->kind()), model->parameters().size(), device.str(), comm->world_size(),
            comm->backend(), at::get_num_threads());
 }
 
-model::ModelInput Session::to_input(const data::Batch& b) const {
-  return model::ModelInput{b.input_ids.to(device), b.attention_mask.to(device), b.pixels.to(device),
-                           b.pixel_mask.to(device)};
+LossModel Session::loss_model() const {
+  return LossModel{*model, logit_scale, class_weights, device};
 }
 
 dist::NamedTensors Session::trainable_named() const {

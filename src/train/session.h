@@ -1,59 +1,34 @@
 #pragma once
-// Private: the state of one training or evaluation run, shared by trainer.cpp (loop,
-// checkpoints), objective.cpp (the joint loss) and evaluate.cpp (metrics over a split).
+// Private: a built run (communicator, device, data manifest, model, ITC scale, class weights),
+// shared by the jobs of train/: the loop (trainer.cpp), checkpoint state (run_checkpoints.cpp),
+// best-model promotion (best_model.cpp), scoring a split (score_split.cpp) and `mmaux eval`
+// (run_eval.cpp).
 
 #include <ATen/ATen.h>
 
+#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "mmaux/config/run_config.h"
 #include "mmaux/data/batch.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/dist/communicator.h"
 #include "mmaux/dist/grad_sync.h"
-#include "mmaux/loss/cross_entropy.h"
 #include "mmaux/model/multimodal.h"
+#include "mmaux/train/joint_loss.h"
 #include "mmaux/train/metrics.h"
-#include "mmaux/train/optimizer.h"
-#include "mmaux/train/trainer.h"
 
 namespace mmaux::train {
 
-/// Loss values of one step (this rank's terms; the mean over ranks is the global loss).
-struct StepLosses {
-  at::Tensor total;  ///< with graph
-  double ce = 0, itc = 0, itm = 0;
-  int64_t degenerate = 0;  ///< ITM rows that fell back to uniform sampling
-};
-
-struct EvalResult {
-  Metrics metrics;
-  double loss = 0;  ///< mean weighted CE over the split
-  std::vector<std::pair<std::string, Metrics>> by_relation;
-};
-
-/// One row of predictions.
-struct Prediction {
-  int64_t sample_index = 0;
-  std::string post_id;
-  int64_t label = 0;
-  int64_t predicted = 0;
-  int64_t relation = -1;
-  std::vector<float> probs;
-};
-
 class Session {
  public:
+  /// Validates `config` (validate()), then builds everything. Collective (the communicator).
   explicit Session(const RunConfig& config);
 
-  // objective.cpp
-  StepLosses compute_losses(const data::Batch& batch, int64_t step);
-  // evaluate.cpp
-  EvalResult evaluate(const std::string& split, std::vector<Prediction>* predictions);
-
-  model::ModelInput to_input(const data::Batch& batch) const;
+  /// The model, scale and class weights as joint_loss takes them.
+  LossModel loss_model() const;
   /// Model tensors and the ITC logit scale, by name.
   dist::NamedTensors trainable_named() const;
 
@@ -64,9 +39,7 @@ class Session {
   std::shared_ptr<model::MultimodalModel> model;
   at::Tensor logit_scale;    ///< ITC log scale s (learned)
   at::Tensor class_weights;  ///< [C] on device, or undefined
-  loss::CeNorm ce_norm = loss::CeNorm::kBatch;
-  double w_ce = 1, w_itc = 0, w_itm = 0;
-  bool itm_hard = false;
+  JointLossOptions objective;
 };
 
 /// Copies tensors by name into `named` (no grad); throws DataError naming missing or mis-shaped

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     const mmaux::dist::Topology topology = mmaux::dist::init_runtime(
         mmaux::dist::detect_launch([](const char* n) { return std::getenv(n); }));
     mmaux::DistOptions options;
-    options.backend = "mpi";
+    options.backend = mmaux::CommBackend::kMpi;
     options.timeout_s = mode == "timeout" ? 2 : 120;
     auto comm = mmaux::dist::make_communicator(options, false, topology);
     at::Tensor t = at::ones({16}, at::kDouble);

@@ -1,8 +1,9 @@
 // The centre of the distributed design (METHOD.md §1 and §6): W ranks training on their slices
-// of a global batch with CE + ITC + ITM(hard) reach the same losses and parameters as one
-// process on the whole global batch; and the wrong gather/backward combinations of METHOD.md's
-// table really give different gradients. Every rank computes the single-process reference
-// itself, with a local communicator, on the full global batch.
+// of a global batch with the trainer's own objective, train::joint_loss (CE + ITC + ITM hard),
+// reach the same losses and parameters as one process on the whole global batch; and the wrong
+// gather/backward combinations of METHOD.md's table really give different gradients. Every rank
+// computes the single-process reference itself, with a local communicator, on the full global
+// batch.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,6 +15,7 @@
 #include "mmaux/loss/cross_entropy.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
+#include "mmaux/train/joint_loss.h"
 #include "support/mpi_support.h"
 
 namespace mmaux {
@@ -23,30 +25,64 @@ using testing::make_two_tower;
 using testing::TwoTower;
 
 constexpr int64_t kGlobalBatch = 8;
+constexpr int64_t kTextLength = 5;
 constexpr uint64_t kSeed = 7;
 constexpr double kTol = 1e-10;
 
-struct GlobalBatch {
-  at::Tensor xt, xi, y;
-};
-
-/// The global batch of `step`, identical on every rank. Row 5 repeats row 1's text and row 6
-/// repeats row 2's image, so that duplicate masking takes part.
-GlobalBatch global_batch(int64_t step, int64_t n = kGlobalBatch) {
+/// The global batch of `step`, identical on every rank, as the loader would hold it on one rank.
+/// Row 0 ends in two padding tokens; row 5 repeats row 1's text and row 6 repeats row 2's image,
+/// so that duplicate masking takes part.
+data::Batch global_batch(int64_t step, int64_t n = kGlobalBatch) {
   at::manual_seed(1000 + step);
-  GlobalBatch g;
-  g.xt = at::randn({n, 6}, at::kDouble);
-  g.xi = at::randn({n, 5}, at::kDouble);
-  g.y = at::randint(0, 3, {n}, at::kLong);
+  data::Batch g;
+  g.input_ids = at::randint(1, testing::kVocab, {n, kTextLength}, at::kLong);
+  g.attention_mask = at::ones({n, kTextLength}, at::kLong);
+  g.input_ids[0].narrow(0, kTextLength - 2, 2).fill_(0);
+  g.attention_mask[0].narrow(0, kTextLength - 2, 2).fill_(0);
+  const int64_t side = testing::kImageSide;
+  g.pixels = at::randn({n, 3, side, side}, at::kDouble);
+  g.pixel_mask = at::ones({n, side, side}, at::kLong);
+  g.labels = at::randint(0, 3, {n}, at::kLong);
+  g.relation = at::full({n}, -1, at::kLong);
+  g.global_row = at::arange(n, at::kLong);
+  g.sample_index = at::arange(n, at::kLong);
+  for (int64_t i = 0; i < n; ++i) g.post_ids.push_back(std::to_string(i));
+  g.global_batch_size = n;
   if (n < kGlobalBatch) return g;
-  g.xt[5].copy_(g.xt[1]);
-  g.xi[6].copy_(g.xi[2]);
+  g.input_ids[5].copy_(g.input_ids[1]);
+  g.attention_mask[5].copy_(g.attention_mask[1]);
+  g.pixels[6].copy_(g.pixels[2]);
   return g;
 }
 
-GlobalBatch slice(const GlobalBatch& g, int64_t offset, int64_t b) {
-  return {g.xt.narrow(0, offset, b).clone(), g.xi.narrow(0, offset, b).clone(),
-          g.y.narrow(0, offset, b).clone()};
+/// Rows [offset, offset + b) of the global batch: what the loader gives that rank.
+data::Batch slice(const data::Batch& g, int64_t offset, int64_t b) {
+  data::Batch s;
+  for (auto [to, from] : {std::pair{&s.input_ids, &g.input_ids},
+                          {&s.attention_mask, &g.attention_mask},
+                          {&s.pixels, &g.pixels},
+                          {&s.pixel_mask, &g.pixel_mask},
+                          {&s.labels, &g.labels},
+                          {&s.relation, &g.relation},
+                          {&s.global_row, &g.global_row},
+                          {&s.sample_index, &g.sample_index}})
+    *to = from->narrow(0, offset, b).clone();
+  s.post_ids.assign(g.post_ids.begin() + offset, g.post_ids.begin() + offset + b);
+  s.global_batch_size = g.global_batch_size;
+  s.row_offset = offset;
+  return s;
+}
+
+/// The objective of these tests: 0.8 CE + 0.1 ITC + 0.1 ITM with hard negatives.
+train::JointLossOptions objective() {
+  train::JointLossOptions o;
+  o.weights = LossWeights{0.8, 0.1, 0.1};
+  o.itm_mode = ItmMode::kHard;
+  o.ce_norm = CeNorm::kBatch;
+  o.hard_eps = 1e-4;
+  o.sampling_seed = kSeed;
+  o.pad_id = 0;
+  return o;
 }
 
 struct StepOut {
@@ -54,30 +90,19 @@ struct StepOut {
   loss::ItmPlan plan;
 };
 
-/// One training step of CE + ITC + ITM(hard) on this rank's batch, then sync and SGD.
-StepOut train_step(TwoTower& m, const GlobalBatch& local, dist::Communicator& comm,
+/// One training step on this rank's batch with the trainer's joint_loss, then sync and SGD.
+StepOut train_step(TwoTower& m, const data::Batch& local, dist::Communicator& comm,
                    dist::GradSync* sync, int64_t step) {
   m.clear_grads();
-  at::Tensor class_weights = loss::balanced_class_weights({5, 2, 3});
-  auto enc = m.encode(local.xt, local.xi);
-  at::Tensor ce = loss::cross_entropy(m.classify(enc.fused), local.y, class_weights,
-                                      loss::CeNorm::kBatch, comm);
-  loss::ItcResult itc = loss::itc_loss(enc.itc_text, enc.itc_image, m.logit_scale(), comm);
-  loss::RowKeys keys{loss::row_keys(local.xt), loss::row_keys(local.xi), at::Tensor()};
-  loss::ItmPlan plan = loss::plan_itm_hard(itc, keys, {kSeed, step}, 1e-4, comm);
-  // As the trainer does: gather the inputs (no gradient) and re-encode the pairs locally.
-  at::Tensor xt_all = dist::all_gather_no_grad(local.xt, comm);
-  at::Tensor xi_all = dist::all_gather_no_grad(local.xi, comm);
-  at::Tensor itm_logits =
-      m.itm_logits(xt_all.index_select(0, plan.text_rows), xi_all.index_select(0, plan.image_rows));
-  at::Tensor itm = loss::itm_loss(itm_logits, plan.labels, comm);
-  at::Tensor total = 0.8 * ce + 0.1 * itc.loss + 0.1 * itm;
-  total.backward();
+  train::LossModel lm{m, m.logit_scale(), loss::balanced_class_weights({5, 2, 3}),
+                      c10::Device(c10::kCPU)};
+  train::StepLosses l = train::joint_loss(lm, local, step, objective(), comm);
+  l.total.backward();
   if (sync != nullptr) sync->finish();
   m.sgd_step(0.5);
-  at::Tensor value = total.detach().reshape({1}).clone();
+  at::Tensor value = l.total.detach().reshape({1}).clone();
   comm.all_reduce(value, dist::ReduceOp::kAvg);
-  return {value.item<double>(), plan};
+  return {value.item<double>(), l.itm_plan};
 }
 
 double rel_diff(const at::Tensor& a, const at::Tensor& b) {
@@ -89,7 +114,7 @@ class Equivalence : public ::testing::Test {
  protected:
   void SetUp() override {
     DistOptions o;
-    o.backend = "mpi";
+    o.backend = CommBackend::kMpi;
     o.timeout_s = 60;
     o.bucket_mb = 0.0005;  // a few hundred bytes: several buckets even for this small model
     comm_ = dist::make_communicator(o, false, testing::mpi_topology());
@@ -115,7 +140,7 @@ TEST_F(Equivalence, RanksTrainLikeOneProcessOnTheGlobalBatch) {
     EXPECT_GT(sync.num_buckets(), 1);
   }
   for (int64_t step = 0; step < 4; ++step) {
-    GlobalBatch g = global_batch(step);
+    data::Batch g = global_batch(step);
     StepOut ref = train_step(*reference, g, *local_, nullptr, step);
     StepOut got = train_step(*model, slice(g, offset_, b_), *comm_, &sync, step);
     EXPECT_LE(std::abs(got.loss - ref.loss) / std::abs(ref.loss), kTol)
@@ -155,7 +180,7 @@ TEST_F(Equivalence, UnequalShardsStillMatchOneProcess) {
   auto model = make_two_tower(kSeed);
   dist::GradSync sync(*model, comm_, options_);
   for (int64_t step = 0; step < 3; ++step) {
-    GlobalBatch g = global_batch(step, n);
+    data::Batch g = global_batch(step, n);
     StepOut ref = train_step(*reference, g, *local_, nullptr, step);
     StepOut got = train_step(*model, slice(g, offset, rows(comm_->rank())), *comm_, &sync, step);
     EXPECT_LE(std::abs(got.loss - ref.loss) / std::abs(ref.loss), kTol) << "step " << step;
@@ -222,10 +247,10 @@ at::Tensor itc_variant(Variant v, const at::Tensor& text, const at::Tensor& imag
 }
 
 /// Gradients of the ITC loss after gradient averaging, by parameter name (defined ones only).
-std::map<std::string, at::Tensor> itc_grads(TwoTower& m, const GlobalBatch& batch, Variant v,
+std::map<std::string, at::Tensor> itc_grads(TwoTower& m, const data::Batch& batch, Variant v,
                                             dist::Communicator& comm, dist::GradSync* sync) {
   m.clear_grads();
-  auto enc = m.encode(batch.xt, batch.xi);
+  model::Encoded enc = m.encode(train::to_model_input(batch, c10::Device(c10::kCPU)));
   itc_variant(v, enc.itc_text, enc.itc_image, m.logit_scale(), comm).backward();
   if (sync != nullptr) sync->finish();
   std::map<std::string, at::Tensor> out;
@@ -239,11 +264,11 @@ TEST_F(Equivalence, OnlyTheExactCombinationsOfTheTableMatchOneProcess) {
   auto reference = make_two_tower(kSeed);
   auto model = make_two_tower(kSeed);
   dist::GradSync sync(*model, comm_, options_);
-  GlobalBatch g = global_batch(0);
+  data::Batch g = global_batch(0);
   auto ref = itc_grads(*reference, g, Variant::kLocalSum, *local_, nullptr);
   ASSERT_EQ(ref.size(), 7u);  // the towers, the projections and the logit scale
   ASSERT_EQ(ref.count("cls.weight"), 0u);
-  GlobalBatch mine = slice(g, offset_, b_);
+  data::Batch mine = slice(g, offset_, b_);
   auto worst = [&](const std::map<std::string, at::Tensor>& got, double factor) {
     EXPECT_EQ(got.size(), ref.size());
     double d = 0;
@@ -277,8 +302,9 @@ TEST_F(Equivalence, HardPlanIsTheSameAtAnyWorldSizeAndMasksDuplicates) {
   // Random similarities with duplicates: row 5 = row 1 (text), row 6 = row 2 (image).
   at::manual_seed(3);
   at::Tensor sim = at::randn({kGlobalBatch, kGlobalBatch}, at::kDouble) * 5;
-  GlobalBatch g = global_batch(0);
-  at::Tensor tk = loss::row_keys(g.xt), ik = loss::row_keys(g.xi);
+  data::Batch g = global_batch(0);
+  at::Tensor tk = loss::text_keys(g.input_ids, g.attention_mask);
+  at::Tensor ik = loss::image_keys(g.pixels, g.pixel_mask);
   for (int64_t step = 0; step < 20; ++step) {
     loss::ItmPlan full = loss::plan_itm_hard(sim, sim.t().contiguous(), 0, {tk, ik, at::Tensor()},
                                              {kSeed, step}, 1e-4, *local_);

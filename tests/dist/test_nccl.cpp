@@ -24,7 +24,7 @@ class Nccl : public ::testing::Test {
                    << " visible)";
     }
     DistOptions o;
-    o.backend = "auto";
+    o.backend = CommBackend::kAuto;
     o.timeout_s = 60;
     comm_ = make_communicator(o, true, topology);
   }

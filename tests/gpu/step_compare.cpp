@@ -27,7 +27,7 @@ struct CpuBatch {
 
 /// Texts of different lengths (padded), two rows that repeat another row's text or image (the
 /// hard-ITM duplicate masking takes part), and for `padded_images` images of three sizes.
-CpuBatch make_batch(const StepCase& c, const model::ModelConfig& cfg, at::ScalarType dtype) {
+CpuBatch make_batch(const StepCase& c, const model::ModelArchitecture& cfg, at::ScalarType dtype) {
   const bool vilt = c.model == "vilt";
   const int64_t vocab = vilt ? cfg.vilt.vocab_size : cfg.text.vocab_size;
   const int64_t length = std::min<int64_t>(
@@ -122,8 +122,8 @@ void compare_named(const Named& got, const Named& want, const std::string& kind,
 StepResult run_step(const StepCase& c, c10::Device device, dist::Communicator& comm) {
   at::manual_seed(c.seed);
   ModelOptions o;
-  o.name = c.model;
-  o.preset = c.preset;
+  o.name = parse_option<ModelKind>("model.name", c.model);
+  o.preset = parse_option<ModelPreset>("model.preset", c.preset);
   o.dropout = 0;
   o.encoder_dropout = 0;
   auto model = model::make_model(o, 3);
@@ -133,7 +133,7 @@ StepResult run_step(const StepCase& c, c10::Device device, dist::Communicator& c
   at::Tensor scale = at::full({}, std::log(1 / 0.07), at::TensorOptions(c.dtype))
                          .to(device)
                          .set_requires_grad(true);
-  const CpuBatch batch = make_batch(c, model::preset_config(c.model, c.preset), c.dtype);
+  const CpuBatch batch = make_batch(c, model::preset_config(o.name, o.preset), c.dtype);
   const int64_t b = c.batch;
   const bool hard = c.itm == loss::ItmMode::kHard;
 

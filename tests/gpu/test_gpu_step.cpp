@@ -29,7 +29,7 @@ class GpuStep : public ::testing::Test {
                    << ", GPUs: " << dist::cuda_device_count() << ")";
     }
     DistOptions o;
-    o.backend = "nccl";
+    o.backend = CommBackend::kNccl;
     o.timeout_s = 120;
     gpu_ = dist::make_communicator(o, true, dist::Topology{});  // world 1, no MPI
     cpu_ = dist::make_local_communicator();

@@ -28,7 +28,7 @@ PreprocessOptions preprocess_options(const std::string& dataset, const std::file
                                      const std::filesystem::path& out,
                                      const std::filesystem::path& model) {
   PreprocessOptions o;
-  o.dataset = dataset;
+  o.dataset = parse_option<DatasetKind>("dataset", dataset);
   o.raw = raw.string();
   o.out = out.string();
   o.model = model.string();

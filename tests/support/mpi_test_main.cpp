@@ -15,7 +15,7 @@ const mmaux::dist::Topology& mmaux::testing::mpi_topology() { return g_topology;
 
 std::shared_ptr<mmaux::dist::Communicator> mmaux::testing::mpi_test_communicator(double timeout_s) {
   mmaux::DistOptions options;
-  options.backend = "mpi";
+  options.backend = mmaux::CommBackend::kMpi;
   options.timeout_s = timeout_s;
   return mmaux::dist::make_communicator(options, false, g_topology);
 }

@@ -52,13 +52,4 @@ static std::filesystem::path env_path(const char* name) {
 std::filesystem::path source_dir() { return env_path("MMAUX_SOURCE_DIR"); }
 std::filesystem::path binary_dir() { return env_path("MMAUX_BINARY_DIR"); }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
 }  // namespace mmaux::testing

@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tests: temporary directories and file fixtures.
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -28,7 +29,16 @@ std::string read_file(const std::filesystem::path& path);
 std::filesystem::path source_dir();
 /// The build tree (MMAUX_BINARY_DIR, set by ctest).
 std::filesystem::path binary_dir();
-/// The message of the exception `f` throws, or "<no exception>".
-std::string message_of(const std::function<void()>& f);
+/// The message of the `E` (any std::exception by default) that `f` throws, or "<no exception>"
+/// when it throws none.
+template <typename E = std::exception>
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
 
 }  // namespace mmaux::testing

@@ -1,7 +1,20 @@
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 
+#include "mmaux/config/enum_names.h"
+
 namespace mmaux {
+
+/// `mmaux preprocess --dataset`: the layout of the raw files (one reader per data set).
+enum class DatasetKind { kTir, kMvsa, kMhp, kMsd, kMicd, kCsv };
+template <>
+struct EnumNames<DatasetKind> {
+  static constexpr EnumName<DatasetKind> table[] = {
+      {DatasetKind::kTir, "tir"}, {DatasetKind::kMvsa, "mvsa"}, {DatasetKind::kMhp, "mhp"},
+      {DatasetKind::kMsd, "msd"}, {DatasetKind::kMicd, "micd"}, {DatasetKind::kCsv, "csv"}};
+};
 /// [data] section: where the preprocessed shards are and how batches are drawn.
 struct DataOptions {
   std::string dir;           ///< directory holding manifest.json and the shards
@@ -29,18 +42,21 @@ struct SynthOptions {
 
 /// Options of `mmaux preprocess`.
 struct PreprocessOptions {
-  std::string dataset;                 ///< tir | mvsa | mhp | msd | micd | csv
+  std::optional<DatasetKind> dataset;  ///< tir | mvsa | mhp | msd | micd | csv (required)
   std::string raw;                     ///< directory of the raw files as distributed
   std::string out;                     ///< output directory for shards, manifest and skip report
   std::string model;                   ///< model directory (tokenizer files, config.json)
   std::string image_preset = "";       ///< "" = from the model directory's config
   std::string csv_file = "posts.csv";  ///< csv layout: file name under --raw
   std::string image_template = "images/{post_id}.jpg";  ///< csv layout: image path template
-  unsigned seed = 42;                                   ///< seed of random splits
+  std::string classes = "";  ///< csv layout: the label set "a,b,c" ("" = inferred from labels)
+  unsigned seed = 42;        ///< seed of random splits
   std::string split_fractions = "0.8,0.1,0.1";
   int shard_size = 1024;  ///< posts per shard
-  int threads = 0;        ///< 0 = all cores
+  int threads = 0;        ///< 0 = all cores (under mpirun/srun: cores / ranks on the node)
   double max_skip_fraction = 0.05;
+  int64_t max_image_pixels = 89478485;          ///< PIL's limit; 0 = none
+  int64_t max_image_bytes = int64_t(64) << 20;  ///< image file size limit; 0 = none
   bool force = false;
 };
 }  // namespace mmaux

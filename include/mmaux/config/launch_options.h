@@ -1,7 +1,25 @@
 #pragma once
 #include <string>
 
+#include "mmaux/config/enum_names.h"
+
 namespace mmaux {
+
+/// `mmaux aggregate --metric`: the test score of the LaTeX table and the figure.
+enum class ReportMetric { kMacroF1, kWeightedF1 };
+template <>
+struct EnumNames<ReportMetric> {
+  static constexpr EnumName<ReportMetric> table[] = {{ReportMetric::kMacroF1, "macro_f1"},
+                                                     {ReportMetric::kWeightedF1, "weighted_f1"}};
+};
+
+/// `mmaux aggregate --figure`: the figure's file format, or none.
+enum class FigureFormat { kPng, kSvg, kNone };
+template <>
+struct EnumNames<FigureFormat> {
+  static constexpr EnumName<FigureFormat> table[] = {
+      {FigureFormat::kPng, "png"}, {FigureFormat::kSvg, "svg"}, {FigureFormat::kNone, "none"}};
+};
 /// Options of `mmaux sweep`.
 struct SweepOptions {
   std::string spec;      ///< sweep INI file
@@ -15,8 +33,8 @@ struct SweepOptions {
 /// Options of `mmaux aggregate`.
 struct AggregateOptions {
   std::string runs_dir;
-  std::string out;                  ///< "" = RUNS_DIR/aggregate
-  std::string metric = "macro_f1";  ///< metric of the LaTeX table and the figure
-  std::string figure = "png";       ///< png | svg | none
+  std::string out;                               ///< "" = RUNS_DIR/aggregate
+  ReportMetric metric = ReportMetric::kMacroF1;  ///< metric of the LaTeX table and the figure
+  FigureFormat figure = FigureFormat::kPng;      ///< png | svg | none
 };
 }  // namespace mmaux

@@ -1,7 +1,51 @@
 #pragma once
 #include <string>
 
+#include "mmaux/config/enum_names.h"
+
 namespace mmaux {
+
+/// train.schedule: the learning rate after warmup.
+enum class Schedule { kConstant, kLinear, kCosine };
+template <>
+struct EnumNames<Schedule> {
+  static constexpr EnumName<Schedule> table[] = {{Schedule::kConstant, "constant"},
+                                                 {Schedule::kLinear, "linear"},
+                                                 {Schedule::kCosine, "cosine"}};
+};
+
+/// train.select-metric: the validation score that picks the best epoch (kLoss: the lowest
+/// validation loss).
+enum class SelectMetric { kMacroF1, kWeightedF1, kAccuracy, kLoss };
+template <>
+struct EnumNames<SelectMetric> {
+  static constexpr EnumName<SelectMetric> table[] = {{SelectMetric::kMacroF1, "macro_f1"},
+                                                     {SelectMetric::kWeightedF1, "weighted_f1"},
+                                                     {SelectMetric::kAccuracy, "accuracy"},
+                                                     {SelectMetric::kLoss, "loss"}};
+};
+
+/// train.device. kAuto: CUDA when a GPU and a CUDA libtorch are present, else the CPU.
+enum class DeviceChoice { kAuto, kCpu, kCuda };
+template <>
+struct EnumNames<DeviceChoice> {
+  static constexpr EnumName<DeviceChoice> table[] = {
+      {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"}, {DeviceChoice::kCuda, "cuda"}};
+};
+
+/// train.resume: "none", "auto" (the newest valid checkpoint under train.out) or a checkpoint
+/// directory.
+struct ResumeFrom {
+  enum class Mode { kNone, kAuto, kPath };
+  Mode mode = Mode::kNone;
+  std::string path;  ///< kPath only
+
+  /// "none" | "auto" | any other text: a path. Throws ConfigError for "".
+  static ResumeFrom parse(const std::string& text);
+  /// The option text parse() reads back.
+  std::string text() const;
+};
+
 /// [train] section.
 struct TrainOptions {
   std::string out = "runs/run";  ///< run directory: checkpoints, metrics.jsonl, results.json
@@ -10,30 +54,30 @@ struct TrainOptions {
   long max_steps = 0;  ///< stop after this many optimizer steps (0 = epochs only)
   double lr = 1e-5;
   double weight_decay = 2.5e-4;
-  bool decay_norm_and_bias = false;   ///< paper: true (decay on every parameter)
-  std::string schedule = "constant";  ///< constant | linear | cosine
-  double warmup = 0;                  ///< warmup steps (>= 1) or fraction of all steps (< 1)
-  double clip_norm = 0;               ///< 0 = no clipping
-  int accumulate = 1;                 ///< micro-batches per optimizer step
-  bool paper = false;                 ///< paper mode: one group, constant lr, decay everywhere
-  std::string select_metric = "macro_f1";
+  bool decay_norm_and_bias = false;         ///< paper: true (decay on every parameter)
+  Schedule schedule = Schedule::kConstant;  ///< constant | linear | cosine
+  double warmup = 0;                        ///< warmup steps (>= 1) or fraction of all steps (< 1)
+  double clip_norm = 0;                     ///< 0 = no clipping
+  int accumulate = 1;                       ///< micro-batches per optimizer step
+  bool paper = false;  ///< paper mode: one group, constant lr, decay everywhere
+  SelectMetric select_metric = SelectMetric::kMacroF1;
   long checkpoint_every = 0;  ///< steps between checkpoints (0 = epoch ends only)
   int keep_last = 2;
-  std::string resume = "none";  ///< none | auto | PATH
-  int max_bad_steps = 5;        ///< non-finite steps in a row before aborting
+  ResumeFrom resume;      ///< none | auto | PATH
+  int max_bad_steps = 5;  ///< non-finite steps in a row before aborting
   long log_every = 10;
   bool bf16 = false;  ///< bf16 autocast on GPU
   /// Testing aid: from this step on (>= 1), rank 0's loss is made non-finite, to exercise the
   /// skip-and-abort path end to end (0 = off).
   long inject_nonfinite_from = 0;
-  std::string device = "auto";  ///< auto | cpu | cuda
+  DeviceChoice device = DeviceChoice::kAuto;  ///< auto | cpu | cuda
 };
 
 /// Options of `mmaux eval`.
 struct EvalOptions {
-  std::string checkpoint;  ///< checkpoint directory
-  std::string split = "test";
-  std::string out;  ///< predictions CSV ("" = CHECKPOINT/predictions_SPLIT.csv)
+  std::string checkpoint;      ///< checkpoint directory
+  std::string split = "test";  ///< a split of the data set (train | validation | test)
+  std::string out;             ///< predictions CSV ("" = CHECKPOINT/predictions_SPLIT.csv)
 };
 
 }  // namespace mmaux

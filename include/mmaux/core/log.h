@@ -12,9 +12,6 @@ namespace mmaux {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
-/// Parses "debug" | "info" | "warn" | "error"; throws ConfigError naming the value otherwise.
-LogLevel parse_log_level(std::string_view text);
-
 struct LogConfig {
   LogLevel level = LogLevel::kInfo;
   bool all_ranks = false;  ///< info/debug from every rank, not only rank 0

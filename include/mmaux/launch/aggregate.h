@@ -6,14 +6,20 @@
 /// t-test. Runs without results (failed, interrupted, never started) are listed per group.
 ///
 /// Grouping key: a run directory written by `mmaux sweep` has run.json; its options without
-/// train.seed are the key. A directory with only results.json is keyed by its "config" without
-/// the seed and without bookkeeping options (train.out, train.resume, log.*, dist.* and loader
-/// settings), so runs made by hand group the same way.
+/// train.seed are the key. A directory with only results.json is keyed by the options its
+/// "trajectory_keys" names (those that change the result, as the option table declares them)
+/// without train.seed, plus the data's fingerprint, so runs made by hand group the same way
+/// wherever their data and run directories are. results.json files written before
+/// trajectory_keys existed are keyed by their "config" without the seed and the bookkeeping
+/// options of that time (train.out, train.resume, train.log-every, train.keep-last,
+/// train.checkpoint-every, train.device, log.*, dist.*, data.prefetch, data.loader-threads).
 
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "mmaux/config/launch_options.h"
 
 namespace mmaux::launch {
 
@@ -79,21 +85,20 @@ struct Aggregate {
 /// hidden directories skipped). Throws DataError when there is none.
 Aggregate collect_runs(const std::filesystem::path& runs_dir);
 
-/// `metric` is "macro_f1" or "weighted_f1" where a single metric is shown.
 std::string format_terminal(const Aggregate& a);
 std::string format_markdown(const Aggregate& a);
 std::string format_csv(const Aggregate& a);
 /// Test macro F1 per image-text relation and setting (mean ± std over seeds); "" when no run
 /// recorded relations.
 std::string format_relations(const Aggregate& a);
-std::string format_latex(const Aggregate& a, const std::string& metric);
+/// The test `metric` per model × loss setting (rows) and data set (columns).
+std::string format_latex(const Aggregate& a, ReportMetric metric);
 
 /// Writes aggregate.md, aggregate.csv, aggregate.tex, figure.dat and figure.gp into `out_dir`
-/// and draws figure.png or figure.svg (`figure`: png | svg | none) with gnuplot. Returns the
+/// and draws figure.png or figure.svg (unless `figure` is kNone) with gnuplot. Returns the
 /// files written; a figure that could not be drawn is reported with a warning, not an error.
 std::vector<std::filesystem::path> write_aggregate(const Aggregate& a,
                                                    const std::filesystem::path& out_dir,
-                                                   const std::string& metric,
-                                                   const std::string& figure);
+                                                   ReportMetric metric, FigureFormat figure);
 
 }  // namespace mmaux::launch

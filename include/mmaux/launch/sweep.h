@@ -33,13 +33,30 @@
 #include <utility>
 #include <vector>
 
+#include "mmaux/config/enum_names.h"
+
+namespace mmaux::launch {
+
+/// Which built-in batch template a sweep's jobs use ([slurm] node).
+enum class SlurmNode { kCpu, kGpu };
+
+}  // namespace mmaux::launch
+
+namespace mmaux {
+template <>
+struct EnumNames<launch::SlurmNode> {
+  static constexpr EnumName<launch::SlurmNode> table[] = {{launch::SlurmNode::kCpu, "cpu"},
+                                                          {launch::SlurmNode::kGpu, "gpu"}};
+};
+}  // namespace mmaux
+
 namespace mmaux::launch {
 
 /// [slurm] section: resources and preemption of the job array.
 struct SlurmSettings {
-  std::string node = "cpu";   ///< cpu | gpu: which built-in batch template
-  std::string template_file;  ///< a batch template of one's own ("" = the built-in one)
-  std::string partition;      ///< "" = the cluster's default
+  SlurmNode node = SlurmNode::kCpu;  ///< cpu | gpu: which built-in batch template
+  std::string template_file;         ///< a batch template of one's own ("" = the built-in one)
+  std::string partition;             ///< "" = the cluster's default
   std::string account;
   std::string qos;
   std::string time = "01:00:00";
@@ -139,7 +156,7 @@ std::string render_batch_script(const SweepSpec& spec, int ranks, int tasks,
                                 const std::filesystem::path& workdir);
 
 /// The built-in batch templates (cluster/sbatch-cpu.sh.in and cluster/sbatch-gpu.sh.in).
-const std::string& builtin_batch_template(const std::string& node);
+const std::string& builtin_batch_template(SlurmNode node);
 
 /// The plan as a table: id, state, log path of failed runs.
 std::string format_plan(const std::vector<RunPlan>& runs, const std::vector<RunStatus>& status);

@@ -10,9 +10,9 @@
 /// global batch choose the same pairs. All draws of a call are made at once on the device (no
 /// host synchronisation per row).
 ///
-/// A plan names rows of the GLOBAL batch. The trainer gathers the token ids / pixels of those
-/// rows from all ranks (all_gather_no_grad), runs the model's ITM pass on the pairs, and takes
-/// itm_loss over the plan's labels.
+/// A plan names rows of the GLOBAL batch. The trainer's joint_loss gathers the token ids / pixels
+/// of every rank's rows (all_gather_padded: texts and images may be padded differently on each
+/// rank), runs the model's ITM pass on the pairs, and takes itm_loss over the plan's labels.
 
 #include <ATen/Tensor.h>
 #include <c10/core/Device.h>
@@ -20,15 +20,14 @@
 #include <cstdint>
 #include <string>
 
+#include "mmaux/config/loss_options.h"
 #include "mmaux/dist/communicator.h"
 #include "mmaux/loss/itc.h"
 
 namespace mmaux::loss {
 
-enum class ItmMode { kRandom, kHard };
-
-/// "random" | "hard" (LossOptions::itm_mode); throws ConfigError otherwise.
-ItmMode parse_itm_mode(const std::string& text);
+/// kRandom: plan_itm_random; kHard: plan_itm_hard (LossOptions::itm_mode).
+using mmaux::ItmMode;
 
 /// Identifies one draw: the training seed and the optimizer step (or any counter that every rank
 /// advances identically).

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "mmaux/config/model_options.h"
+
 namespace mmaux::model {
 
 /// A BERT-family text encoder (BERT, RoBERTa, XLM-R / Bernice). Field names as in Hugging Face's
@@ -27,6 +29,27 @@ struct TextConfig {
   bool roberta_positions() const;
 };
 
+/// How ViT position embeddings are resized for images of another size than image_size.
+enum class PositionInterpolation {
+  kSize,         ///< transformers >= 4.45: bicubic to the target patch grid
+  kScaleFactor,  ///< transformers <= 4.44 (the paper's 4.25.1): bicubic with scale factors
+                 ///< (grid + 0.1) / sqrt(N), as DINO wrote it
+};
+
+}  // namespace mmaux::model
+
+namespace mmaux {
+/// The config.json spellings of PositionInterpolation (those of model.vit-interpolation).
+template <>
+struct EnumNames<model::PositionInterpolation> {
+  static constexpr EnumName<model::PositionInterpolation> table[] = {
+      {model::PositionInterpolation::kSize, "size"},
+      {model::PositionInterpolation::kScaleFactor, "scale-factor"}};
+};
+}  // namespace mmaux
+
+namespace mmaux::model {
+
 /// A ViT image encoder (Hugging Face ViTConfig).
 struct VisionConfig {
   int64_t hidden_size = 768;
@@ -40,6 +63,9 @@ struct VisionConfig {
   double hidden_dropout_prob = 0.0;
   double attention_probs_dropout_prob = 0.0;
   bool qkv_bias = true;
+  /// config.json key "mmaux_position_interpolation", named as in EnumNames (absent in Hugging
+  /// Face files: kSize); model.vit-interpolation overrides it unless auto.
+  PositionInterpolation interpolation = PositionInterpolation::kSize;
 };
 
 /// ViLT (Hugging Face ViltConfig): one transformer over [text ; image].
@@ -61,25 +87,22 @@ struct ViltConfig {
   bool qkv_bias = true;
 };
 
-/// Everything needed to build one multimodal model.
-struct ModelConfig {
-  std::string kind = "ber-vit-concat";  ///< ber-vit-concat | ber-vit-att | vilt
-  TextConfig text;                      ///< dual stream only
-  VisionConfig vision;                  ///< dual stream only
-  ViltConfig vilt;                      ///< vilt only
-  int64_t projection_dim = 512;         ///< dual stream ITC projections (bias-free)
+/// Everything needed to build one multimodal model: the architecture that ModelOptions (the
+/// user's [model] section) resolves to, and what a saved model's config.json records.
+struct ModelArchitecture {
+  ModelKind kind = ModelKind::kBerVitConcat;
+  TextConfig text;               ///< dual stream only
+  VisionConfig vision;           ///< dual stream only
+  ViltConfig vilt;               ///< vilt only
+  int64_t projection_dim = 512;  ///< dual stream ITC projections (bias-free)
   int64_t num_classes = 2;
   double classifier_dropout = 0.05;
 };
 
-/// The preset `name` (tiny | small | ber-vit-base | vilt-b32) for model `kind`. Dual-stream kinds
-/// get text + vision, vilt gets vilt; presets are defined for every kind (ber-vit-base used with
-/// vilt gives a ViLT-B/32 shape, vilt-b32 with a dual-stream kind gives the base towers). Throws
-/// ConfigError for an unknown preset or kind.
-ModelConfig preset_config(const std::string& kind, const std::string& name);
-
-/// The preset names, in order of size.
-const char* const* preset_names();
+/// The preset `preset` for model `kind`. Dual-stream kinds get text + vision, vilt gets vilt;
+/// presets are defined for every kind (ber-vit-base used with vilt gives a ViLT-B/32 shape,
+/// vilt-b32 with a dual-stream kind gives the base towers).
+ModelArchitecture preset_config(ModelKind kind, ModelPreset preset);
 
 /// Parses a Hugging Face BERT/RoBERTa config.json text over `base` (missing keys keep base's
 /// values). Throws DataError naming `origin` on malformed JSON or bad values.
@@ -96,19 +119,19 @@ ViltConfig parse_vilt_config(const std::string& json_text, const ViltConfig& bas
 std::string text_config_json(const TextConfig& c);
 std::string vision_config_json(const VisionConfig& c);
 std::string vilt_config_json(const ViltConfig& c);
-/// The whole model: {"mmaux_model": kind, "num_classes", ..., "text_config", "vision_config"}
+/// The whole model: {"mmaux_model": kind name, "num_classes", ..., "text_config", "vision_config"}
 /// or {"mmaux_model": "vilt", ..., "vilt_config"}.
-std::string model_config_json(const ModelConfig& c);
+std::string model_config_json(const ModelArchitecture& c);
 /// Inverse of model_config_json. Throws DataError naming `origin`.
-ModelConfig parse_model_config(const std::string& json_text, const std::string& origin);
+ModelArchitecture parse_model_config(const std::string& json_text, const std::string& origin);
 
 /// Forward FLOPs per sample (2 × multiply-adds of the matmuls and the patch convolution;
 /// element-wise work not counted) for text length `text_length` at the config's image size. Forward
 /// + backward is about 3× this.
-double forward_flops(const ModelConfig& c, int64_t text_length);
+double forward_flops(const ModelArchitecture& c, int64_t text_length);
 
 /// Checks the invariants (positive sizes, hidden divisible by heads, image divisible by patch);
 /// throws ConfigError naming the field.
-void validate(const ModelConfig& c);
+void validate(const ModelArchitecture& c);
 
 }  // namespace mmaux::model

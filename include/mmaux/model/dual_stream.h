@@ -29,16 +29,16 @@ namespace mmaux::model {
 class DualStreamModel : public MultimodalModel {
  public:
   /// config.kind is ber-vit-concat or ber-vit-att.
-  DualStreamModel(const ModelConfig& config, const ModelOptions& options);
+  DualStreamModel(const ModelArchitecture& config, const ModelOptions& options);
 
   Encoded encode(const ModelInput& input) override;
   at::Tensor classify(const at::Tensor& fused) override;
   at::Tensor itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) override;
   int num_classes() const override { return static_cast<int>(config_.num_classes); }
-  std::string kind() const override { return config_.kind; }
+  ModelKind kind() const override { return config_.kind; }
   std::string config_json() const override;
 
-  const ModelConfig& config() const { return config_; }
+  const ModelArchitecture& config() const { return config_; }
   TextEncoder& text() { return *text_; }
   VisionEncoder& image() { return *image_; }
   std::shared_ptr<const TextEncoder> text_module() const { return text_; }
@@ -48,7 +48,7 @@ class DualStreamModel : public MultimodalModel {
   at::Tensor fuse(const EncoderOutput& text, const at::Tensor& image_states,
                   const at::Tensor& image_pooled, const at::Tensor& image_mask);
 
-  ModelConfig config_;
+  ModelArchitecture config_;
   ModelOptions options_;
   std::shared_ptr<TextEncoder> text_;
   std::shared_ptr<VisionEncoder> image_;

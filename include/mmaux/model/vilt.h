@@ -37,9 +37,11 @@ class ViltBackbone : public torch::nn::Module {
     int64_t text_length = 0;       ///< L: the image [CLS] sits at position L
   };
   /// input_ids, attention_mask int64 [b, L]; pixels [b, C, H, W] with H, W multiples of the patch
-  /// size; pixel_mask int64 [b, H, W] (undefined: all real).
+  /// size; pixel_mask int64 [b, H, W] (undefined: all real); token_type_ids int64 [b, L] or
+  /// undefined (all 0).
   Output forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                 const at::Tensor& pixels, const at::Tensor& pixel_mask);
+                 const at::Tensor& pixels, const at::Tensor& pixel_mask,
+                 const at::Tensor& token_type_ids = {});
   const ViltConfig& config() const { return config_; }
   /// The text embeddings (what freeze-text freezes).
   torch::nn::Module& text_embeddings() { return *text_embeddings_; }
@@ -67,20 +69,20 @@ class ViltBackbone : public torch::nn::Module {
 /// transformer is shared); image_cache is always undefined (every ITM pass is a full pass).
 class ViltModel : public MultimodalModel {
  public:
-  ViltModel(const ModelConfig& config, const ModelOptions& options);
+  ViltModel(const ModelArchitecture& config, const ModelOptions& options);
 
   Encoded encode(const ModelInput& input) override;
   at::Tensor classify(const at::Tensor& fused) override;
   at::Tensor itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) override;
   int num_classes() const override { return static_cast<int>(config_.num_classes); }
-  std::string kind() const override { return "vilt"; }
+  ModelKind kind() const override { return ModelKind::kVilt; }
   std::string config_json() const override;
 
-  const ModelConfig& config() const { return config_; }
+  const ModelArchitecture& config() const { return config_; }
   ViltBackbone& backbone() { return *vilt_; }
 
  private:
-  ModelConfig config_;
+  ModelArchitecture config_;
   std::shared_ptr<ViltBackbone> vilt_;
   torch::nn::Linear classifier_{nullptr}, itm_head_{nullptr};
 };

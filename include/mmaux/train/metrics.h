@@ -10,6 +10,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "mmaux/config/train_options.h"
+
 namespace mmaux::train {
 
 struct ClassScores {
@@ -54,7 +56,15 @@ class ConfusionMatrix {
 ///  "confusion":[[..]]}
 nlohmann::json metrics_to_json(const Metrics& m, const std::vector<std::string>& class_names);
 
-/// The named scalar metric ("macro_f1", "weighted_f1", "accuracy"); throws for other names.
-double metric_value(const Metrics& m, const std::string& name);
+/// Inverse of metrics_to_json for a record read back: scalars the record lacks are NaN (count 0);
+/// per_class comes in the record's (alphabetical) order, with its names appended to
+/// `class_names`; the confusion matrix keeps the record's class-index order. Throws DataError
+/// naming `what` when `j` is not an object or a field has the wrong type.
+Metrics metrics_from_json(const nlohmann::json& j, std::vector<std::string>& class_names,
+                          const std::string& what);
+
+/// The scalar metric kMacroF1, kWeightedF1 or kAccuracy. kLoss is no metric of the confusion
+/// matrix: InternalError.
+double metric_value(const Metrics& m, SelectMetric metric);
 
 }  // namespace mmaux::train

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "mmaux/config/train_options.h"
+
 namespace mmaux::train {
 
 struct AdamWOptions {
@@ -73,7 +75,6 @@ std::vector<ParamGroup> make_param_groups(
 /// >= 1, else that fraction of total_steps; lr rises linearly as lr * step / warmup (Hugging Face
 /// convention, lr 0 at step 0). After warmup: constant, linear decay to 0 at total_steps, or
 /// cosine decay to 0.
-double scheduled_lr(const std::string& schedule, double lr, double warmup, int64_t step,
-                    int64_t total_steps);
+double scheduled_lr(Schedule schedule, double lr, double warmup, int64_t step, int64_t total_steps);
 
 }  // namespace mmaux::train

@@ -44,11 +44,5 @@ TEST(Log, RankZeroOnlyByDefaultButErrorsEverywhere) {
   configure_logging(saved);
 }
 
-TEST(Log, ParseLevel) {
-  EXPECT_EQ(parse_log_level("debug"), LogLevel::kDebug);
-  EXPECT_EQ(parse_log_level("error"), LogLevel::kError);
-  EXPECT_THROW(parse_log_level("loud"), ConfigError);
-}
-
 }  // namespace
 }  // namespace mmaux

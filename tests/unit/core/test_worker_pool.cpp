@@ -39,7 +39,9 @@ TEST(WorkerPool, ParallelForRethrowsTheJobsException) {
     }
     // No new job starts after a failure (with several workers, the others may finish a few
     // jobs before they see it: only one worker makes this exact).
-    if (threads == 1) EXPECT_EQ(ran, 18);
+    if (threads == 1) {
+      EXPECT_EQ(ran, 18);
+    }
   }
 }
 

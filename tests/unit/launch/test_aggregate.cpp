@@ -161,7 +161,7 @@ TEST_F(AggregateRuns, MissingSeedsAreShownNotAveragedAway) {
 TEST_F(AggregateRuns, FilesInEveryFormat) {
   Aggregate a = collect_runs(runs_);
   fs::path out = tmp_.path() / "out";
-  std::vector<fs::path> files = write_aggregate(a, out, "macro_f1", "svg");
+  std::vector<fs::path> files = write_aggregate(a, out, ReportMetric::kMacroF1, FigureFormat::kSvg);
   std::string md = read_file(out / "aggregate.md");
   EXPECT_NE(md.find("| mvsa | vilt | +ITC | 3/3 | 75.00 ± 2.65 | 65.00 ± 2.65 |"),
             std::string::npos)
@@ -227,6 +227,32 @@ TEST(Aggregate, RelationBreakdown) {
   std::string table = format_relations(a);
   EXPECT_NE(table.find("describes"), std::string::npos) << table;
   EXPECT_NE(table.find("70.00"), std::string::npos) << table;
+}
+
+TEST(Aggregate, RunsWithTrajectoryKeysGroupByThemAndByTheirData) {
+  // results.json naming its trajectory options: other options (train.out, data.dir) do not split
+  // groups; other data (its fingerprint) does.
+  TempDir tmp;
+  auto run = [&](const std::string& name, int seed, const std::string& dir,
+                 const std::string& fingerprint) {
+    write_file(tmp / "runs" / name / "results.json",
+               fmt::format(R"({{"config": {{"train.lr": "1e-05", "train.seed": "{0}",
+  "train.out": "runs/{1}", "data.dir": "{2}"}}, "trajectory_keys": ["train.lr", "train.seed"],
+  "data_fingerprint": "{3}", "dataset": "mvsa", "model": "vilt", "loss_setting": "ce",
+  "seed": {0}, "test": {{"macro_f1": 0.5, "weighted_f1": 0.6}}}})",
+                           seed, name, dir, fingerprint));
+  };
+  run("a1", 1, "/x/mvsa", "f1");
+  run("a2", 2, "/y/mvsa", "f1");
+  run("b1", 1, "/x/mvsa", "f2");
+  Aggregate a = collect_runs(tmp / "runs");
+  ASSERT_EQ(a.groups.size(), 2u);
+  EXPECT_EQ(a.groups[0].done.size() + a.groups[1].done.size(), 3u);
+  for (const auto& g : a.groups) {
+    EXPECT_EQ(g.key.size(), 2u);  // train.lr and the data
+    EXPECT_EQ(g.done.size(), g.key.at("data") == "f1" ? 2u : 1u);
+    EXPECT_EQ(g.variant, "data=" + g.key.at("data"));
+  }
 }
 
 TEST(Aggregate, EmptyDirectoryIsAnError) {

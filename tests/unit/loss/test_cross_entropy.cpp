@@ -58,10 +58,30 @@ TEST(CrossEntropy, EmptyBatchIsZeroNotNan) {
   l.backward();
 }
 
-TEST(CrossEntropy, ParsesItsOptionNames) {
-  EXPECT_EQ(parse_ce_norm("batch"), CeNorm::kBatch);
-  EXPECT_EQ(parse_ce_norm("weights"), CeNorm::kWeights);
-  EXPECT_THROW(parse_ce_norm("mean"), ConfigError);
+TEST(CrossEntropy, SumsOverAnyPartitionGiveTheLossOfAllRows) {
+  // Evaluation adds the sums over batches and ranks, then divides: the same loss as one call.
+  auto comm = dist::make_local_communicator();
+  at::manual_seed(2);
+  at::Tensor logits = at::randn({7, 3}, at::kDouble);
+  at::Tensor labels = at::tensor({0, 2, 1, 1, 0, 2, 2}, at::kLong);
+  at::Tensor w = at::tensor({0.5, 2.0, 4.0}, at::kDouble);
+  for (CeNorm norm : {CeNorm::kBatch, CeNorm::kWeights}) {
+    double sum = 0, normaliser = 0;
+    for (auto [from, rows] : {std::pair<int64_t, int64_t>{0, 3}, {3, 0}, {3, 4}}) {
+      CeSums part =
+          cross_entropy_sums(logits.narrow(0, from, rows), labels.narrow(0, from, rows), w, norm);
+      EXPECT_EQ(part.normaliser.scalar_type(), at::kDouble);
+      sum += part.weighted_nll.item<double>();
+      normaliser += part.normaliser.item<double>();
+    }
+    EXPECT_NEAR(sum / normaliser, cross_entropy(logits, labels, w, norm, *comm).item<double>(),
+                1e-12);
+  }
+  // kBatch counts rows, kWeights adds the targets' weights.
+  EXPECT_DOUBLE_EQ(cross_entropy_sums(logits, labels, w, CeNorm::kBatch).normaliser.item<double>(),
+                   7.0);
+  EXPECT_DOUBLE_EQ(
+      cross_entropy_sums(logits, labels, w, CeNorm::kWeights).normaliser.item<double>(), 17.0);
 }
 
 }  // namespace

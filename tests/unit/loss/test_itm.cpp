@@ -176,8 +176,6 @@ TEST(Itm, LossIsTheMeanCrossEntropyOnOneRank) {
   at::Tensor labels = at::tensor({1, 0, 0}, at::kLong);
   at::Tensor ref = at::nll_loss(at::log_softmax(logits, 1), labels);
   EXPECT_NEAR(itm_loss(logits, labels, *comm).item<double>(), ref.item<double>(), 1e-12);
-  EXPECT_THROW(parse_itm_mode("hardest"), ConfigError);
-  EXPECT_EQ(parse_itm_mode("hard"), ItmMode::kHard);
 }
 
 }  // namespace

@@ -10,10 +10,11 @@
 
 namespace mmaux::model::testing {
 
+/// The tiny preset of model `name` (ber-vit-concat | ber-vit-att | vilt).
 inline ModelOptions tiny_options(const std::string& name) {
   ModelOptions o;
-  o.name = name;
-  o.preset = "tiny";
+  o.name = parse_option<ModelKind>("model.name", name);
+  o.preset = ModelPreset::kTiny;
   return o;
 }
 

@@ -6,11 +6,11 @@
 #include <torch/autograd.h>
 
 #include "mmaux/core/error.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/config.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/layers.h"
 #include "mmaux/model/multimodal.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model_test_util.h"
 #include "support/test_support.h"
@@ -27,7 +27,7 @@ class EveryModel : public ::testing::TestWithParam<std::string> {};
 TEST_P(EveryModel, ShapesOfEveryOutput) {
   at::manual_seed(1);
   auto model = make_model(tiny_options(GetParam()), 5);
-  EXPECT_EQ(model->kind(), GetParam());
+  EXPECT_EQ(name_of(model->kind()), GetParam());
   EXPECT_EQ(model->num_classes(), 5);
   ModelInput in = random_input(3, 12, 64, 64, 1000);
   Encoded e = model->encode(in);
@@ -245,19 +245,19 @@ TEST(Presets, ParameterCounts) {
     EXPECT_GT(count_parameters(*tiny), 1'000'000) << name;
     EXPECT_LT(count_parameters(*tiny), 5'000'000) << name;
     ModelOptions o = tiny_options(name);
-    o.preset = "small";
+    o.preset = ModelPreset::kSmall;
     auto small = make_model(o, 2);
     EXPECT_GT(count_parameters(*small), 10'000'000) << name;
     EXPECT_LT(count_parameters(*small), 20'000'000) << name;
   }
   // The base presets have the pretrained checkpoints' shapes (counted without building them).
-  ModelConfig base = preset_config("ber-vit-concat", "ber-vit-base");
+  ModelArchitecture base = preset_config(ModelKind::kBerVitConcat, ModelPreset::kBerVitBase);
   EXPECT_EQ(base.text.hidden_size, 768);
   EXPECT_EQ(base.vision.image_size, 224);
   EXPECT_EQ(base.vision.patch_size, 16);
-  EXPECT_EQ(preset_config("vilt", "vilt-b32").vilt.patch_size, 32);
-  EXPECT_EQ(preset_config("vilt", "vilt-b32").vilt.max_position_embeddings, 40);
-  EXPECT_THROW(preset_config("vilt", "huge"), ConfigError);
+  EXPECT_EQ(preset_config(ModelKind::kVilt, ModelPreset::kViltB32).vilt.patch_size, 32);
+  EXPECT_EQ(preset_config(ModelKind::kVilt, ModelPreset::kViltB32).vilt.max_position_embeddings,
+            40);
 }
 
 TEST(MakeModel, SyntheticDataDirectoryWithoutWeights) {
@@ -269,7 +269,7 @@ TEST(MakeModel, SyntheticDataDirectoryWithoutWeights) {
   mmaux::testing::write_file(dir / "model" / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
   for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt"}) {
     ModelOptions o = tiny_options(name);
-    o.preset = "small";  // the directory's mmaux_preset wins
+    o.preset = ModelPreset::kSmall;  // the directory's mmaux_preset wins
     o.dir = (dir / "model").string();
     auto model = make_model(o, 3);
     auto names = model->named_parameters();
@@ -294,7 +294,7 @@ TEST(MakeModel, BadDirectoriesAreClearErrors) {
   mmaux::testing::write_file(dir / "j" / "config.json", "{not json");
   o.dir = (dir / "j").string();
   EXPECT_THROW(make_model(o, 2), DataError);
-  o.name = "vilt";
+  o.name = ModelKind::kVilt;
   mmaux::testing::write_file(dir / "b" / "config.json", R"({"model_type": "bert"})");
   o.dir = (dir / "b").string();
   EXPECT_THROW(make_model(o, 2), ConfigError);

@@ -14,10 +14,10 @@
 #include <string>
 
 #include "mmaux/core/error.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
 #include "model_test_util.h"
 #include "support/test_support.h"
@@ -25,6 +25,7 @@
 namespace mmaux::model {
 namespace {
 
+using mmaux::testing::message_of;
 using Tensors = std::map<std::string, at::Tensor>;
 constexpr int64_t kH = 8, kHeads = 2, kI = 12, kVocab = 11;
 
@@ -204,7 +205,7 @@ struct DualFixture : ::testing::Test {
   }
   std::shared_ptr<DualStreamModel> load(const std::string& kind) {
     ModelOptions o;
-    o.name = kind;
+    o.name = parse_option<ModelKind>("model.name", kind);
     o.dir = dir.path().string();
     auto m = std::dynamic_pointer_cast<DualStreamModel>(make_model(o, 3));
     m->eval();
@@ -325,15 +326,6 @@ TEST_F(DualFixture, HalfPrecisionCheckpointsConvert) {
                         half["bert.embeddings.word_embeddings.weight"].to(at::kFloat)));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 TEST_F(DualFixture, StrictLoadingNamesEveryProblem) {
   Tensors broken = bert;
   broken.erase("bert.encoder.layer.0.intermediate.dense.bias");
@@ -341,7 +333,7 @@ TEST_F(DualFixture, StrictLoadingNamesEveryProblem) {
   broken["bert.encoder.layer.7.output.dense.weight"] = rnd({kH, kI});
   std::filesystem::remove_all(dir / "text");
   write_dir(dir / "text", broken, kBertConfig);
-  std::string msg = error_of([&] { load("ber-vit-concat"); });
+  std::string msg = message_of<Error>([&] { load("ber-vit-concat"); });
   EXPECT_NE(msg.find("encoder.layer.0.intermediate.dense.bias"), std::string::npos) << msg;
   EXPECT_NE(msg.find("encoder.layer.0.output.dense.weight: checkpoint"), std::string::npos) << msg;
   EXPECT_NE(msg.find("encoder.layer.7.output.dense.weight"), std::string::npos) << msg;
@@ -349,7 +341,7 @@ TEST_F(DualFixture, StrictLoadingNamesEveryProblem) {
   EXPECT_EQ(msg.find("cls.predictions"), std::string::npos) << "pre-training heads are skipped";
   // Non-strict: what matches loads, the rest keeps its initial values.
   ModelOptions o;
-  o.name = "ber-vit-concat";
+  o.name = ModelKind::kBerVitConcat;
   o.dir = dir.path().string();
   o.strict = false;
   auto model = make_model(o, 3);
@@ -405,7 +397,7 @@ TEST(ViltReference, OneLayerMatchesTheHandComputation) {
                 "num_attention_heads": 2, "intermediate_size": 12, "max_position_embeddings": 6,
                 "image_size": 8, "patch_size": 4, "layer_norm_eps": 1e-12})");
   ModelOptions o;
-  o.name = "vilt";
+  o.name = ModelKind::kVilt;
   o.dir = dir.path().string();
   auto model = make_model(o, 2);
   model->eval();

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "mmaux/core/error.h"
-#include "mmaux/model/checkpoint.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/state_dict.h"
 #include "support/test_support.h"
 
 namespace mmaux::model {

@@ -79,8 +79,8 @@ TEST(Metrics, Json) {
   EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), 0.7);
   EXPECT_EQ(j["per_class"]["c"]["support"].get<int>(), 2);
   EXPECT_EQ(j["confusion"][0][1].get<int>(), 1);
-  EXPECT_DOUBLE_EQ(metric_value(example().metrics(), "accuracy"), 0.7);
-  EXPECT_THROW(metric_value(example().metrics(), "auc"), ConfigError);
+  EXPECT_DOUBLE_EQ(metric_value(example().metrics(), SelectMetric::kAccuracy), 0.7);
+  EXPECT_THROW(metric_value(example().metrics(), SelectMetric::kLoss), InternalError);
 }
 
 }  // namespace

@@ -152,14 +152,14 @@ TEST(ParamGroups, NoDecayOnBiasAndNormUnlessPaper) {
 }
 
 TEST(Schedule, WarmupThenDecay) {
-  EXPECT_DOUBLE_EQ(scheduled_lr("constant", 1.0, 0, 5, 10), 1.0);
-  EXPECT_DOUBLE_EQ(scheduled_lr("linear", 1.0, 2, 0, 10), 0.0);
-  EXPECT_DOUBLE_EQ(scheduled_lr("linear", 1.0, 2, 1, 10), 0.5);
-  EXPECT_DOUBLE_EQ(scheduled_lr("linear", 1.0, 2, 2, 10), 1.0);
-  EXPECT_DOUBLE_EQ(scheduled_lr("linear", 1.0, 2, 6, 10), 0.5);
-  EXPECT_DOUBLE_EQ(scheduled_lr("linear", 1.0, 2, 10, 10), 0.0);
-  EXPECT_NEAR(scheduled_lr("cosine", 1.0, 0.2, 6, 10), 0.5, 1e-12);  // warmup 2, halfway
-  EXPECT_DOUBLE_EQ(scheduled_lr("constant", 1.0, 0.5, 1, 4), 0.5);
+  EXPECT_DOUBLE_EQ(scheduled_lr(Schedule::kConstant, 1.0, 0, 5, 10), 1.0);
+  EXPECT_DOUBLE_EQ(scheduled_lr(Schedule::kLinear, 1.0, 2, 0, 10), 0.0);
+  EXPECT_DOUBLE_EQ(scheduled_lr(Schedule::kLinear, 1.0, 2, 1, 10), 0.5);
+  EXPECT_DOUBLE_EQ(scheduled_lr(Schedule::kLinear, 1.0, 2, 2, 10), 1.0);
+  EXPECT_DOUBLE_EQ(scheduled_lr(Schedule::kLinear, 1.0, 2, 6, 10), 0.5);
+  EXPECT_DOUBLE_EQ(scheduled_lr(Schedule::kLinear, 1.0, 2, 10, 10), 0.0);
+  EXPECT_NEAR(scheduled_lr(Schedule::kCosine, 1.0, 0.2, 6, 10), 0.5, 1e-12);  // warmup 2, halfway
+  EXPECT_DOUBLE_EQ(scheduled_lr(Schedule::kConstant, 1.0, 0.5, 1, 4), 0.5);
 }
 
 }  // namespace

@@ -1,0 +1,78 @@
+#pragma once
+/// results.json of a run, typed: written once by `mmaux train` (rank 0, at the end), read by
+/// `mmaux aggregate`. No libtorch: the launch tools read it too.
+///
+/// The file: {"mmaux_version", "config": {option: value text}, "trajectory_keys": [options that
+/// change the result], "config_hash", "dataset", "data_fingerprint", "model", "preset",
+/// "loss_setting", "itm_mode", "seed", "world_size", "best_epoch", "steps", "skipped_steps",
+/// "itm_degenerate_rows", "validation": {scores}, "test": {scores, "loss"}, "test_by_relation":
+/// {relation: {scores}}, "timings": {"train_s", "test_eval_s", "total_s",
+/// "train_samples_per_s"}, "peak_memory_mb"}. Files written before trajectory_keys and
+/// data_fingerprint existed lack them; they read as empty.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mmaux/train/metrics.h"
+
+namespace mmaux::train {
+
+/// The scores of one split as results.json records them (metrics_to_json, plus the mean loss
+/// where it was measured).
+struct SplitScores {
+  /// Scalars that a file lacks read as NaN (count as 0); per_class and confusion as recorded.
+  Metrics metrics;
+  /// The names of metrics.per_class, in its order. Read back from a file they are in the file's
+  /// (alphabetical) order: the class order of the confusion matrix is not recorded.
+  std::vector<std::string> class_names;
+  std::optional<double> loss;
+};
+
+struct RunTimings {
+  double train_s = 0;
+  double test_eval_s = 0;
+  double total_s = 0;
+  double train_samples_per_s = 0;
+};
+
+struct RunResults {
+  std::string mmaux_version;
+  std::map<std::string, std::string> config;  ///< every option: dotted name -> value text
+  std::vector<std::string> trajectory_keys;   ///< the options that change the result (sorted)
+  std::string config_hash;
+  std::string dataset;           ///< the manifest's data set name
+  std::string data_fingerprint;  ///< the manifest's fingerprint ("" in older files)
+  std::string model, preset, loss_setting, itm_mode;
+  std::optional<uint64_t> seed;
+  int world_size = 0;
+  int best_epoch = -1;
+  int64_t steps = 0;
+  int64_t skipped_steps = 0;
+  int64_t itm_degenerate_rows = 0;
+  std::optional<SplitScores> validation;  ///< the best epoch's validation scores
+  std::optional<SplitScores> test;        ///< the test split, scored with the best model
+  std::map<std::string, SplitScores> test_by_relation;
+  RunTimings timings;
+  double peak_memory_mb = 0;
+};
+
+nlohmann::json to_json(const SplitScores& s);
+/// Reads a block written by to_json (or metrics_to_json); `what` names it in errors. Throws
+/// DataError when it is not an object or a field has the wrong type.
+SplitScores split_scores_from_json(const nlohmann::json& j, const std::string& what);
+
+nlohmann::json to_json(const RunResults& r);
+/// Throws DataError naming `origin` when `j` is not an object or a field has the wrong type;
+/// absent fields keep their defaults.
+RunResults run_results_from_json(const nlohmann::json& j, const std::string& origin);
+
+/// Reads and parses `file`. Throws DataError naming the file.
+RunResults read_run_results(const std::filesystem::path& file);
+
+}  // namespace mmaux::train

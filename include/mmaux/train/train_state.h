@@ -1,0 +1,50 @@
+#pragma once
+/// The trainer's progress as a checkpoint's state.json records it (CheckpointStore adds "schema",
+/// "name", "world_size" and "files"):
+/// {"step", "epoch", "cursor": {"epoch", "step"}, "config": {option: value text}, "config_hash",
+///  "data_fingerprint", "bad_steps", "itm_degenerate_rows", "best_epoch", "best_value",
+///  "samples", "mmaux_version"}.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "mmaux/config/run_config.h"
+
+namespace mmaux::train {
+
+struct TrainState {
+  int64_t step = 0;          ///< optimizer steps done
+  int64_t epoch = 0;         ///< the epoch in progress
+  int64_t cursor_epoch = 0;  ///< the next batch: its epoch ...
+  int64_t cursor_step = 0;   ///< ... and its batch within the epoch (data::Cursor)
+  int64_t bad_steps = 0;     ///< non-finite steps skipped so far
+  int64_t itm_degenerate_rows = 0;
+  int best_epoch = -1;                        ///< the epoch of the best model; -1: none yet
+  double best_value = 0;                      ///< its selection score (higher is better)
+  int64_t samples = 0;                        ///< training samples seen (timings)
+  std::map<std::string, std::string> config;  ///< every option: dotted name -> value text
+  std::string config_hash;
+  std::string data_fingerprint;
+  std::string mmaux_version;
+};
+
+nlohmann::json to_json(const TrainState& s);
+/// Reads state.json's fields; "step" and "cursor" are required, the rest default. Throws
+/// DataError naming `origin` on a missing required field or a wrong type.
+TrainState train_state_from_json(const nlohmann::json& j, const std::string& origin);
+
+/// SHA-256 (first 16 hex digits) of "name=value\n" over the trajectory options, sorted by name:
+/// equal for runs that compute the same thing.
+std::string config_hash(const OptionValues& options);
+
+/// The trajectory options whose values differ between `options` (this run) and `stored` (a
+/// checkpoint's "config"), as "name (stored -> now)"; "<absent>" for an option the checkpoint
+/// does not record. Empty: the run may resume from it.
+std::vector<std::string> resume_conflicts(const OptionValues& options,
+                                          const std::map<std::string, std::string>& stored);
+
+}  // namespace mmaux::train
