@@ -20,6 +20,7 @@
 #     path) must come from the prefix, libtorch's own dependencies, CUDA, or the base system (libc,
 #     libstdc++, libgcc, libgomp, zlib).
 set -euo pipefail
+trap 'echo "prove_bundle: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 jobs=$(nproc)
 run_tests=1
@@ -166,7 +167,7 @@ base_re='/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libgomp|libz|ld
 bad_libs=""
 while read -r exe; do
   if ! env -u LD_LIBRARY_PATH ldd "$exe" > /dev/null 2>&1; then
-    bad_libs+="$exe: ldd fails without LD_LIBRARY_PATH: $(env -u LD_LIBRARY_PATH ldd "$exe" 2>&1 | grep -v '=>' | head -2)"$'\n'
+    bad_libs+="$exe: ldd fails without LD_LIBRARY_PATH: $(env -u LD_LIBRARY_PATH ldd "$exe" 2>&1 | grep -v '=>' | head -2 || true)"$'\n'
     continue
   fi
   while read -r name path; do

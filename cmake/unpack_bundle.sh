@@ -7,10 +7,13 @@
 #   cmake -S . -B build -DMMAUX_GPU_SUBSET=ON -DMMAUX_DEPS_PREFIX=PREFIX ...
 #
 # The checksums of BUNDLE/SHA256SUMS are verified first. Uses dpkg-deb when the machine has it,
-# else ar + tar (binutils). mmaux-env.sh puts the bundle's libraries on LD_LIBRARY_PATH (the
-# dependencies of its libraries are found there, not through the executables' run paths) and
-# tells Open MPI and PMIx where they were moved (OPAL_PREFIX, PMIx's plugin directory). Do not
-# source it for Python: the bundle's OpenSSL would replace the machine's.
+# else ar + tar (binutils). Then cmake/bundle_runpaths.py (Python 3, standard library) turns the
+# DT_RUNPATH of the bundle's libraries (Debian's Open MPI names /usr/lib/<arch>/openmpi/lib) into
+# a DT_RPATH relative to each library, so that a program built against the prefix loads the
+# whole bundle through its own run path, without LD_LIBRARY_PATH. mmaux-env.sh puts the bundle's
+# libraries on LD_LIBRARY_PATH (for the bundle's own programs: orterun) and tells Open MPI and
+# PMIx where they were moved (OPAL_PREFIX, PMIx's plugin directory). Do not source it for Python:
+# the bundle's OpenSSL would replace the machine's. PYTHON selects the interpreter (python3).
 set -euo pipefail
 
 BUNDLE=${1:?usage: unpack_bundle.sh BUNDLE PREFIX}
@@ -51,6 +54,12 @@ lib=$PREFIX/usr/lib/$arch
   echo "unpack_bundle: $lib/openmpi/include/mpi.h missing after unpacking: incomplete bundle" >&2
   exit 1
 }
+"${PYTHON:-python3}" "$(dirname "${BASH_SOURCE[0]}")/bundle_runpaths.py" "$PREFIX" > "$PREFIX/runpaths.log" || {
+  cat "$PREFIX/runpaths.log" >&2
+  echo "unpack_bundle: could not rewrite the run paths of the bundle's libraries (see above)" >&2
+  exit 1
+}
+tail -1 "$PREFIX/runpaths.log"
 cat > "$PREFIX/mmaux-env.sh" << EOF
 # Environment for building and running mmaux against the bundle in $PREFIX (source it).
 export MMAUX_DEPS_PREFIX=$PREFIX

@@ -111,7 +111,9 @@ finalize() {
 }
 
 # No LD_LIBRARY_PATH for the build or the programs: the programs built against the bundle carry
-# its library directories as their run path, and ctest gives the tests the Open MPI environment
+# its library directories as their run path (DT_RPATH), which also serves the bundle libraries'
+# own dependencies once cmake/unpack_bundle.sh has turned their Debian DT_RUNPATH into a relative
+# DT_RPATH (cmake/bundle_runpaths.py); ctest gives the tests the Open MPI environment
 # (cmake/MmauxDepsPrefix.cmake). The machine's compiler, CMake and Python keep their own
 # libraries.
 
@@ -158,14 +160,14 @@ unpack() {
       return 1
     fi
   fi
-  local sums
-  sums=$(sha256sum < "$bundle/SHA256SUMS")
+  local sums  # the bundle and how it is unpacked
+  sums=$(cat "$bundle/SHA256SUMS" "$SRC/cmake/unpack_bundle.sh" "$SRC/cmake/bundle_runpaths.py" | sha256sum)
   if [[ -f $PREFIX/.bundle-sums && $(cat "$PREFIX/.bundle-sums") == "$sums" ]]; then
     echo "reusing $PREFIX (the same bundle is unpacked there)"
     return 0
   fi
   rm -rf "$PREFIX"
-  bash "$SRC/cmake/unpack_bundle.sh" "$bundle" "$PREFIX" && echo "$sums" > "$PREFIX/.bundle-sums"
+  PYTHON=$PYTHON bash "$SRC/cmake/unpack_bundle.sh" "$bundle" "$PREFIX" && echo "$sums" > "$PREFIX/.bundle-sums"
 }
 
 # The directories of the nvidia wheels (include/ and lib/ each), for the python mode.
