@@ -30,9 +30,10 @@
 # rewritten after every stage: results.json (bench/gpu/summarize.py), summary.txt and
 # logs.tar.gz (all logs and per-step losses). Time budget: 570 s (--quick:
 # 230 s; MMAUX_GPU_BUDGET overrides); a stage that would not fit is skipped and says so. Large
-# files (prefix, build, shards, checkpoints) go to $MMAUX_GPU_WORK (default build-gpu-work in the
-# repository, git-ignored), not under OUT_DIR; a second run on the same machine reuses the
-# unpacked bundle and the build when nothing they depend on changed.
+# files (prefix, build, shards, checkpoints) go to $MMAUX_GPU_WORK (default /tmp/mmaux-gpu-work;
+# it must lie outside the repository: CMake refuses a prefix inside the source tree in the
+# include directories of an exported target), not under OUT_DIR; a second run on the same machine
+# reuses the unpacked bundle and the build when nothing they depend on changed.
 # --cpu-dry-run runs every stage on the CPU with one-step benchmarks and a few training steps
 # (no time budget), so that the GPU run meets no surprise but the GPU itself. PYTHON selects the
 # interpreter with torch (default: the first of python3, /usr/bin/python3, /usr/local/bin/python3
@@ -53,8 +54,10 @@ done
 mkdir -p "$1"
 OUT=$(cd "$1" && pwd)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-WORK=${MMAUX_GPU_WORK:-$SRC/build-gpu-work}
+WORK=${MMAUX_GPU_WORK:-${TMPDIR:-/tmp}/mmaux-gpu-work}
 mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+[[ $WORK/ == "$SRC"/* ]] && { echo "run.sh: MMAUX_GPU_WORK=$WORK is inside the repository $SRC; choose a directory outside it (CMake refuses the bundle's prefix there)" >&2; exit 2; }
 PREFIX=$WORK/prefix
 BUILD=$WORK/build
 LOG=$WORK/logs  # every log and measurement; OUT_DIR gets results.json, summary.txt, logs.tar.gz
