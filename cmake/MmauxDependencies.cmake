@@ -5,12 +5,22 @@ find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(MPI REQUIRED COMPONENTS C)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(nlohmann_json 3 REQUIRED)
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
-pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+if(NOT MMAUX_GPU_SUBSET)  # preprocessing only: image decoding and Unicode text handling
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
+  pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+endif()
 
-# libtorch: Debian's libtorch-dev (CPU) here, any libtorch >= 1.13 (CUDA builds too) elsewhere.
-find_package(Torch REQUIRED)
+# libtorch: Debian's libtorch-dev (CPU) here, any libtorch >= 1.13 (CUDA builds too) elsewhere:
+# through its CMake package (Torch_DIR), or with MMAUX_TORCH_FROM_PYTHON straight from a Python
+# install of PyTorch (no nvcc needed; cmake/MmauxTorchPython.cmake).
+option(MMAUX_TORCH_FROM_PYTHON "Take libtorch from MMAUX_PYTHON's torch package instead of its CMake package" OFF)
+set(MMAUX_TORCH_DEFINITIONS)
+if(MMAUX_TORCH_FROM_PYTHON)
+  include(MmauxTorchPython)
+else()
+  find_package(Torch REQUIRED)
+endif()
 # OpenMP: at::parallel_for is a header template that runs serially in a translation unit compiled
 # without OpenMP (ATen/ParallelOpenMP.h tests _OPENMP), so every file that uses it needs -fopenmp
 # (the same libgomp that libtorch links).
@@ -19,6 +29,7 @@ if(NOT TARGET mmaux_torch)
   add_library(mmaux_torch INTERFACE)
   target_link_libraries(mmaux_torch INTERFACE ${TORCH_LIBRARIES} OpenMP::OpenMP_CXX)
   target_include_directories(mmaux_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+  target_compile_definitions(mmaux_torch INTERFACE ${MMAUX_TORCH_DEFINITIONS})
 endif()
 
 if(NOT TARGET mmaux_hdf5)
@@ -31,7 +42,9 @@ endif()
 # NCCL backend: AUTO turns it on when the CUDA toolkit and NCCL are both found.
 set(MMAUX_WITH_NCCL_VALUE 0)
 if(NOT MMAUX_WITH_NCCL STREQUAL "OFF")
-  find_package(CUDAToolkit QUIET)
+  if(NOT CUDAToolkit_FOUND)  # MMAUX_TORCH_FROM_PYTHON may have found cudart already
+    find_package(CUDAToolkit QUIET)
+  endif()
   find_package(NCCL QUIET)
   if(CUDAToolkit_FOUND AND NCCL_FOUND)
     set(MMAUX_WITH_NCCL_VALUE 1)

@@ -2,11 +2,12 @@
 find_package(GTest REQUIRED)
 
 # Ranks beyond the cores and mpirun as root both need permission; these variables give it to
-# every test without changing how users launch.
+# every test without changing how users launch. MMAUX_TEST_RUNTIME_ENV (set with
+# MMAUX_DEPS_PREFIX) runs the bundle's Open MPI.
 set(MMAUX_MPI_TEST_ENV
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-  OMP_NUM_THREADS=1)
+  OMP_NUM_THREADS=1 ${MMAUX_TEST_RUNTIME_ENV})
 
 # Tests under tests/unit/<area>/ or tests/<area>/ see the private headers of that area (white-box
 # tests), and of no other.
@@ -39,8 +40,10 @@ function(mmaux_add_unit_test)
   mmaux_test_private_roots(${ARG_NAME})
   mmaux_test_pch(${ARG_NAME})
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
+  set(_env OMP_NUM_THREADS=1 MMAUX_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+           MMAUX_BINARY_DIR=${PROJECT_BINARY_DIR} ${MMAUX_TEST_RUNTIME_ENV})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "unit;${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
-                       ENVIRONMENT "OMP_NUM_THREADS=1;MMAUX_SOURCE_DIR=${PROJECT_SOURCE_DIR};MMAUX_BINARY_DIR=${PROJECT_BINARY_DIR}")
+                       ENVIRONMENT "${_env}")
 endfunction()
 
 # mmaux_add_mpi_test(NAME <name> SOURCES ... [LIBS ...] [RANKS 1 2 4] [LABELS ...] [TIMEOUT <s>])

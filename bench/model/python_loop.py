@@ -1,19 +1,34 @@
 #!/usr/bin/python3
-"""The baseline of the model benchmark: what a user would write in plain PyTorch.
+"""The baseline of the model benchmarks: what a user would write in plain PyTorch.
 
-The ber-vit-att / ber-vit-concat / vilt models of mmaux (presets tiny and small), written the way the Hugging Face
-modeling files write them (nn.Linear, nn.LayerNorm, nn.Dropout, exact GELU, attention as
-matmul → softmax → dropout → matmul), trained with a plain forward + cross entropy + backward
-loop on the same libtorch (Debian's python3-torch is the libtorch-dev build mmaux links). The
-figures are measured like bench_model's: each step paired with a 0.25 s 1024² matmul right after
-it, medians over the steps.
+The ber-vit-att / ber-vit-concat / vilt models of mmaux (presets tiny, small, ber-vit-base,
+vilt-b32), written the way the Hugging Face modeling files write them (nn.Linear, nn.LayerNorm,
+nn.Dropout, exact GELU, attention as matmul → softmax → dropout → matmul, or with
+--attention sdpa as F.scaled_dot_product_attention, the default of recent transformers), trained
+with a plain forward + cross entropy + backward loop.
+
+CPU (the default): on the same libtorch mmaux links (Debian's python3-torch is the libtorch-dev
+build), measured like bench_model's: each step paired with a 0.25 s 1024² matmul right after it,
+medians over the steps.
 
     /usr/bin/python3 bench/model/python_loop.py [--threads 2] [--batch 16] [--steps 10]
         [--model ber-vit-att] [--preset small] [--adamw 1]
 
-Needs python3-torch (apt install python3-torch); not part of the build or the tests.
+GPU (--device cuda, bench/gpu/run.sh): bf16 autocast (--bf16 1), torch.optim.AdamW (foreach on
+CUDA) with --adamw 1, `--warmup` untimed steps, then the mean time of `--steps` steps between
+two device synchronisations, as bench_gpu_model measures mmaux; MFU against --peak-tflops (the
+H200's dense bf16 peak, 989 nominal) and against a measured 8192³ bf16 matmul. --json prints one
+JSON object (bench_gpu_model's fields).
+
+    python3 bench/model/python_loop.py --device cuda --bf16 1 --adamw 1 --model ber-vit-concat \
+        --preset ber-vit-base --batch 64 --steps 30 --attention sdpa --json
+
+--print-flops prints the training FLOPs per sample (3 × forward) and exits: run.sh checks that
+they equal mmaux's count. Needs torch (python3-torch here, PyTorch 2.x on the GPU machine); not
+part of the build or the tests.
 """
 import argparse
+import json
 import statistics
 import time
 
@@ -21,13 +36,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# The presets of src/model/config.cpp (text length as in bench_model).
+# The presets of src/model/config.cpp (text length as in bench_model). ber-vit-base is
+# bert-base-uncased + ViT-B/16 at 224; vilt-b32 is dandelin/vilt-b32 (patch 32, images 384).
 PRESETS = {
-    "tiny": dict(TEXT_POS=64, HIDDEN=128, LAYERS=2, HEADS=4, FFN=512, TEXT_LEN=32, IMAGE=64, PROJ=64, VILT_LAYERS=2),
-    "small": dict(TEXT_POS=128, HIDDEN=256, LAYERS=4, HEADS=4, FFN=1024, TEXT_LEN=64, IMAGE=128, PROJ=128, VILT_LAYERS=6),
+    "tiny": dict(TEXT_POS=64, HIDDEN=128, LAYERS=2, HEADS=4, FFN=512, TEXT_LEN=32, IMAGE=64, PROJ=64, VILT_LAYERS=2,
+                 PATCH=16, VILT_POS=64),
+    "small": dict(TEXT_POS=128, HIDDEN=256, LAYERS=4, HEADS=4, FFN=1024, TEXT_LEN=64, IMAGE=128, PROJ=128, VILT_LAYERS=6,
+                  PATCH=16, VILT_POS=64),
+    "ber-vit-base": dict(TEXT_POS=512, HIDDEN=768, LAYERS=12, HEADS=12, FFN=3072, TEXT_LEN=128, IMAGE=224, PROJ=512,
+                         VILT_LAYERS=12, PATCH=16, VILT_POS=40),
+    "vilt-b32": dict(TEXT_POS=512, HIDDEN=768, LAYERS=12, HEADS=12, FFN=3072, TEXT_LEN=40, IMAGE=384, PROJ=512,
+                     VILT_LAYERS=12, PATCH=32, VILT_POS=40),
 }
-VOCAB, PATCH, VILT_VOCAB, VILT_POS = 30522, 16, 30522, 64
-TEXT_POS = HIDDEN = LAYERS = HEADS = FFN = TEXT_LEN = IMAGE = PROJ = VILT_LAYERS = None  # set by main()
+VOCAB, VILT_VOCAB = 30522, 30522
+TEXT_POS = HIDDEN = LAYERS = HEADS = FFN = TEXT_LEN = IMAGE = PROJ = VILT_LAYERS = PATCH = VILT_POS = None  # set by main()
+SDPA = False  # --attention sdpa
 
 
 class SelfAttention(nn.Module):
@@ -40,6 +63,9 @@ class SelfAttention(nn.Module):
         b, n, _ = x.shape
         split = lambda t: t.view(b, n, HEADS, HIDDEN // HEADS).transpose(1, 2)
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+        if SDPA:
+            p = self.dropout.p if self.training else 0.0
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=p).transpose(1, 2).reshape(b, n, HIDDEN)
         scores = q @ k.transpose(-1, -2) / (HIDDEN // HEADS) ** 0.5
         probs = self.dropout(scores.softmax(-1))
         return (probs @ v).transpose(1, 2).reshape(b, n, HIDDEN)
@@ -81,7 +107,7 @@ class Text(nn.Module):
         self.pooler = nn.Linear(HIDDEN, HIDDEN)
 
     def forward(self, ids):
-        pos = torch.arange(ids.shape[1])
+        pos = torch.arange(ids.shape[1], device=ids.device)
         x = self.dropout(self.norm(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids))))
         for layer in self.layers:
             x = layer(x)
@@ -143,7 +169,7 @@ class Vilt(nn.Module):
         self.classifier, self.dropout = nn.Linear(HIDDEN, 4), nn.Dropout(0.05)
 
     def forward(self, ids, pixels):
-        pos = torch.arange(ids.shape[1])
+        pos = torch.arange(ids.shape[1], device=ids.device)
         text = self.norm(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids)))
         x = self.patch(pixels).flatten(2).transpose(1, 2)
         image = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.img_pos
@@ -182,7 +208,53 @@ def forward_flops(model, text_len):  # the formula of mmaux::model::forward_flop
     return text + image + heads
 
 
+def device_matmul_tflops(device, bf16, n=8192, seconds=1.0):
+    """TFLOP/s of square matmuls on the GPU in the benchmark's precision (bench_gpu_model's)."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize(device)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(10):
+            a @ b
+        torch.cuda.synchronize(device)
+        reps += 10
+    return 2.0 * n ** 3 * reps / (time.perf_counter() - t0) / 1e12
+
+
+def run_cuda(a, model, opt, ids, pixels, labels, flops):
+    """bench_gpu_model's measurement: warm-up, then the mean of `steps` steps between syncs."""
+    device = ids.device
+
+    def step(read_loss):
+        for q in model.parameters():
+            q.grad = None
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bool(a.bf16)):
+            loss = F.cross_entropy(model(ids, pixels), labels)
+        loss.backward()
+        if opt:
+            opt.step()
+        return loss.item() if read_loss else None
+
+    for _ in range(a.warmup):
+        step(False)
+    torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for i in range(a.steps):
+        last = step(i + 1 == a.steps)
+    torch.cuda.synchronize(device)
+    seconds = (time.perf_counter() - t0) / a.steps
+    peak = device_matmul_tflops(device, a.bf16)
+    tflops = 3 * flops * a.batch / seconds / 1e12
+    return dict(step_ms=1e3 * seconds, samples_per_s=a.batch / seconds, model_tflops=tflops,
+                mfu_nominal=tflops / a.peak_tflops, mfu_measured=tflops / peak, matmul_peak_tflops=peak,
+                last_loss=last)
+
+
 def main():
+    global SDPA
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=16)
@@ -190,17 +262,44 @@ def main():
     p.add_argument("--model", default="ber-vit-att", choices=["ber-vit-concat", "ber-vit-att", "vilt"])
     p.add_argument("--preset", default="small", choices=sorted(PRESETS))
     p.add_argument("--adamw", type=int, default=0, help="1: add torch.optim.AdamW's step, as a training loop does")
+    p.add_argument("--device", default="cpu", help="cpu (paired matmul medians) or cuda[:k]")
+    p.add_argument("--bf16", type=int, default=0, help="1: bf16 autocast of the forward pass (CUDA)")
+    p.add_argument("--attention", default="eager", choices=["eager", "sdpa"])
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before the timed ones (CUDA)")
+    p.add_argument("--peak-tflops", type=float, default=989.0, help="nominal dense peak for MFU (CUDA)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--print-flops", action="store_true", help="print 3 x forward FLOPs per sample and exit")
     a = p.parse_args()
     globals().update(PRESETS[a.preset])
+    SDPA = a.attention == "sdpa"
+    if a.print_flops:
+        print(f"{3 * forward_flops(a.model, TEXT_LEN):.9e}")
+        return
+    if SDPA and not hasattr(F, "scaled_dot_product_attention"):
+        raise SystemExit(f"--attention sdpa needs torch >= 2.0 (this is {torch.__version__})")
+    device = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = Vilt() if a.model == "vilt" else DualStream(a.model == "ber-vit-att")
+    model = (Vilt() if a.model == "vilt" else DualStream(a.model == "ber-vit-att")).to(device)
     model.train()
     text_len = TEXT_LEN
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=2.5e-4) if a.adamw else None
-    ids = torch.randint(1, VOCAB, (a.batch, text_len))
-    pixels = torch.randn(a.batch, 3, IMAGE, IMAGE)
-    labels = torch.randint(0, 4, (a.batch,))
+    ids = torch.randint(1, VOCAB, (a.batch, text_len), device=device)
+    pixels = torch.randn(a.batch, 3, IMAGE, IMAGE, device=device)
+    labels = torch.randint(0, 4, (a.batch,), device=device)
+    flops = forward_flops(a.model, text_len)
+    params = sum(q.numel() for q in model.parameters())
+    if device.type == "cuda":
+        r = run_cuda(a, model, opt, ids, pixels, labels, flops)
+        r.update(impl="pytorch", attention=a.attention, model=a.model, preset=a.preset, batch=a.batch,
+                 text_length=text_len, device=str(device), bf16_autocast=bool(a.bf16), steps=a.steps,
+                 train_flops_per_sample=3 * flops, parameters=params, adamw=bool(a.adamw), torch=torch.__version__)
+        if a.json:
+            print(json.dumps(r))
+        else:
+            print(f"python {a.model} {a.preset} ({a.attention}{', bf16' if a.bf16 else ''}): {r['samples_per_s']:.1f} samples/s, "
+                  f"MFU {100 * r['mfu_nominal']:.1f}% of {a.peak_tflops:g} TFLOP/s, {100 * r['mfu_measured']:.1f}% of the measured matmul")
+        return
 
     def step():
         for q in model.parameters():
@@ -210,14 +309,18 @@ def main():
             opt.step()
 
     step()
-    flops = forward_flops(a.model, text_len)
     seconds, fractions = [], []
     for _ in range(a.steps):
         t0 = time.perf_counter()
         step()
         seconds.append(time.perf_counter() - t0)
         fractions.append(3 * flops * a.batch / seconds[-1] / 1e9 / matmul_gflops())
-    params = sum(q.numel() for q in model.parameters())
+    if a.json:
+        print(json.dumps(dict(impl="pytorch", attention=a.attention, model=a.model, preset=a.preset, batch=a.batch,
+                              device="cpu", samples_per_s=a.batch / statistics.median(seconds),
+                              share_of_matmul_peak=statistics.median(fractions), parameters=params,
+                              train_flops_per_sample=3 * flops, torch=torch.__version__)))
+        return
     print(f"python {a.model} {a.preset}{' +AdamW' if a.adamw else ''}: {params} parameters, {a.batch / statistics.median(seconds):.1f} samples/s, "
           f"{100 * statistics.median(fractions):.1f}% of the matmul peak (torch {torch.__version__}, {a.threads} threads)")
 

@@ -10,12 +10,15 @@
 // libtorch's vectorised kernels, one call each over all pairs.
 //
 // BLAS is the one libtorch itself loaded (cblas_sgemm / cblas_dgemm looked up in the process);
-// without it, or for other dtypes and devices, the generic path runs.
+// without it, or for other dtypes, the generic path runs. On CUDA with libtorch >= 2.1, libtorch's
+// scaled_dot_product_attention (flash or memory-efficient kernels) reads the packed projection
+// through strided views instead.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <torch/autograd.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <cstdint>
@@ -219,6 +222,23 @@ bool fused_path_available(const at::Tensor& qkv) {
 
 std::atomic<bool> g_fused_attention{true};
 
+// scaled_dot_product_attention with an explicit scale (the query is already scaled) exists from
+// libtorch 2.1 on.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#define MMAUX_HAS_SDPA 1
+/// The packed projection [b, L, 3D] as strided q, k, v views [b, heads, L, dh] (no copies).
+at::Tensor sdpa_attention(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads, double p) {
+  const int64_t b = qkv.size(0), L = qkv.size(1), D = qkv.size(2) / 3;
+  at::Tensor parts = qkv.view({b, L, 3, heads, D / heads}).permute({2, 0, 3, 1, 4});
+  at::Tensor mask = bias.defined() ? bias.to(qkv.scalar_type()) : at::Tensor();
+  at::Tensor ctx = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], mask, p,
+                                                    /*is_causal=*/false, /*scale=*/1.0);
+  return ctx.transpose(1, 2).reshape({b, L, D});
+}
+#else
+#define MMAUX_HAS_SDPA 0
+#endif
+
 }  // namespace
 
 void set_fused_attention(bool enabled) { g_fused_attention = enabled; }
@@ -231,6 +251,9 @@ at::Tensor packed_self_attention(const at::Tensor& qkv, const at::Tensor& bias, 
   MMAUX_CHECK(qkv.dim() == 3 && qkv.size(2) % (3 * heads) == 0,
               "packed attention: qkv must be [b, L, 3·D] with D divisible by {} heads", heads);
   const double p = training ? dropout : 0.0;
+#if MMAUX_HAS_SDPA
+  if (fused && qkv.is_cuda()) return sdpa_attention(qkv, bias, heads, p);
+#endif
   if (fused && fused_path_available(qkv)) {
     MMAUX_CHECK(p < 1, "dropout probability must be in [0, 1), got {}", p);
     // An empty tensor for "no bias": libtorch 1.13's Function::apply rejects undefined inputs.

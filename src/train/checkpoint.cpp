@@ -62,9 +62,10 @@ std::string CheckpointStore::dir_of(const std::string& name) const {
 }
 
 void CheckpointStore::save(const CheckpointData& data, dist::Communicator& comm) {
-  // 1. Every rank's RNG state to rank 0 (as int64: the communicators carry no uint8).
+  // 1. Every rank's RNG state to rank 0 (as int64: the communicators carry no uint8; on the
+  //    communicator's device: NCCL moves CUDA tensors only).
   at::Tensor rng = data.rng_state.to(at::kLong).contiguous();
-  at::Tensor all_rng = comm.all_gather(rng.reshape({1, -1})).to(at::kByte);
+  at::Tensor all_rng = comm.all_gather(rng.reshape({1, -1}).to(comm.device())).cpu().to(at::kByte);
   if (comm.rank() == 0) {
     // 2. Write into a temporary directory; state.json last.
     fs::create_directories(ckpt_dir_);

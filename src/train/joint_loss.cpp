@@ -12,6 +12,7 @@
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
 #include "mmaux/model/dropout_rows.h"
+#include "mmaux/train/autocast.h"
 #include "train/model_rows.h"
 
 namespace mmaux::train {

@@ -4,12 +4,12 @@
 // ITM pairs, autocast and key dropout masks the same way (rows of the ITM pass: model_rows.h).
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 
 #include <cstdint>
 #include <vector>
 
 #include "mmaux/loss/itm.h"
+#include "mmaux/train/autocast.h"
 
 namespace mmaux::train::detail {
 
@@ -24,24 +24,6 @@ loss::ItmPlan random_itm_plan(int64_t rows, int64_t offset, loss::SamplingKey ke
 /// texts, negative images) continue as rows part · global_rows + offset + k.
 std::vector<int64_t> itm_pair_rows(bool hard, int64_t rows, int64_t offset, int64_t global_rows);
 
-/// bf16 autocast for the forward passes of a GPU step (PyTorch's torch.autocast semantics).
-class AutocastScope {
- public:
-  explicit AutocastScope(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-  }
-  ~AutocastScope() {
-    if (!on_) return;
-    at::autocast::set_enabled(false);
-    at::autocast::clear_cache();
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool on_;
-};
+using train::AutocastScope;  // mmaux/train/autocast.h: one scope for libtorch 1.13 and 2.x
 
 }  // namespace mmaux::train::detail

@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "adamw_kernel.h"
 #include "mmaux/core/error.h"
@@ -37,16 +39,6 @@ struct Update {
   double sqrt_bc2;   ///< sqrt(1 − β₂ᵗ)
   double step_size;  ///< −lr / (1 − β₁ᵗ)
 };
-
-/// The update as libtorch's op sequence (any device, any dtype).
-void update_with_ops(at::Tensor& p, const at::Tensor& grad, at::Tensor& m, at::Tensor& v,
-                     const Update& u, bool decay) {
-  if (decay) p.mul_(u.decay);
-  m.mul_(u.beta1).add_(grad, 1 - u.beta1);
-  v.mul_(u.beta2).addcmul_(grad, grad, 1 - u.beta2);
-  at::Tensor denom = (v.sqrt() / u.sqrt_bc2).add_(u.eps);
-  p.addcdiv_(m, denom, u.step_size);
-}
 
 /// The update's coefficients in T, rounded as libtorch rounds scalar arguments.
 template <typename T>
@@ -99,6 +91,28 @@ void update_rows(T* p, const T* g, T* m, T* v, int64_t rows, int64_t dim, const 
   });
 }
 
+/// Parameters that share an update (device, dtype, step count, decay): libtorch's op sequence
+/// as multi-tensor (_foreach) calls. On a GPU that is a handful of kernel launches for the whole
+/// model instead of nine per parameter; on the CPU the _foreach ops run the same per-tensor ops.
+struct MultiTensorBucket {
+  Update u;
+  bool decay = false;
+  std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+};
+
+void update_multi_tensor(MultiTensorBucket& b) {
+  const Update& u = b.u;
+  if (b.decay) at::_foreach_mul_(b.params, u.decay);
+  at::_foreach_mul_(b.exp_avgs, u.beta1);
+  at::_foreach_add_(b.exp_avgs, b.grads, 1 - u.beta1);
+  at::_foreach_mul_(b.exp_avg_sqs, u.beta2);
+  at::_foreach_addcmul_(b.exp_avg_sqs, b.grads, b.grads, 1 - u.beta2);
+  std::vector<at::Tensor> denom = at::_foreach_sqrt(b.exp_avg_sqs);
+  at::_foreach_div_(denom, u.sqrt_bc2);
+  at::_foreach_add_(denom, u.eps);
+  at::_foreach_addcdiv_(b.params, b.exp_avgs, denom, u.step_size);
+}
+
 bool fusable(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v) {
   const at::ScalarType t = p.scalar_type();
   return p.is_cpu() && (t == at::kFloat || t == at::kDouble) && g.scalar_type() == t &&
@@ -109,6 +123,7 @@ bool fusable(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, cons
 
 void AdamW::step(double lr, const RowHints* hints) {
   at::NoGradGuard no_grad;
+  std::map<std::string, MultiTensorBucket> buckets;  // the parameters the fused kernel cannot take
   for (auto& g : groups_) {
     for (size_t i = 0; i < g.params.size(); ++i) {
       at::Tensor& p = g.params[i];
@@ -125,7 +140,15 @@ void AdamW::step(double lr, const RowHints* hints) {
       u.step_size = -lr / (1 - std::pow(options_.beta1, static_cast<double>(s.step)));
       const bool decay = g.weight_decay != 0;
       if (!fusable(p, grad, s.exp_avg, s.exp_avg_sq)) {
-        update_with_ops(p, grad, s.exp_avg, s.exp_avg_sq, u, decay);
+        const std::string key = fmt::format("{}|{}|{}|{}", p.device().str(),
+                                            c10::toString(p.scalar_type()), s.step, u.decay);
+        MultiTensorBucket& b = buckets[key];
+        b.u = u;
+        b.decay = decay;
+        b.params.push_back(p);
+        b.grads.push_back(grad);
+        b.exp_avgs.push_back(s.exp_avg);
+        b.exp_avg_sqs.push_back(s.exp_avg_sq);
         s.active_rows.clear();  // every row may now hold moments: dense updates from here on
         continue;
       }
@@ -151,6 +174,7 @@ void AdamW::step(double lr, const RowHints* hints) {
       });
     }
   }
+  for (auto& [key, b] : buckets) update_multi_tensor(b);
 }
 
 void AdamW::zero_grad() {

@@ -69,7 +69,8 @@ at::Tensor multi_head_attention(const at::Tensor& q, const at::Tensor& k, const 
 /// ([b, L, 3D], query already scaled by s = 1/sqrt(D / heads)); `bias` as for
 /// multi_head_attention. Returns the context [b, L, D]. With `fused` (the default), float and
 /// double CPU tensors use a fused kernel (src/model/attention.cpp) that gives the values of
-/// multi_head_attention up to rounding; dropout masks of the two paths differ.
+/// multi_head_attention up to rounding; dropout masks of the two paths differ. CUDA tensors use
+/// libtorch's scaled_dot_product_attention (libtorch >= 2.1), the same values up to rounding.
 at::Tensor packed_self_attention(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads,
                                  double dropout, bool training, bool fused = true);
 
