@@ -1,6 +1,7 @@
 #include "cli/command.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "mmaux/core/version.h"
@@ -18,6 +19,17 @@ OptionValues option_values(const OptionSet& set) {
   for (const auto& g : set.groups())
     for (const auto& e : g.entries) out[e.name] = OptionValue{e.print(), e.trajectory};
   return out;
+}
+
+std::string slurm_job_of_this_process() {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v == nullptr ? std::string() : std::string(v);
+  };
+  const std::string array = env("SLURM_ARRAY_JOB_ID");
+  const std::string task = env("SLURM_ARRAY_TASK_ID");
+  if (!array.empty() && !task.empty()) return array + "_" + task;
+  return env("SLURM_JOB_ID");
 }
 
 Command make_version_command() {

@@ -46,7 +46,9 @@ void set_threads(const DistOptions& d, const dist::Topology& topology) {
 
 }  // namespace
 
-Session::Session(const RunConfig& cfg) : config(cfg) {
+Session::Session(const RunConfig& cfg,
+                 const std::function<void(dist::Communicator&)>& on_communicator)
+    : config(cfg) {
   validate(config);
   const LossOptions& l = config.loss;
   set_threads(config.dist, config.topology);
@@ -56,6 +58,7 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
     log_warn("train", "train.bf16 is ignored on the CPU (bf16 autocast is for GPU runs)");
   }
   comm = dist::make_communicator(config.dist, device.is_cuda(), config.topology);
+  if (on_communicator) on_communicator(*comm);
   manifest = data::Manifest::load(config.data.dir, true);
   objective = joint_loss_options(config, manifest.pad_id());
 

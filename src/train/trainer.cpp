@@ -1,7 +1,8 @@
 // The training loop: steps, gradient synchronisation, skips of non-finite steps, stop signals and
 // epoch ends. Its other jobs have their own files: the objective (joint_loss.cpp), checkpoint
-// state (run_checkpoints.cpp, train_state.cpp), the best model (best_model.cpp), scoring a split
-// (score_split.cpp) and results.json (results.cpp).
+// state (run_checkpoints.cpp, train_state.cpp), the run directory's lock and repair
+// (run_directory.cpp), the best model (best_model.cpp), scoring a split (score_split.cpp) and
+// results.json (results.cpp).
 #include "mmaux/train/trainer.h"
 
 #include <ATen/ATen.h>
@@ -25,6 +26,7 @@
 #include "mmaux/train/run_files.h"
 #include "mmaux/train/signals.h"
 #include "run_checkpoints.h"
+#include "run_directory.h"
 #include "score_split.h"
 #include "session.h"
 
@@ -61,7 +63,16 @@ struct Window {
 
 class Trainer {
  public:
-  explicit Trainer(const RunConfig& config) : s_(config), best_(s_) {}
+  // The run directory is locked as soon as the communicator exists: before anything is written
+  // or loaded.
+  explicit Trainer(const RunConfig& config)
+      : s_(config,
+           [this, &config](dist::Communicator& comm) {
+             lock_ =
+                 lock_for_job(config.train.out,
+                              LockOwner::this_process("mmaux train", config.batch_job), true, comm);
+           }),
+        best_(s_) {}
   int run();
 
  private:
@@ -79,6 +90,7 @@ class Trainer {
   bool stop_agreed(bool bad_local, bool* bad_global);
   std::string metrics_file() const { return (fs::path(run_dir_) / "metrics.jsonl").string(); }
 
+  std::optional<FileLock> lock_;  // rank 0: held until the trainer is gone
   Session s_;
   BestModel best_;
   std::unique_ptr<AdamW> opt_;
@@ -101,7 +113,7 @@ int64_t Trainer::total_steps() const {
 void Trainer::setup() {
   const RunConfig& c = s_.config;
   run_dir_ = c.train.out;
-  if (s_.comm->rank() == 0) fs::create_directories(run_dir_);
+  if (s_.comm->rank() == 0) repair_run_directory(run_dir_);  // under the lock, before any read
   s_.comm->barrier();
   loader_ = std::make_unique<data::Loader>(
       s_.manifest,

@@ -37,6 +37,10 @@ struct RunConfig {
   std::string config_ini;   ///< effective configuration (INI text)
   OptionValues options;     ///< every option of the run, by dotted name
   dist::Topology topology;  ///< this process in the job: dist::init_runtime's result (the CLI's)
+  /// The batch job running this process (Slurm: "JOBID", or "ARRAYJOB_TASK" in a job array); ""
+  /// outside one. The run directory's lock records it, so that a refused writer learns which job
+  /// holds the run.
+  std::string batch_job;
 };
 
 /// The names of the trajectory options, sorted.
