@@ -37,7 +37,7 @@ struct Command {
 
 std::vector<Command> all_commands();
 
-/// Every option of `set` (dotted names): value text and trajectory flag.
+/// Every option of `set` (dotted names): value text, trajectory and stopping flags.
 OptionValues option_values(const OptionSet& set);
 
 /// The Slurm job of this process from its environment: "ARRAYJOB_TASK" in a job array, else

@@ -17,7 +17,7 @@ std::vector<Command> all_commands() {
 OptionValues option_values(const OptionSet& set) {
   OptionValues out;
   for (const auto& g : set.groups())
-    for (const auto& e : g.entries) out[e.name] = OptionValue{e.print(), e.trajectory};
+    for (const auto& e : g.entries) out[e.name] = OptionValue{e.print(), e.trajectory, e.stopping};
   return out;
 }
 

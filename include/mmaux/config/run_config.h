@@ -23,6 +23,10 @@ struct OptionValue {
   /// option table of the CLI declares it once per option; a resumed run must match its
   /// checkpoint on every trajectory option, and `mmaux aggregate` groups runs by them.
   bool trajectory = true;
+  /// A stopping criterion (train.max-steps, train.epochs): a trajectory option that only says
+  /// where the trajectory ends, not which one it is. A resumed run may change it (an extension,
+  /// recorded in results.json); `mmaux aggregate` still groups by its final value.
+  bool stopping = false;
 };
 
 /// Dotted option name ("train.lr") -> value.
