@@ -47,6 +47,10 @@ class Session {
   JointLossOptions objective;
 };
 
+/// "ber-vit-concat: 4.89 M parameters (4.89 M trainable) in 87 tensors": elements, then the
+/// tensors that hold them.
+std::string parameter_summary(const model::MultimodalModel& model);
+
 /// Copies tensors by name into `named` (no grad); throws DataError naming missing or mis-shaped
 /// entries.
 void copy_named(const dist::NamedTensors& named, const std::map<std::string, at::Tensor>& from,
