@@ -3,6 +3,7 @@
 // them into a RawDataset (posts + rows it had to skip, with reasons); the shared pipeline
 // (mmaux/data/preprocess.h) does the rest. Readers only read text files; they never decode images.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mmaux/config/data_options.h"
@@ -26,12 +27,45 @@ data::RawDataset read_msd(const PreprocessOptions& options);
 /// images/{id}_1.jpg.
 data::RawDataset read_micd(const PreprocessOptions& options);
 
+// The parsers behind the readers, on a file's content (no file system): what the fuzzers
+// (bench/data/fuzz_raw_formats.cpp) and their corpus replay test drive.
+
+/// The posts file of the csv layout, named `file_name` in sources: posts, "malformed row"
+/// skips, and the classes (options.classes, else the sorted labels found, with a note of their
+/// counts and a warning for each class under 1 % of the posts).
+data::RawDataset parse_csv_posts(std::string_view content, const std::string& file_name,
+                                 const PreprocessOptions& options);
+
+/// One MSD text file.
+struct MsdFile {
+  const char* name;     ///< under text/
+  const char* split;    ///< train, validation or test
+  size_t arity;         ///< items per line
+  bool keyword_filter;  ///< the training file: the data set's keyword filter applies
+};
+inline constexpr MsdFile kMsdFiles[] = {{"train.txt", "train", 3, true},
+                                        {"valid2.txt", "validation", 4, false},
+                                        {"test2.txt", "test", 4, false}};
+/// Appends the posts, skips and filtered rows of one MSD file to `raw` (whose class names must be
+/// set).
+void parse_msd_file(std::string_view content, const MsdFile& file, data::RawDataset& raw);
+
+/// MVSA's labelResultAll.txt: posts with id, label, source and image (texts are read from
+/// data/{id}.txt by read_mvsa), malformed rows skipped, positive-against-negative rows filtered.
+data::RawDataset parse_mvsa_labels(std::string_view content);
+
 /// Dispatches on options.dataset (tir, mvsa, mhp, msd, micd, csv).
 data::RawDataset read_raw_dataset(const PreprocessOptions& options);
 
-/// Parses one Python list literal of strings and integers: ['id', "it 's", 1]. Returns false on
-/// malformed input.
-bool parse_python_list(const std::string& line, std::vector<std::string>& items);
+/// Parses one Python list literal of strings and integers: ['id', "it 's", 1], as Python 3's
+/// eval() reads it: single or double quotes, the escapes \\ \' \" \a \b \f \n \r \t \v, octal,
+/// \xhh, \uXXXX and \UXXXXXXXX (as UTF-8), other backslashes kept. Returns false on malformed
+/// input (unterminated string, bad escape, missing comma).
+bool parse_python_list(std::string_view line, std::vector<std::string>& items);
+
+/// Python 3's str.split() with no argument: the words between runs of Unicode whitespace
+/// (str.isspace()), none empty. Bytes that are not valid UTF-8 are never whitespace.
+std::vector<std::string> python_split(std::string_view text);
 
 /// Throws DataError when `raw`/`file` is missing, naming the data set's expected layout.
 void require_file(const std::string& raw, const std::string& file, const std::string& dataset,

@@ -48,13 +48,22 @@ void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
       .add("image-preset", &o.image_preset, "image preset (\"\" = from the model's config.json)")
       .add("csv-file", &o.csv_file, "csv layout: the posts file under --raw")
       .add("image-template", &o.image_template, "csv layout: image path under --raw")
+      .add("classes", &o.classes,
+           "csv layout: the label set a,b,c in class id order (other labels are skipped; \"\" = "
+           "the sorted labels found)")
       .add("seed", &o.seed, "seed of random splits (written to the manifest)")
       .add("split-fractions", &o.split_fractions,
            "train,validation,test fractions of random splits")
       .add("shard-size", &o.shard_size, "posts per shard", int_range(1, 1 << 24))
-      .add("threads", &o.threads, "worker threads (0 = all cores)", int_range(0, 1024))
+      .add("threads", &o.threads, "worker threads per rank (0 = the node's cores / its ranks)",
+           int_range(0, 1024))
       .add("max-skip-fraction", &o.max_skip_fraction,
-           "fail when more than this share of posts is skipped", in_range(0, 1))
+           "fail when more than this share of the posts not filtered is skipped", in_range(0, 1))
+      .add("max-image-pixels", &o.max_image_pixels,
+           "skip images whose header declares more pixels, before decoding (0 = no limit)",
+           int_range(0, 1LL << 40))
+      .add("max-image-bytes", &o.max_image_bytes,
+           "skip image files larger than this (0 = no limit)", int_range(0, 1LL << 40))
       .add("force", &o.force, "rebuild even when the output is up to date");
 }
 

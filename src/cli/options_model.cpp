@@ -8,6 +8,12 @@ void declare_model_options(OptionSet& set, ModelOptions& o) {
       .add("model.preset", &o.preset, "tiny, small, ber-vit-base or vilt-b32")
       .add("model.dir", &o.dir, "Hugging Face model directory to load (\"\" = random init)")
       .add("model.strict", &o.strict, "missing or unexpected checkpoint tensors are errors")
+      .add("model.allow-no-weights", &o.allow_no_weights,
+           "a model directory without weight files is randomly initialised instead of an error")
+      .add("model.vit-interpolation", &o.vit_interpolation,
+           "ViT position interpolation: scale-factor (transformers <= 4.44, the paper), size "
+           "(>= 4.45) or auto (scale-factor with train.paper, else the directory's config.json, "
+           "else size)")
       .add("model.dropout", &o.dropout, "classifier dropout", in_range(0, 1))
       .add("model.freeze-text", &o.freeze_text, "freeze the text tower")
       .add("model.freeze-image", &o.freeze_image, "freeze the image tower (paper: ber-vit-*)")

@@ -91,4 +91,12 @@ void validate(const RunConfig& config) {
   validate_backend(config.dist, config.train);
 }
 
+ModelOptions run_model_options(const RunConfig& config) {
+  ModelOptions o = config.model;
+  if (config.train.paper && o.vit_interpolation == VitInterpolation::kAuto) {
+    o.vit_interpolation = VitInterpolation::kScaleFactor;
+  }
+  return o;
+}
+
 }  // namespace mmaux

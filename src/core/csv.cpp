@@ -2,7 +2,8 @@
 
 namespace mmaux {
 
-std::vector<CsvRecord> parse_csv(std::string_view s, char sep) {
+std::vector<CsvRecord> parse_csv(std::string_view s, const CsvDialect& dialect) {
+  const char sep = dialect.separator;
   if (s.size() >= 3 && s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);
   std::vector<CsvRecord> out;
   CsvRecord rec;
@@ -26,7 +27,10 @@ std::vector<CsvRecord> parse_csv(std::string_view s, char sep) {
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (in_quotes) {
-      if (c == '"') {
+      if (dialect.backslash_escapes && c == '\\' && i + 1 < s.size() &&
+          (s[i + 1] == '"' || s[i + 1] == '\\')) {
+        field.push_back(s[++i]);
+      } else if (c == '"') {
         if (i + 1 < s.size() && s[i + 1] == '"') {
           field.push_back('"');
           ++i;

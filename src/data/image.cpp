@@ -59,6 +59,9 @@ void init_image_library() {
     // operation cache would only add contention and memory.
     vips_concurrency_set(1);
     vips_cache_set_max(0);
+    // Posts' images are untrusted input: only loaders libvips considers safe for it (JPEG, PNG,
+    // GIF, WebP, TIFF, ... but not ImageMagick, Matlab or FITS) may open them.
+    vips_block_untrusted_set(TRUE);
     // libvips' warnings (e.g. "premature end of JPEG file") become debug lines: the skip report
     // already names every image that failed, and a broken data set would flood stderr.
     g_log_set_handler(
@@ -141,22 +144,18 @@ Image resize_bilinear(const uint8_t* hwc, int height, int width, int out_height,
   return resize_rows(hwc, size_t(width) * 3, height, width, out_height, out_width);
 }
 
-Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int out_height,
-                  int out_width) {
-  // Horizontal pass into 8-bit interleaved rows, then the vertical pass into channel-first
-  // output, both in PIL's fixed point (so the result is PIL's bit for bit).
-  Coeffs cx = triangle_coeffs(width, out_width);
-  Coeffs cy = triangle_coeffs(height, out_height);
+namespace {
+
+// The horizontal pass of rows [y0, y0 + rows) of interleaved RGB (`stride` bytes apart, `hwc`
+// pointing at row y0) into 8-bit interleaved rows of `dst` (out_width · 3 bytes each, row y0
+// first). Rows are independent: the image can be fed band by band.
+void horizontal_pass(const uint8_t* hwc, size_t stride, int rows, const Coeffs& cx, int out_width,
+                     uint8_t* dst) {
   const int row_len = out_width * 3;
-  // Reused per thread: fresh large buffers would be fresh pages (page faults) for every image.
-  thread_local std::vector<uint8_t> tmp;
-  thread_local std::vector<int32_t> acc;
-  tmp.resize(size_t(height) * row_len);
-  acc.resize(size_t(row_len));
   const int32_t half = 1 << (kPrecisionBits - 1);
-  for (int y = 0; y < height; ++y) {
+  for (int y = 0; y < rows; ++y) {
     const uint8_t* row = hwc + size_t(y) * stride;
-    uint8_t* dst = &tmp[size_t(y) * row_len];
+    uint8_t* out = dst + size_t(y) * row_len;
     for (int o = 0; o < out_width; ++o) {
       const int32_t* w = &cx.weights[size_t(o) * cx.taps];
       const uint8_t* src = row + size_t(cx.first[o]) * 3;
@@ -166,11 +165,21 @@ Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int 
         g += src[3 * k + 1] * w[k];
         b += src[3 * k + 2] * w[k];
       }
-      dst[3 * o] = clip8(r);
-      dst[3 * o + 1] = clip8(g);
-      dst[3 * o + 2] = clip8(b);
+      out[3 * o] = clip8(r);
+      out[3 * o + 1] = clip8(g);
+      out[3 * o + 2] = clip8(b);
     }
   }
+}
+
+// The vertical pass over every row of `tmp` (height rows of out_width · 3 bytes) into
+// channel-first output.
+Image vertical_pass(const std::vector<uint8_t>& tmp, int height, int out_height, int out_width) {
+  Coeffs cy = triangle_coeffs(height, out_height);
+  const int row_len = out_width * 3;
+  thread_local std::vector<int32_t> acc;
+  acc.resize(size_t(row_len));
+  const int32_t half = 1 << (kPrecisionBits - 1);
   Image out;
   out.height = out_height;
   out.width = out_width;
@@ -197,19 +206,51 @@ Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int 
   return out;
 }
 
+// The horizontal pass's output, reused per thread: fresh large buffers would be fresh pages
+// (page faults) for every image.
+std::vector<uint8_t>& horizontal_buffer(int height, int out_width) {
+  thread_local std::vector<uint8_t> tmp;
+  tmp.resize(size_t(height) * out_width * 3);
+  return tmp;
+}
+
+}  // namespace
+
+Image resize_rows(const uint8_t* hwc, size_t stride, int height, int width, int out_height,
+                  int out_width) {
+  // Horizontal pass into 8-bit interleaved rows, then the vertical pass into channel-first
+  // output, both in PIL's fixed point (so the result is PIL's bit for bit).
+  Coeffs cx = triangle_coeffs(width, out_width);
+  std::vector<uint8_t>& tmp = horizontal_buffer(height, out_width);
+  horizontal_pass(hwc, stride, height, cx, out_width, tmp.data());
+  return vertical_pass(tmp, height, out_height, out_width);
+}
+
 namespace {
 
-// Step 1: the file's bytes, read once (a buffer per thread, reused from image to image).
-std::string& read_image_file(const std::string& path) {
+[[noreturn]] void too_large(const std::string& path, const std::string& why) {
+  throw ImageError("image too large", fmt::format("image '{}' {}", path, why));
+}
+
+// Step 1: the file's bytes, read once (a buffer per thread, reused from image to image), after
+// the size limit.
+std::string& read_image_file(const std::string& path, const ImageLimits& limits) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw ImageError("missing image", fmt::format("image '{}' does not exist", path));
   }
-  if (std::filesystem::file_size(path, ec) == 0) undecodable(path, "the file is empty (0 bytes)");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) undecodable(path, ec.message());
+  if (size == 0) undecodable(path, "the file is empty (0 bytes)");
+  if (limits.max_bytes > 0 && size > uint64_t(limits.max_bytes)) {
+    too_large(path, fmt::format("is {} bytes, more than --max-image-bytes {}; raise the limit if "
+                                "such files are expected",
+                                size, limits.max_bytes));
+  }
   thread_local std::string bytes;
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) undecodable(path, std::strerror(errno));
-  bytes.resize(size_t(std::filesystem::file_size(path, ec)));
+  bytes.resize(size_t(size));
   size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
   std::fclose(f);
   if (got != bytes.size()) undecodable(path, "short read");
@@ -238,15 +279,21 @@ VipsImage* open_image(const std::string& path, std::string& bytes, bool jpeg, in
   return out;
 }
 
-// Step 2: header only (lazy): upright size, target size, and for JPEGs the shrink-on-load factor
-// (libjpeg's DCT scaling by 2, 4 or 8 while both sides stay at or above the target).
+// Step 2: header only (lazy): the pixel limit, upright size, target size, and for JPEGs the
+// shrink-on-load factor (libjpeg's DCT scaling by 2, 4 or 8 while both sides stay at or above
+// the target). No pixel has been decoded when the limit refuses an image.
 void open_at_decode_size(VipsRef& img, const std::string& path, std::string& bytes,
-                         const ImagePreset& preset, int* th, int* tw) {
+                         const ImagePreset& preset, const ImageLimits& limits, int* th, int* tw) {
   const bool jpeg = is_jpeg(bytes);
   img.reset(open_image(path, bytes, jpeg, 1));
-  const bool swap = vips_image_get_orientation_swap(img.p);
   int h = vips_image_get_height(img.p), w = vips_image_get_width(img.p);
-  if (swap) std::swap(h, w);
+  const int64_t pixels = int64_t(h) * w;
+  if (limits.max_pixels > 0 && pixels > limits.max_pixels) {
+    too_large(path, fmt::format("declares {}x{} = {} pixels, more than --max-image-pixels {} "
+                                "(PIL's limit by default); not decoded",
+                                w, h, pixels, limits.max_pixels));
+  }
+  if (vips_image_get_orientation_swap(img.p)) std::swap(h, w);
   std::tie(*th, *tw) = target_size(h, w, preset);
   int shrink = 1;
   if (jpeg) {
@@ -296,33 +343,43 @@ void to_upright_srgb8(VipsRef& img, const std::string& path) {
   }
 }
 
-// Step 4: decode in this thread (a region computed in place, no libvips worker thread: the pool
-// of our own workers is the parallelism; errors such as truncation surface here), resample.
+// Step 4: decode in this thread, band by band (a region computed in place, no libvips worker
+// thread: the pool of our own workers is the parallelism; errors such as truncation surface
+// here), each band through the horizontal pass at once, then the vertical pass. Only one band of
+// decoded rows is held: about kBandBytes, at least one row.
 Image decode_and_resize(VipsRef& img, const std::string& path, int th, int tw) {
+  constexpr size_t kBandBytes = size_t(4) << 20;
   const int dh = vips_image_get_height(img.p), dw = vips_image_get_width(img.p);
   MMAUX_ASSERT(
       vips_image_get_bands(img.p) == 3 && vips_image_get_format(img.p) == VIPS_FORMAT_UCHAR,
       "'{}' is not 8-bit RGB after conversion", path);
+  const int band = int(std::clamp<size_t>(kBandBytes / (size_t(dw) * 3), 1, size_t(dh)));
+  const Coeffs cx = triangle_coeffs(dw, tw);
+  std::vector<uint8_t>& tmp = horizontal_buffer(dh, tw);
   VipsRegion* region = vips_region_new(img.p);
-  VipsRect all{0, 0, dw, dh};
-  if (region == nullptr || vips_region_prepare(region, &all) != 0) {
-    if (region != nullptr) g_object_unref(region);
-    undecodable(path, vips_message());
+  if (region == nullptr) undecodable(path, vips_message());
+  for (int y = 0; y < dh; y += band) {
+    VipsRect rect{0, y, dw, std::min(band, dh - y)};
+    if (vips_region_prepare(region, &rect) != 0) {
+      g_object_unref(region);
+      undecodable(path, vips_message());
+    }
+    horizontal_pass(reinterpret_cast<const uint8_t*>(VIPS_REGION_ADDR(region, 0, y)),
+                    size_t(VIPS_REGION_LSKIP(region)), rect.height, cx, tw,
+                    &tmp[size_t(y) * tw * 3]);
   }
-  Image out = resize_rows(reinterpret_cast<const uint8_t*>(VIPS_REGION_ADDR(region, 0, 0)),
-                          size_t(VIPS_REGION_LSKIP(region)), dh, dw, th, tw);
   g_object_unref(region);
-  return out;
+  return vertical_pass(tmp, dh, th, tw);
 }
 
 }  // namespace
 
-Image load_image(const std::string& path, const ImagePreset& preset) {
+Image load_image(const std::string& path, const ImagePreset& preset, const ImageLimits& limits) {
   init_image_library();
-  std::string& bytes = read_image_file(path);
+  std::string& bytes = read_image_file(path, limits);
   VipsRef img;
   int th = 0, tw = 0;
-  open_at_decode_size(img, path, bytes, preset, &th, &tw);
+  open_at_decode_size(img, path, bytes, preset, limits, &th, &tw);
   to_upright_srgb8(img, path);
   return decode_and_resize(img, path, th, tw);
 }

@@ -71,6 +71,32 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   std::map<size_t, std::vector<void*>> free_;
 };
 
+// Every value of a shard's small columns that sizes a buffer or indexes a table, against the
+// manifest: the image size against the preset's storage (a corrupt shard must not size an
+// allocation), token lengths, labels and relations against their ranges.
+void check_rows(const ShardReader& r, const Manifest& m, const std::string& path) {
+  const ImagePreset& preset = m.image_preset();
+  const int64_t classes = m.num_classes();
+  const int64_t relations = int64_t(m.relation_names().size());
+  for (int64_t row = 0; row < r.rows(); ++row) {
+    const int32_t h = r.image_hw()[2 * row], w = r.image_hw()[2 * row + 1];
+    const int32_t label = r.labels()[row], relation = r.relation()[row];
+    const int32_t length = r.lengths()[row];
+    MMAUX_CHECK_DATA(
+        h > 0 && w > 0 && h <= preset.storage_height() && w <= preset.storage_width() &&
+            3 * int64_t(h) * w <= r.pixel_row_bytes(),
+        "shard '{}' row {}: image {}x{} does not fit the preset {} (rows of {} bytes); "
+        "corrupt shard, re-run 'mmaux preprocess --force'",
+        path, row, h, w, preset.to_string(), r.pixel_row_bytes());
+    MMAUX_CHECK_DATA(label >= 0 && label < classes && relation >= -1 && relation < relations &&
+                         length >= 0 && length <= r.text_length(),
+                     "shard '{}' row {}: label {}, relation {} or text length {} outside the "
+                     "manifest's {} classes, {} relations and length {}; corrupt shard, re-run "
+                     "'mmaux preprocess --force'",
+                     path, row, label, relation, length, classes, relations, r.text_length());
+  }
+}
+
 }  // namespace
 
 /// Reads the split's small columns once, streams pixels per sample, and runs a small pool of
@@ -95,6 +121,7 @@ class Loader::Impl {
                        "shard '{}' holds {} rows of text length {}, the manifest says {} rows of "
                        "length {}; re-run 'mmaux preprocess --force'",
                        path, r.rows(), r.text_length(), sh.rows, text_length);
+      check_rows(r, manifest, path);
       for (int64_t row = 0; row < r.rows(); ++row) {
         MMAUX_CHECK_DATA(r.sample_index()[row] == int64_t(where.size()),
                          "shard '{}' row {} has sample index {}, expected {}", path, row,

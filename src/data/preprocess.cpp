@@ -4,13 +4,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <memory>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <regex>
-#include <set>
-#include <unordered_set>
 
+#include "data/preprocess_steps.h"
 #include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
@@ -19,31 +16,36 @@
 #include "mmaux/core/strings.h"
 #include "mmaux/core/version.h"
 #include "mmaux/core/worker_pool.h"
-#include "mmaux/data/image.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/shard.h"
-#include "mmaux/data/text.h"
-#include "mmaux/data/tokenizer.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace mmaux::data {
 
+namespace {
+
+// "a 1, b 2", or "" for no counts.
+std::string counts_text(const std::map<std::string, int64_t>& counts) {
+  std::string out;
+  for (const auto& [name, n] : counts)
+    out += fmt::format("{}{} {}", out.empty() ? "" : ", ", name, n);
+  return out;
+}
+
+}  // namespace
+
 std::string PreprocessReport::summary() const {
-  std::string reasons;
-  for (const auto& [r, n] : skipped_by_reason) {
-    reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", r, n);
-  }
-  std::string splits;
-  for (const auto& [s, n] : written_by_split) {
-    splits += fmt::format("{}{} {}", splits.empty() ? "" : ", ", s, n);
-  }
+  const std::string skips = counts_text(skipped_by_reason);
+  const std::string filters = counts_text(filtered_by_reason);
+  const std::string splits = counts_text(written_by_split);
   return fmt::format(
-      "read {} = written {} + skipped {}{}; splits: {}; {} texts with invalid UTF-8 "
-      "repaired, {} truncated",
-      read, written, skipped, reasons.empty() ? "" : " (" + reasons + ")",
-      splits.empty() ? "none" : splits, utf8_repaired, truncated);
+      "read {} = written {} + filtered {}{} + skipped {}{}; splits: {}; {} texts with invalid "
+      "UTF-8 repaired, {} truncated",
+      read, written, filtered, filters.empty() ? "" : " (" + filters + ")", skipped,
+      skips.empty() ? "" : " (" + skips + ")", splits.empty() ? "none" : splits, utf8_repaired,
+      truncated);
 }
 
 std::vector<double> parse_split_fractions(const std::string& text) {
@@ -77,103 +79,26 @@ std::string random_split(const std::string& post_id, uint64_t seed,
 
 namespace {
 
-struct Result {
-  bool ok = false;
-  SkipRecord skip;
-  Sample sample;
-  std::string split;
-  bool repaired = false;
-  bool truncated = false;
+using detail::Context;
+using detail::IndexedSkip;
+using detail::Plan;
+
+// One process: all_gather is the identity.
+class SingleProcess : public PreprocessRanks {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::vector<std::string> all_gather(const std::string& bytes) override { return {bytes}; }
 };
-
-struct Context {
-  const PreprocessOptions* options;
-  const RawDataset* raw;
-  int max_length;
-  std::unique_ptr<Tokenizer> tokenizer;
-  ImagePreset preset;
-  std::map<std::string, int> class_id, relation_id;
-};
-
-// What every step needs: the model directory's text length and image preset, the tokenizer, and
-// the class and relation ids.
-Context make_context(const PreprocessOptions& o, const RawDataset& raw) {
-  Context ctx;
-  ctx.options = &o;
-  ctx.raw = &raw;
-  ModelDirectory model = read_model_directory(o.model);
-  ctx.tokenizer = Tokenizer::load(o.model);
-  ctx.max_length = model.max_text_length;
-  if (!o.image_preset.empty()) {
-    ctx.preset = ImagePreset::parse(o.image_preset);
-  } else {
-    MMAUX_CHECK_CONFIG(model.has_image_preset,
-                       "model directory '{}' names no image size (config.json image_size or "
-                       "model_type vilt); give --image-preset, e.g. fixed:224",
-                       o.model);
-    ctx.preset = model.image_preset;
-  }
-  for (size_t c = 0; c < raw.class_names.size(); ++c) ctx.class_id[raw.class_names[c]] = int(c);
-  for (size_t c = 0; c < raw.relation_names.size(); ++c) {
-    ctx.relation_id[raw.relation_names[c]] = int(c);
-  }
-  return ctx;
-}
-
-Result process(const Context& ctx, const RawPost& p) {
-  Result r;
-  auto skip = [&](const char* reason, std::string detail) {
-    r.skip = SkipRecord{p.post_id, p.source, reason, std::move(detail)};
-    return r;
-  };
-  int bad = 0;
-  std::string text = repair_utf8(p.text, &bad);
-  if (bad > 0) {
-    size_t chars = to_codepoints(text).size();
-    if (size_t(bad) * 10 > chars) {
-      return skip(skip_reason::kInvalidUtf8,
-                  fmt::format("{} of {} characters are invalid UTF-8", bad, chars));
-    }
-    r.repaired = true;
-  }
-  text = normalize_tweet(text);
-  if (trim(text).empty()) return skip(skip_reason::kEmptyText, "no text after normalisation");
-  Encoding enc = ctx.tokenizer->encode(text, ctx.max_length);
-  r.truncated = enc.truncated;
-  try {
-    Image img = load_image((fs::path(ctx.raw->raw_dir) / p.image).string(), ctx.preset);
-    r.sample.pixels = std::move(img.pixels);
-    r.sample.height = img.height;
-    r.sample.width = img.width;
-  } catch (const ImageError& e) {
-    return skip(e.reason().c_str(), e.what());
-  }
-  r.sample.post_id = p.post_id;
-  r.sample.input_ids = std::move(enc.ids);
-  r.sample.length = enc.length;
-  r.sample.label = ctx.class_id.at(p.label);
-  r.sample.relation = p.relation.empty() ? -1 : ctx.relation_id.at(p.relation);
-  r.sample.meta = p.meta;
-  r.ok = true;
-  return r;
-}
-
-bool escapes(const fs::path& root, const std::string& rel) {
-  if (rel.empty()) return true;
-  std::error_code ec;
-  fs::path full = fs::weakly_canonical(root / rel, ec);
-  if (ec) return true;
-  auto r = full.lexically_relative(root);
-  return r.empty() || *r.begin() == "..";
-}
 
 std::string input_fingerprint(const Context& ctx, const std::vector<double>& fractions) {
   const auto& o = *ctx.options;
   const auto& raw = *ctx.raw;
   Sha256 h;
-  h.update(fmt::format("pre-v1|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|", raw.name, std::string(version()),
-                       ctx.tokenizer->fingerprint(), ctx.preset.fingerprint(), ctx.max_length,
-                       o.seed, fractions[0], fractions[1], o.shard_size, o.max_skip_fraction));
+  h.update(fmt::format("pre-v2|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|", raw.name,
+                       std::string(version()), ctx.tokenizer->fingerprint(),
+                       ctx.preset.fingerprint(), ctx.max_length, o.seed, fractions[0], fractions[1],
+                       o.shard_size, o.max_skip_fraction, o.max_image_pixels, o.max_image_bytes));
   for (const auto& c : raw.class_names) h.update(c + "\x1f");
   for (const auto& p : raw.posts) {
     h.update(p.post_id + "\x1f" + p.text + "\x1f" + p.label + "\x1f" + p.split + "\x1f" + p.image +
@@ -185,6 +110,7 @@ std::string input_fingerprint(const Context& ctx, const std::vector<double>& fra
     }
   }
   for (const auto& s : raw.skipped) h.update(s.post_id + "\x1f" + s.reason + "\x1e");
+  for (const auto& s : raw.filtered) h.update("f" + s.post_id + "\x1f" + s.reason + "\x1e");
   return h.hex_digest();
 }
 
@@ -207,191 +133,185 @@ void remove_old_outputs(const fs::path& out) {
   }
 }
 
-// Step 2's output: the posts to process, in input order, and their splits.
-struct Plan {
-  std::vector<SkipRecord> skipped;  ///< the reader's, then step 2's
-  std::vector<size_t> todo;         ///< indices into raw.posts
-  std::vector<std::string> splits;  ///< by post index
-  bool used_random_split = false;
-};
-
-// The reason to skip `p` that depends on other posts or on the raw directory, if any.
-std::optional<SkipRecord> early_skip(const Context& ctx, const RawPost& p,
-                                     std::unordered_set<std::string>& seen, const fs::path& root) {
-  auto skip = [&](const char* reason, std::string detail) {
-    return SkipRecord{p.post_id, p.source, reason, std::move(detail)};
-  };
-  if (p.post_id.empty()) return skip(skip_reason::kMalformedRow, "empty post id");
-  if (!seen.insert(p.post_id).second) {
-    return skip(skip_reason::kDuplicateId, "an earlier row has the same id");
+// Step 1 on rank 0, its decision on every rank: true when the output is up to date.
+bool decide_up_to_date(const Context& ctx, const std::vector<double>& fractions,
+                       PreprocessRanks& ranks, std::string* fingerprint) {
+  const auto& o = *ctx.options;
+  bool up = false;
+  if (ranks.rank() == 0) {
+    fs::create_directories(o.out);
+    *fingerprint = input_fingerprint(ctx, fractions);
+    up = !o.force && up_to_date(o.out, *fingerprint);
+    if (!up) remove_old_outputs(o.out);
   }
-  if (!ctx.class_id.count(p.label)) {
-    return skip(skip_reason::kUnknownLabel,
-                fmt::format("label '{}' is not one of the classes", p.label));
-  }
-  if (!p.relation.empty() && !ctx.relation_id.count(p.relation)) {
-    return skip(skip_reason::kMalformedRow, fmt::format("unknown relation '{}'", p.relation));
-  }
-  if (escapes(root, p.image)) {
-    return skip(skip_reason::kPathEscapes,
-                fmt::format("image path '{}' is outside '{}'", p.image, ctx.raw->raw_dir));
-  }
-  return std::nullopt;
+  // Nobody writes a shard before rank 0 has removed the old ones.
+  up = ranks.all_gather(up ? "1" : "0")[0] == "1";
+  if (!up) fs::create_directories(o.out);
+  return up;
 }
 
-// Step 2: checks that depend on other posts or on the raw directory, and splits, in input order.
-Plan plan_posts(const Context& ctx, const std::vector<double>& fractions) {
-  const RawDataset& raw = *ctx.raw;
-  Plan plan;
-  plan.skipped = raw.skipped;
-  plan.splits.resize(raw.posts.size());
-  std::unordered_set<std::string> seen;
-  const fs::path root = fs::weakly_canonical(fs::path(raw.raw_dir));
-  for (size_t i = 0; i < raw.posts.size(); ++i) {
-    const RawPost& p = raw.posts[i];
-    if (auto skip = early_skip(ctx, p, seen, root)) {
-      plan.skipped.push_back(std::move(*skip));
-      continue;
-    }
-    std::string s = p.split;
-    if (s.empty()) {
-      s = random_split(p.post_id, ctx.options->seed, fractions);
-      plan.used_random_split = true;
-    }
-    if (s == "val" || s == "dev" || s == "valid") s = "validation";
-    if (s != "train" && s != "validation" && s != "test") {
-      plan.skipped.push_back(
-          SkipRecord{p.post_id, p.source, skip_reason::kMalformedRow,
-                     fmt::format("split '{}' is not train, validation or test", p.split)});
-      continue;
-    }
-    plan.splits[i] = s;
-    plan.todo.push_back(i);
-  }
-  return plan;
-}
-
-// Step 3's writer: one open shard per split, closed at shard_size rows.
-class ShardSink {
- public:
-  ShardSink(const Context& ctx, fs::path out) : ctx_(ctx), out_(std::move(out)) {}
-
-  void append(const std::string& split, Sample& sample) {
-    SplitInfo& info = infos_[split];
-    if (info.class_counts.empty()) {
-      info.class_counts.assign(ctx_.raw->class_names.size(), 0);
-      info.relation_counts.assign(ctx_.raw->relation_names.size(), 0);
-    }
-    auto& writer = writers_[split];
-    if (!writer) {
-      auto file = fmt::format("{}-{:05d}.h5", split, info.shards.size());
-      writer = std::make_unique<ShardWriter>((out_ / file).string(), ctx_.max_length, ctx_.preset,
-                                             ctx_.raw->meta_names);
-    }
-    sample.sample_index = info.size;
-    writer->append(sample);
-    info.size++;
-    info.class_counts[sample.label]++;
-    if (sample.relation >= 0) info.relation_counts[sample.relation]++;
-    if (writer->rows() >= ctx_.options->shard_size) close(split);
-  }
-
-  /// Closes the open shards (in split name order) and returns every split's shards and counts.
-  std::map<std::string, SplitInfo> finish() {
-    for (auto& [s, w] : writers_) {
-      if (w) close(s);
-    }
-    return std::move(infos_);
-  }
-
- private:
-  void close(const std::string& split) {
-    ShardInfo sh = writers_[split]->finish();
-    sh.split = split;
-    infos_[split].shards.push_back(sh);
-    writers_[split].reset();
-  }
-
-  const Context& ctx_;
-  fs::path out_;
-  std::map<std::string, SplitInfo> infos_;
-  std::map<std::string, std::unique_ptr<ShardWriter>> writers_;
+// What every rank knows once the ranks have exchanged their results.
+struct Merged {
+  std::vector<detail::UnitResult> units;  ///< by unit index (rows 0: nothing written)
+  std::vector<IndexedSkip> skipped;       ///< the plan's and the workers', by post index
+  int64_t utf8_repaired = 0;
+  int64_t truncated = 0;
 };
 
-struct Written {
+Merged merge(const Plan& plan, const std::string& digest,
+             const std::vector<std::string>& messages) {
+  Merged m;
+  m.units.resize(plan.units.size());
+  m.skipped = plan.skipped;
+  for (size_t rank = 0; rank < messages.size(); ++rank) {
+    detail::RankResult r = detail::decode_rank_result(messages[rank]);
+    // Every rank planned alone: the plans agree unless the raw files changed under the job.
+    MMAUX_CHECK_DATA(r.plan_digest == digest,
+                     "rank {} planned a different data set than this rank (digest {} vs {}): did "
+                     "the raw files change while the ranks read them? Run 'mmaux preprocess' again",
+                     rank, r.plan_digest, digest);
+    for (auto& u : r.units) {
+      MMAUX_ASSERT(u.unit < m.units.size(), "rank {} wrote unit {} of {}", rank, u.unit,
+                   m.units.size());
+      m.units[u.unit] = std::move(u);
+    }
+    m.skipped.insert(m.skipped.end(), r.skipped.begin(), r.skipped.end());
+    m.utf8_repaired += r.utf8_repaired;
+    m.truncated += r.truncated;
+  }
+  std::stable_sort(m.skipped.begin(), m.skipped.end(),
+                   [](const IndexedSkip& a, const IndexedSkip& b) { return a.index < b.index; });
+  return m;
+}
+
+// Step 4 for this rank's units: the position of each shard's first post in its split, then the
+// rebased shard's size and checksum.
+std::vector<ShardInfo> finish_shards(const Context& ctx, const Plan& plan, const Merged& merged,
+                                     size_t first, size_t last) {
+  std::map<std::string, int64_t> position;
+  std::vector<ShardInfo> out;
+  for (size_t u = 0; u < last; ++u) {
+    const auto& unit = plan.units[u];
+    const int64_t start = position[unit.split];
+    position[unit.split] += merged.units[u].rows;
+    if (u < first || merged.units[u].rows == 0) continue;
+    const std::string path = (fs::path(ctx.options->out) / unit.file()).string();
+    if (start > 0) rebase_sample_index(path, start);
+    ShardInfo info;
+    info.file = unit.file();
+    info.split = unit.split;
+    info.rows = merged.units[u].rows;
+    info.bytes = int64_t(fs::file_size(path));
+    info.sha256 = sha256_file(path);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+// Every split's size, counts and shards, in unit order.
+std::map<std::string, SplitInfo> split_infos(const Context& ctx, const Plan& plan,
+                                             const Merged& merged,
+                                             const std::vector<std::string>& messages) {
+  std::map<std::string, ShardInfo> by_file;
+  for (const auto& bytes : messages) {
+    for (auto& s : detail::decode_shards(bytes)) by_file[s.file] = std::move(s);
+  }
   std::map<std::string, SplitInfo> infos;
-  std::string splits_csv = "post_id,split\n";
-  unsigned threads = 1;
-};
-
-// Step 3: workers process posts out of order; the writer consumes them in order.
-Written write_shards(const Context& ctx, Plan& plan, PreprocessReport& report) {
-  const auto& posts = ctx.raw->posts;
-  Written w;
-  w.threads = worker_count(ctx.options->threads);
-  const size_t window = std::max<size_t>(64, 8 * w.threads);
-  ShardSink sink(ctx, ctx.options->out);
-  parallel_ordered<Result>(
-      plan.todo.size(), w.threads, window,
-      [&](size_t k) { return process(ctx, posts[plan.todo[k]]); },
-      [&](size_t k, Result&& r) {
-        if (!r.ok) {
-          plan.skipped.push_back(std::move(r.skip));
-          return;
-        }
-        const std::string& s = plan.splits[plan.todo[k]];
-        sink.append(s, r.sample);
-        report.written++;
-        report.utf8_repaired += r.repaired ? 1 : 0;
-        report.truncated += r.truncated ? 1 : 0;
-        w.splits_csv += csv_row({r.sample.post_id, s});
-      });
-  w.infos = sink.finish();
-  return w;
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    const auto& r = merged.units[u];
+    if (r.rows == 0) continue;
+    SplitInfo& info = infos[plan.units[u].split];
+    if (info.class_counts.empty()) {
+      info.class_counts.assign(ctx.raw->class_names.size(), 0);
+      info.relation_counts.assign(ctx.raw->relation_names.size(), 0);
+    }
+    info.size += r.rows;
+    for (size_t c = 0; c < r.class_counts.size(); ++c) info.class_counts[c] += r.class_counts[c];
+    for (size_t c = 0; c < r.relation_counts.size(); ++c) {
+      info.relation_counts[c] += r.relation_counts[c];
+    }
+    info.shards.push_back(by_file.at(plan.units[u].file()));
+  }
+  return infos;
 }
 
-// Step 4a: skipped.csv, splits.csv and report.json, then the skip-fraction check.
-void write_reports(const Context& ctx, const Plan& plan, const Written& w,
-                   PreprocessReport& report) {
+void fill_report(const RawDataset& raw, const Merged& merged,
+                 const std::map<std::string, SplitInfo>& infos, PreprocessReport& report) {
+  report.filtered = int64_t(raw.filtered.size());
+  for (const auto& s : raw.filtered) report.filtered_by_reason[s.reason]++;
+  report.skipped = int64_t(raw.skipped.size() + merged.skipped.size());
+  for (const auto& s : raw.skipped) report.skipped_by_reason[s.reason]++;
+  for (const auto& s : merged.skipped) report.skipped_by_reason[s.record.reason]++;
+  for (const auto& [s, info] : infos) {
+    report.written_by_split[s] = info.size;
+    report.written += info.size;
+  }
+  report.utf8_repaired = merged.utf8_repaired;
+  report.truncated = merged.truncated;
+  MMAUX_ASSERT(report.read == report.written + report.filtered + report.skipped,
+               "read {} != written {} + filtered {} + skipped {}", report.read, report.written,
+               report.filtered, report.skipped);
+}
+
+// Step 5a on rank 0: skipped.csv, splits.csv and report.json, then the skip-fraction check.
+void write_reports(const Context& ctx, const Plan& plan, const Merged& merged, unsigned threads,
+                   int ranks, const PreprocessReport& report) {
   const RawDataset& raw = *ctx.raw;
   const PreprocessOptions& o = *ctx.options;
   const fs::path out(o.out);
-  report.skipped = int64_t(plan.skipped.size());
-  MMAUX_ASSERT(report.read == report.written + report.skipped, "read {} != written {} + skipped {}",
-               report.read, report.written, report.skipped);
-  std::string skipped_csv = "post_id,source,reason,detail\n";
-  for (const auto& s : plan.skipped) {
-    report.skipped_by_reason[s.reason]++;
-    skipped_csv += csv_row({s.post_id, s.source, s.reason, s.detail});
+  std::string skipped_csv = "post_id,source,reason,detail,outcome\n";
+  for (const auto& s : raw.filtered) {
+    skipped_csv += csv_row({s.post_id, s.source, s.reason, s.detail, "filtered"});
   }
-  for (const auto& [s, info] : w.infos) report.written_by_split[s] = info.size;
+  for (const auto& s : raw.skipped) {
+    skipped_csv += csv_row({s.post_id, s.source, s.reason, s.detail, "skipped"});
+  }
+  std::vector<bool> not_written(raw.posts.size(), false);
+  for (const auto& [i, s] : merged.skipped) {
+    skipped_csv += csv_row({s.post_id, s.source, s.reason, s.detail, "skipped"});
+    not_written[i] = true;
+  }
+  std::string splits_csv = "post_id,split\n";
+  for (size_t i = 0; i < raw.posts.size(); ++i) {
+    if (!not_written[i]) splits_csv += csv_row({raw.posts[i].post_id, plan.splits[i]});
+  }
   write_file_atomic((out / "skipped.csv").string(), skipped_csv);
-  write_file_atomic((out / "splits.csv").string(), w.splits_csv);
+  write_file_atomic((out / "splits.csv").string(), splits_csv);
   json rep = {{"dataset", raw.name},
               {"raw", raw.raw_dir},
               {"read", report.read},
               {"written", report.written},
+              {"filtered", report.filtered},
+              {"filtered_by_reason", report.filtered_by_reason},
               {"skipped", report.skipped},
               {"skipped_by_reason", report.skipped_by_reason},
               {"written_by_split", report.written_by_split},
               {"utf8_repaired", report.utf8_repaired},
               {"truncated", report.truncated},
               {"notes", raw.notes},
+              {"warnings", raw.warnings},
               {"seconds", report.seconds},
-              {"threads", w.threads}};
-  write_file_atomic((out / "report.json").string(), rep.dump(2) + "\n");
-  double fraction = report.read > 0 ? double(report.skipped) / double(report.read) : 0.0;
-  MMAUX_CHECK_DATA(report.read > 0, "data set '{}' under '{}' has no posts", raw.name, raw.raw_dir);
+              {"ranks", ranks},
+              {"threads_per_rank", threads}};
+  write_file_atomic((out / "report.json").string(),
+                    rep.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  const int64_t eligible = report.read - report.filtered;
+  MMAUX_CHECK_DATA(eligible > 0, "data set '{}' under '{}' has no posts{}", raw.name, raw.raw_dir,
+                   report.read > 0 ? " that its rules keep (every post was filtered)" : "");
+  const double fraction = double(report.skipped) / double(eligible);
   MMAUX_CHECK_DATA(fraction <= o.max_skip_fraction,
-                   "{} of {} posts ({:.1f}%) were skipped, more than --max-skip-fraction {}; see "
+                   "{} of {} posts ({:.1f}%) were skipped, more than --max-skip-fraction {} "
+                   "(filtered posts, removed by the data set's own rules, do not count); see "
                    "'{}' for each post and reason (no manifest was written). {}",
-                   report.skipped, report.read, 100 * fraction, o.max_skip_fraction,
+                   report.skipped, eligible, 100 * fraction, o.max_skip_fraction,
                    (out / "skipped.csv").string(), report.summary());
 }
 
-// Step 4b: manifest.json, written last so that a half-written output never looks complete.
-void write_manifest(const Context& ctx, const Plan& plan, const Written& w,
-                    const PreprocessReport& report, const std::string& fingerprint) {
+// Step 5b on rank 0: manifest.json, written last so that a half-written output never looks
+// complete.
+void write_manifest(const Context& ctx, const Plan& plan,
+                    const std::map<std::string, SplitInfo>& infos, const PreprocessReport& report,
+                    const std::string& fingerprint) {
   const RawDataset& raw = *ctx.raw;
   const PreprocessOptions& o = *ctx.options;
   Manifest manifest;
@@ -402,41 +322,59 @@ void write_manifest(const Context& ctx, const Plan& plan, const Written& w,
   manifest.set_text(ctx.max_length, ctx.tokenizer->pad_id(), ctx.tokenizer->fingerprint());
   manifest.set_image_preset(ctx.preset);
   manifest.set_split_seed(plan.used_random_split ? o.seed : 0);
-  for (const auto& [s, info] : w.infos) manifest.set_split(s, info);
+  for (const auto& [s, info] : infos) manifest.set_split(s, info);
   manifest.extra()["input_fingerprint"] = fingerprint;
   manifest.extra()["raw"] = raw.raw_dir;
   manifest.extra()["model"] = o.model;
   manifest.extra()["mmaux_version"] = std::string(version());
   manifest.extra()["read"] = std::to_string(report.read);
+  manifest.extra()["filtered"] = std::to_string(report.filtered);
   manifest.extra()["skipped"] = std::to_string(report.skipped);
   manifest.save(o.out);
 }
 
 }  // namespace
 
-PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw) {
+PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw,
+                                PreprocessRanks* ranks) {
   auto t0 = std::chrono::steady_clock::now();
+  SingleProcess single;
+  PreprocessRanks& group = ranks != nullptr ? *ranks : single;
+  const bool root = group.rank() == 0;
   MMAUX_CHECK_CONFIG(!raw.class_names.empty(), "data set '{}' declares no classes", raw.name);
   auto fractions = parse_split_fractions(o.split_fractions);
-  const Context ctx = make_context(o, raw);
-  fs::create_directories(o.out);
+  const Context ctx = detail::make_context(o, raw);
+  if (root) {
+    for (const auto& w : raw.warnings) log_warn("data", "{}", w);
+  }
   PreprocessReport report;
-  report.read = int64_t(raw.posts.size() + raw.skipped.size());
+  report.read = int64_t(raw.posts.size() + raw.skipped.size() + raw.filtered.size());
   // Step 1: nothing to do when the output was made from the same inputs.
-  const std::string fingerprint = input_fingerprint(ctx, fractions);
-  if (!o.force && up_to_date(o.out, fingerprint)) {
+  std::string fingerprint;
+  if (decide_up_to_date(ctx, fractions, group, &fingerprint)) {
     report.up_to_date = true;
-    log_info("data", "'{}' is up to date with its inputs; nothing to do (use --force to rebuild)",
-             o.out);
+    if (root) {
+      log_info("data", "'{}' is up to date with its inputs; nothing to do (use --force to rebuild)",
+               o.out);
+    }
     return report;
   }
-  remove_old_outputs(o.out);
-  Plan plan = plan_posts(ctx, fractions);
-  Written written = write_shards(ctx, plan, report);
+  // Steps 2-3: every rank plans alike and writes its run of units.
+  const Plan plan = detail::plan_posts(ctx, fractions);
+  const auto [first, last] = detail::rank_units(plan, group.rank(), group.size());
+  auto mine = detail::write_units(ctx, plan, first, last);
+  mine.plan_digest = detail::plan_digest(raw, plan);
+  // Step 4: where each shard starts in its split, then checksums.
+  const Merged merged = merge(plan, mine.plan_digest, group.all_gather(detail::encode(mine)));
+  const auto shards = finish_shards(ctx, plan, merged, first, last);
+  const auto infos = split_infos(ctx, plan, merged, group.all_gather(detail::encode(shards)));
+  fill_report(raw, merged, infos, report);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_reports(ctx, plan, written, report);
-  write_manifest(ctx, plan, written, report, fingerprint);
+  // Step 5: rank 0 writes the reports, and the manifest unless too many posts were skipped.
+  if (root) {
+    write_reports(ctx, plan, merged, worker_count(o.threads), group.size(), report);
+    write_manifest(ctx, plan, infos, report, fingerprint);
+  }
   return report;
 }
-
 }  // namespace mmaux::data

@@ -47,13 +47,21 @@ class Handle {
 
 Handle string_type() { return Handle(H5Tcopy(H5T_C_S1), H5Tclose); }
 
+/// Creation properties of a new file, group or dataset without modification times, so that the
+/// same content always makes the same bytes (shards compare across runs and numbers of ranks).
+Handle object_properties(hid_t cls, const std::string& path) {
+  Handle p(MMAUX_H5_CHECK(H5Pcreate(cls), path), H5Pclose);
+  MMAUX_H5_CHECK(H5Pset_obj_track_times(p.get(), false), path);
+  return p;
+}
+
 template <typename T>
 void write_column(hid_t file, const char* name, hid_t type, const std::vector<T>& data,
                   hsize_t rows, hsize_t cols, const std::string& path) {
   hsize_t dims[2] = {rows, cols};
   int rank = cols == 0 ? 1 : 2;
   Handle space(MMAUX_H5_CHECK(H5Screate_simple(rank, dims, nullptr), path), H5Sclose);
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  Handle dcpl = object_properties(H5P_DATASET_CREATE, path);
   if (rows > 0) {
     hsize_t chunk[2] = {std::min<hsize_t>(rows, kSmallChunk), cols};
     MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), rank, chunk), path);
@@ -77,11 +85,26 @@ void write_strings(hid_t loc, const char* name, const std::vector<std::string>& 
   write_column(loc, name, type.get(), ptrs, values.size(), 0, path);
 }
 
-std::vector<std::string> read_strings(hid_t loc, const char* name, const std::string& path) {
+/// The values a column declares, checked against what the file can hold before anything is
+/// allocated: shards store every column uncompressed, so a column cannot declare more bytes than
+/// the file has (a corrupt or hostile header would otherwise size the allocation).
+size_t declared_values(hid_t space, size_t value_bytes, uint64_t file_bytes, const char* name,
+                       const std::string& path) {
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  MMAUX_CHECK_DATA(n >= 0 && uint64_t(n) <= file_bytes / value_bytes,
+                   "shard '{}': column '{}' declares {} values of {} bytes, more than the file's "
+                   "{} bytes can hold (corrupt shard); re-run 'mmaux preprocess --force'",
+                   path, name, n, value_bytes, file_bytes);
+  return size_t(n);
+}
+
+std::vector<std::string> read_strings(hid_t loc, const char* name, uint64_t file_bytes,
+                                      const std::string& path) {
   Handle ds(MMAUX_H5_CHECK(H5Dopen2(loc, name, H5P_DEFAULT), path), H5Dclose);
   Handle space(MMAUX_H5_CHECK(H5Dget_space(ds.get()), path), H5Sclose);
-  hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+  // A variable-length string takes 16 bytes in the dataset (length and heap address).
+  size_t n = declared_values(space.get(), 16, file_bytes, name, path);
+  std::vector<char*> ptrs(n, nullptr);
   Handle type = string_type();
   MMAUX_H5_CHECK(H5Tset_size(type.get(), H5T_VARIABLE), path);
   MMAUX_H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), path);
@@ -95,10 +118,10 @@ std::vector<std::string> read_strings(hid_t loc, const char* name, const std::st
 
 template <typename T>
 std::vector<T> read_column(hid_t file, const char* name, hid_t type, size_t expect,
-                           const std::string& path) {
+                           uint64_t file_bytes, const std::string& path) {
   Handle ds(MMAUX_H5_CHECK(H5Dopen2(file, name, H5P_DEFAULT), path), H5Dclose);
   Handle space(MMAUX_H5_CHECK(H5Dget_space(ds.get()), path), H5Sclose);
-  auto n = static_cast<size_t>(H5Sget_simple_extent_npoints(space.get()));
+  size_t n = declared_values(space.get(), sizeof(T), file_bytes, name, path);
   MMAUX_CHECK_DATA(n == expect, "shard '{}': column '{}' has {} values, expected {}", path, name, n,
                    expect);
   std::vector<T> out(n);
@@ -154,14 +177,15 @@ ShardWriter::ShardWriter(const std::string& path, int text_length, const ImagePr
   m.row_bytes = hsize_t(3 * preset.storage_pixels());
   m.meta_names = std::move(meta_names);
   m.meta.resize(m.meta_names.size());
+  Handle fcpl = object_properties(H5P_FILE_CREATE, path);
   m.file =
-      Handle(MMAUX_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path),
+      Handle(MMAUX_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), path),
              H5Fclose);
   hsize_t dims[2] = {0, m.row_bytes};
   hsize_t maxdims[2] = {H5S_UNLIMITED, m.row_bytes};
   hsize_t chunk[2] = {1, m.row_bytes};
   Handle space(MMAUX_H5_CHECK(H5Screate_simple(2, dims, maxdims), path), H5Sclose);
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  Handle dcpl = object_properties(H5P_DATASET_CREATE, path);
   MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), 2, chunk), path);
   // Every chunk is written whole exactly once: no fill value writes needed.
   MMAUX_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), path);
@@ -211,7 +235,7 @@ void ShardWriter::append(const Sample& s) {
   ++m.rows;
 }
 
-ShardInfo ShardWriter::finish() {
+ShardInfo ShardWriter::finish(bool checksum) {
   auto& m = *impl_;
   hid_t f = m.file.get();
   hsize_t n = hsize_t(m.rows);
@@ -224,7 +248,8 @@ ShardInfo ShardWriter::finish() {
   write_column(f, "relation", H5T_NATIVE_INT32, m.relation, n, 0, m.path);
   write_column(f, "sample_index", H5T_NATIVE_INT64, m.index, n, 0, m.path);
   write_strings(f, "post_ids", m.post_ids, m.path);
-  Handle group(MMAUX_H5_CHECK(H5Gcreate2(f, "meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), m.path),
+  Handle gcpl = object_properties(H5P_GROUP_CREATE, m.path);
+  Handle group(MMAUX_H5_CHECK(H5Gcreate2(f, "meta", H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), m.path),
                H5Gclose);
   for (size_t k = 0; k < m.meta_names.size(); ++k) {
     write_strings(group.get(), m.meta_names[k].c_str(), m.meta[k], m.path);
@@ -237,8 +262,28 @@ ShardInfo ShardWriter::finish() {
   info.file = std::filesystem::path(m.path).filename().string();
   info.rows = m.rows;
   info.bytes = static_cast<int64_t>(std::filesystem::file_size(m.path));
-  info.sha256 = sha256_file(m.path);
+  if (checksum) info.sha256 = sha256_file(m.path);
   return info;
+}
+
+void rebase_sample_index(const std::string& path, int64_t first) {
+  quiet_hdf5();
+  Handle file(MMAUX_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), path), H5Fclose);
+  Handle ds(MMAUX_H5_CHECK(H5Dopen2(file.get(), "sample_index", H5P_DEFAULT), path), H5Dclose);
+  Handle space(MMAUX_H5_CHECK(H5Dget_space(ds.get()), path), H5Sclose);
+  const auto n = size_t(H5Sget_simple_extent_npoints(space.get()));
+  std::vector<int64_t> index(n);
+  if (n == 0) return;
+  MMAUX_H5_CHECK(H5Dread(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, index.data()),
+                 path);
+  for (size_t i = 0; i < n; ++i) {
+    MMAUX_ASSERT(index[i] == int64_t(i), "shard '{}' row {} has sample index {} before rebasing",
+                 path, i, index[i]);
+    index[i] = first + int64_t(i);
+  }
+  MMAUX_H5_CHECK(H5Dwrite(ds.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, index.data()),
+                 path);
+  MMAUX_H5_CHECK(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,6 +293,7 @@ class ShardReader::Impl {
   int64_t rows = 0;
   int text_length = 0;
   hsize_t row_bytes = 0;
+  uint64_t file_bytes = 0;
   std::vector<int32_t> ids, lengths, hw, labels, relation;
   std::vector<int64_t> index;
   std::vector<std::string> post_ids;
@@ -287,14 +333,26 @@ ShardReader::ShardReader(const std::string& path, bool direct_reads)
   H5Sget_simple_extent_dims(space.get(), dims, nullptr);
   m.rows = int64_t(dims[0]);
   m.row_bytes = dims[1];
+  // Every count below comes from the file's headers: each is bounded by the file's size before
+  // it sizes an allocation (the lengths column takes 4 bytes per row).
+  m.file_bytes = std::filesystem::file_size(path);
+  MMAUX_CHECK_DATA(dims[0] <= m.file_bytes / 4 && m.text_length > 0 &&
+                       uint64_t(m.text_length) <= m.file_bytes / 4,
+                   "shard '{}' declares {} rows of text length {}, more than its {} bytes can "
+                   "hold (corrupt shard); re-run 'mmaux preprocess --force'",
+                   path, dims[0], m.text_length, m.file_bytes);
   size_t n = size_t(m.rows);
-  m.ids = read_column<int32_t>(f, "input_ids", H5T_NATIVE_INT32, n * m.text_length, path);
-  m.lengths = read_column<int32_t>(f, "lengths", H5T_NATIVE_INT32, n, path);
-  m.hw = read_column<int32_t>(f, "image_hw", H5T_NATIVE_INT32, 2 * n, path);
-  m.labels = read_column<int32_t>(f, "labels", H5T_NATIVE_INT32, n, path);
-  m.relation = read_column<int32_t>(f, "relation", H5T_NATIVE_INT32, n, path);
-  m.index = read_column<int64_t>(f, "sample_index", H5T_NATIVE_INT64, n, path);
-  m.post_ids = read_strings(f, "post_ids", path);
+  MMAUX_CHECK_DATA(n <= m.file_bytes / 4 / size_t(m.text_length),
+                   "shard '{}': {} rows of {} token ids do not fit its {} bytes (corrupt shard)",
+                   path, n, m.text_length, m.file_bytes);
+  const uint64_t fb = m.file_bytes;
+  m.ids = read_column<int32_t>(f, "input_ids", H5T_NATIVE_INT32, n * m.text_length, fb, path);
+  m.lengths = read_column<int32_t>(f, "lengths", H5T_NATIVE_INT32, n, fb, path);
+  m.hw = read_column<int32_t>(f, "image_hw", H5T_NATIVE_INT32, 2 * n, fb, path);
+  m.labels = read_column<int32_t>(f, "labels", H5T_NATIVE_INT32, n, fb, path);
+  m.relation = read_column<int32_t>(f, "relation", H5T_NATIVE_INT32, n, fb, path);
+  m.index = read_column<int64_t>(f, "sample_index", H5T_NATIVE_INT64, n, fb, path);
+  m.post_ids = read_strings(f, "post_ids", fb, path);
   MMAUX_CHECK_DATA(m.post_ids.size() == n, "shard '{}': {} post ids for {} rows", path,
                    m.post_ids.size(), n);
   // Uncompressed one-sample chunks can be read with pread, concurrently and without HDF5's global
@@ -336,7 +394,7 @@ std::vector<std::string> ShardReader::meta(const std::string& name) const {
   MMAUX_CHECK_DATA(H5Lexists(m.file.get(), "meta", H5P_DEFAULT) > 0 &&
                        H5Lexists(m.file.get(), full.c_str(), H5P_DEFAULT) > 0,
                    "shard '{}' has no meta column '{}'", m.path, name);
-  return read_strings(m.file.get(), full.c_str(), m.path);
+  return read_strings(m.file.get(), full.c_str(), m.file_bytes, m.path);
 }
 
 std::vector<std::string> ShardReader::meta_names() const {

@@ -55,10 +55,19 @@ std::string latin1_to_utf8(std::string_view bytes) {
 }
 
 std::string nfc(std::string_view utf8) {
-  std::string in(utf8);
-  utf8proc_uint8_t* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(in.c_str()));
-  MMAUX_CHECK_DATA(out != nullptr, "NFC normalisation failed for invalid UTF-8 '{}'", in);
-  std::string result(reinterpret_cast<char*>(out));
+  // utf8proc_map with an explicit length: an embedded NUL is a character like any other (the
+  // NUL-terminated utf8proc_NFC would cut the text there).
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
+                   static_cast<utf8proc_ssize_t>(utf8.size()), &out,
+                   static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) {
+    std::free(out);
+    MMAUX_THROW(DataError, "NFC normalisation failed ({}) for invalid UTF-8 '{}'",
+                utf8proc_errmsg(n), repair_utf8(utf8));
+  }
+  std::string result(reinterpret_cast<char*>(out), static_cast<size_t>(n));
   std::free(out);
   return result;
 }

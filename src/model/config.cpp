@@ -190,6 +190,14 @@ VisionConfig parse_vision_config(const std::string& json_text, const VisionConfi
   get_to(j, "hidden_dropout_prob", v.hidden_dropout_prob, origin);
   get_to(j, "attention_probs_dropout_prob", v.attention_probs_dropout_prob, origin);
   get_to(j, "qkv_bias", v.qkv_bias, origin);
+  if (j.contains("mmaux_position_interpolation")) {
+    std::string mode;
+    get_to(j, "mmaux_position_interpolation", mode, origin);
+    auto parsed = enum_from_name<PositionInterpolation>(mode);
+    MMAUX_CHECK_DATA(parsed.has_value(), "{}: mmaux_position_interpolation '{}' is not one of {}",
+                     origin, mode, fmt::join(enum_names<PositionInterpolation>(), ", "));
+    v.interpolation = *parsed;
+  }
   check_gelu(j, origin);
   return v;
 }
@@ -251,7 +259,8 @@ json vision_json(const VisionConfig& c) {
               {"hidden_act", "gelu"},
               {"hidden_dropout_prob", c.hidden_dropout_prob},
               {"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
-              {"qkv_bias", c.qkv_bias}};
+              {"qkv_bias", c.qkv_bias},
+              {"mmaux_position_interpolation", name_of(c.interpolation)}};
 }
 
 json vilt_json(const ViltConfig& c) {

@@ -52,7 +52,7 @@ at::Tensor DualStreamModel::fuse(const EncoderOutput& text, const at::Tensor& im
 }
 
 Encoded DualStreamModel::encode(const ModelInput& input) {
-  EncoderOutput t = text_->forward(input.input_ids, input.attention_mask);
+  EncoderOutput t = text_->forward(input.input_ids, input.attention_mask, input.token_type_ids);
   EncoderOutput v = image_->forward(input.pixels, input.pixel_mask);
   Encoded out;
   out.fused = fuse(t, v.last_hidden_state, v.pooled, v.mask);
@@ -71,7 +71,7 @@ at::Tensor DualStreamModel::classify(const at::Tensor& fused) {
 }
 
 at::Tensor DualStreamModel::itm_logits(const ModelInput& pairs, const at::Tensor& image_cache) {
-  EncoderOutput t = text_->forward(pairs.input_ids, pairs.attention_mask);
+  EncoderOutput t = text_->forward(pairs.input_ids, pairs.attention_mask, pairs.token_type_ids);
   if (image_cache.defined()) {
     const int64_t b = pairs.input_ids.size(0);
     MMAUX_CHECK(image_cache.dim() == 3 && image_cache.size(0) == b &&

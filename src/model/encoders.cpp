@@ -40,7 +40,7 @@ TextEmbeddings::TextEmbeddings(int64_t vocab, int64_t hidden, int64_t max_positi
   norm_ = register_module("LayerNorm", std::make_shared<LayerNorm>(hidden, eps));
 }
 
-at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids) {
+at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids) {
   const int64_t length = input_ids.size(1);
   at::Tensor positions;
   if (roberta_positions_) {
@@ -64,6 +64,19 @@ at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids) {
               word_->weight().size(0), input_ids.min().item<int64_t>(),
               input_ids.max().item<int64_t>());
   at::Tensor types = at::zeros_like(input_ids);
+  if (token_type_ids.defined()) {
+    MMAUX_CHECK(
+        token_type_ids.sizes() == input_ids.sizes() && token_type_ids.scalar_type() == at::kLong,
+        "token_type_ids must be int64 with the shape of input_ids [{}, {}]", input_ids.size(0),
+        input_ids.size(1));
+    const int64_t n = token_type_->weight().size(0);
+    MMAUX_CHECK(
+        !token_type_ids.is_cpu() || token_type_ids.numel() == 0 ||
+            (token_type_ids.min().item<int64_t>() >= 0 && token_type_ids.max().item<int64_t>() < n),
+        "token type ids must lie in [0, {}) (the model's type_vocab_size); got [{}, {}]", n,
+        token_type_ids.min().item<int64_t>(), token_type_ids.max().item<int64_t>());
+    types = token_type_ids;
+  }
   at::Tensor e =
       word_->forward(input_ids) + position_->forward(positions) + token_type_->forward(types);
   return apply_dropout(norm_->forward(e), dropout_, is_training());
@@ -87,9 +100,10 @@ TextEncoder::TextEncoder(const TextConfig& config) : config_(config) {
   pooler_ = register_module("pooler", std::make_shared<Pooler>(config.hidden_size));
 }
 
-EncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) {
+EncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                   const at::Tensor& token_type_ids) {
   check_ids(input_ids, attention_mask);
-  at::Tensor x = embeddings_->forward(input_ids);
+  at::Tensor x = embeddings_->forward(input_ids, token_type_ids);
   at::Tensor bias = attention_bias(attention_mask, x.scalar_type());
   for (auto& layer : layers_) x = layer->forward(x, bias);
   return {x, pooler_->forward(x), attention_mask};
@@ -161,8 +175,20 @@ at::Tensor VisionEncoder::position_embeddings(int64_t grid_h, int64_t grid_w) co
   at::Tensor spatial = position_embeddings_.narrow(1, 1, grid * grid)
                            .reshape({1, grid, grid, d})
                            .permute({0, 3, 1, 2});
-  std::vector<int64_t> size = {grid_h, grid_w};
-  spatial = at::upsample_bicubic2d(spatial, size, false);
+  if (config_.interpolation == PositionInterpolation::kScaleFactor) {
+    // transformers <= 4.44 passes scale factors, not a size: the kernel maps output pixels back
+    // with 1/scale, and the output size is trunc(grid * scale), which is grid_h again.
+    const double n = std::sqrt(static_cast<double>(grid * grid));
+    const std::vector<double> scales = {(static_cast<double>(grid_h) + 0.1) / n,
+                                        (static_cast<double>(grid_w) + 0.1) / n};
+    spatial = at::upsample_bicubic2d(spatial, c10::nullopt, false, at::ArrayRef<double>(scales));
+    MMAUX_CHECK(spatial.size(2) == grid_h && spatial.size(3) == grid_w,
+                "ViT position interpolation from {0}x{0} gave {1}x{2}, not {3}x{4}", grid,
+                spatial.size(2), spatial.size(3), grid_h, grid_w);
+  } else {
+    std::vector<int64_t> size = {grid_h, grid_w};
+    spatial = at::upsample_bicubic2d(spatial, size, false);
+  }
   spatial = spatial.permute({0, 2, 3, 1}).reshape({1, grid_h * grid_w, d});
   return at::cat({cls, spatial}, 1);
 }

@@ -1,7 +1,5 @@
 // make_model and save_pretrained: which directory layout means what (see multimodal.h).
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
@@ -19,14 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  MMAUX_CHECK_DATA(in, "cannot read '{}'", path.string());
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 bool is_text_type(const std::string& t) {
   return t == "bert" || t == "roberta" || t == "xlm-roberta" || t == "xlm_roberta" ||
          t == "camembert";
@@ -43,22 +33,37 @@ const std::vector<std::string> kTextPrefixes = {"bert.", "roberta.", "model."};
 const std::vector<std::string> kVisionIgnore = {"classifier.", "embeddings.mask_token"};
 const std::vector<std::string> kVisionPrefixes = {"vit.", "model."};
 const std::vector<std::string> kViltIgnore = {"mlm_score.", "itm_score.", "classifier.",
-                                              "vilt.embeddings.text_embeddings.position_ids",
-                                              "vilt.embeddings.text_embeddings.token_type_ids"};
+                                              "embeddings.text_embeddings.position_ids",
+                                              "embeddings.text_embeddings.token_type_ids"};
+// ViltForMaskedLM & co. save the backbone under "vilt."; ViltModel.save_pretrained without it.
+const std::vector<std::string> kViltPrefixes = {"vilt."};
+
+/// A directory that should hold weights but holds none mmaux reads: an error unless the user
+/// opted in, and always when it holds another framework's weights (never a silent replacement).
+void no_weights(const std::string& dir, const ModelOptions& o) {
+  if (!o.allow_no_weights || !foreign_weight_files(dir).empty()) {
+    read_hf_weights(dir);  // throws, naming what it looked for
+  }
+  log_warn("model",
+           "'{}' holds no weights: its architecture is randomly initialised "
+           "(model.allow-no-weights)",
+           dir);
+}
 
 void load_tower(torch::nn::Module& tower, const std::string& dir,
                 const std::vector<std::string>& prefixes, const std::vector<std::string>& ignore,
-                bool strict) {
+                const ModelOptions& o) {
   if (!has_hf_weights(dir)) {
-    log_info("model", "'{}' has no model.safetensors: random initialisation", dir);
+    no_weights(dir, o);
     return;
   }
   LoadRules rules;
-  rules.strict = strict;
+  rules.strict = o.strict;
   rules.ignore = ignore;
-  // RoBERTa MLM checkpoints have no pooler; the ViLT heads are new: initialised, logged.
-  rules.may_miss = {"pooler.", "vilt.pooler.", "classifier.", "itm_head."};
-  load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules, dir);
+  // RoBERTa MLM checkpoints have no pooler; the heads are new: initialised, logged.
+  rules.may_miss = {"pooler.", "classifier.", "itm_head."};
+  load_state_dict(tower, normalize_hf_keys(read_hf_weights(dir), prefixes, dir), rules,
+                  hf_weights_file(dir));
 }
 
 /// The preset named by "mmaux_preset" with the shape keys of the file applied.
@@ -93,6 +98,16 @@ ModelArchitecture preset_with_overrides(ModelKind kind, const nlohmann::json& j,
 
 void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes) {
   c.num_classes = num_classes;
+  switch (o.vit_interpolation) {
+    case VitInterpolation::kAuto:
+      break;  // config.json's value, or kSize
+    case VitInterpolation::kScaleFactor:
+      c.vision.interpolation = PositionInterpolation::kScaleFactor;
+      break;
+    case VitInterpolation::kSize:
+      c.vision.interpolation = PositionInterpolation::kSize;
+      break;
+  }
   c.classifier_dropout = o.dropout;
   if (o.encoder_dropout >= 0) {
     c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = o.encoder_dropout;
@@ -115,18 +130,18 @@ std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int 
       o.dir);
   const fs::path root(o.dir);
   ModelArchitecture c = preset_config(o.name, o.preset);
-  c.text = parse_text_config(read_text(root / "text" / "config.json"), TextConfig{},
-                             (root / "text" / "config.json").string());
-  c.vision = parse_vision_config(read_text(root / "image" / "config.json"), VisionConfig{},
-                                 (root / "image" / "config.json").string());
+  c.text = parse_text_config(read_whole_file((root / "text" / "config.json").string()),
+                             TextConfig{}, (root / "text" / "config.json").string());
+  c.vision = parse_vision_config(read_whole_file((root / "image" / "config.json").string()),
+                                 VisionConfig{}, (root / "image" / "config.json").string());
   MMAUX_CHECK_DATA(is_text_type(c.text.model_type),
                    "{}: model_type '{}' is not a BERT-family text model (bert, roberta, "
                    "xlm-roberta)",
                    (root / "text" / "config.json").string(), c.text.model_type);
   apply_options(c, o, num_classes);
   auto model = std::make_shared<DualStreamModel>(c, o);
-  load_tower(model->text(), (root / "text").string(), kTextPrefixes, kTextIgnore, o.strict);
-  load_tower(model->image(), (root / "image").string(), kVisionPrefixes, kVisionIgnore, o.strict);
+  load_tower(model->text(), (root / "text").string(), kTextPrefixes, kTextIgnore, o);
+  load_tower(model->image(), (root / "image").string(), kVisionPrefixes, kVisionIgnore, o);
   return model;
 }
 
@@ -144,7 +159,14 @@ std::shared_ptr<MultimodalModel> from_saved(const ModelOptions& o, int num_class
   auto model = build(c, o);
   const fs::path weights = fs::path(o.dir) / "model.safetensors";
   if (!fs::exists(weights)) {
-    log_info("model", "'{}' has no model.safetensors: random initialisation", o.dir);
+    MMAUX_CHECK_DATA(o.allow_no_weights,
+                     "'{}' was written by save_pretrained but its model.safetensors is missing; "
+                     "restore it, or pass --model.allow-no-weights true to initialise the model "
+                     "randomly",
+                     o.dir);
+    log_warn("model",
+             "'{}' has no model.safetensors: random initialisation (model.allow-no-weights)",
+             o.dir);
     return model;
   }
   TensorMap tensors;
@@ -162,7 +184,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   // A saved mmaux model may also hold text/ and image/ exports (export_towers): its own
   // config.json decides first.
   if (fs::exists(config_path)) {
-    const std::string text = read_text(config_path);
+    const std::string text = read_whole_file(config_path.string());
     if (parse_json_object(text, config_path.string()).contains("mmaux_model")) {
       return from_saved(o, num_classes, text, config_path);
     }
@@ -174,7 +196,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
                      "model.dir '{}' has no config.json (nor text/ and image/ subdirectories); "
                      "expected a Hugging Face model directory",
                      o.dir);
-  const std::string text = read_text(config_path);
+  const std::string text = read_whole_file(config_path.string());
   nlohmann::json j = parse_json_object(text, config_path.string());
   std::string model_type;
   get_to(j, "model_type", model_type, config_path.string());
@@ -205,11 +227,14 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   }
   apply_options(c, o, num_classes);
   auto model = build(c, o);
-  if (c.kind == ModelKind::kVilt) {
-    load_tower(*model, o.dir, {}, kViltIgnore, o.strict);
+  if (j.contains("mmaux_preset") && !has_hf_weights(o.dir)) {
+    // A preset description (what `mmaux synth` writes), not a pretrained model.
+    log_info("model", "'{}' describes the {} preset and holds no weights: random initialisation",
+             o.dir, j["mmaux_preset"].dump());
+  } else if (c.kind == ModelKind::kVilt) {
+    load_tower(static_cast<ViltModel&>(*model).backbone(), o.dir, kViltPrefixes, kViltIgnore, o);
   } else {
-    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore,
-               o.strict);
+    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore, o);
   }
   return model;
 }

@@ -4,13 +4,13 @@
 #include <torch/autograd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/model/safetensors.h"
+#include "mmaux/model/torch_bin.h"
 #include "model/json_util.h"
 #include "model/shape.h"
 
@@ -130,38 +130,33 @@ LoadReport load_state(torch::nn::Module& module, const std::string& path, bool s
   return load_state_dict(module, tensors, rules, path);
 }
 
-bool has_hf_weights(const std::string& dir) {
-  return fs::exists(fs::path(dir) / "model.safetensors") ||
-         fs::exists(fs::path(dir) / "model.safetensors.index.json");
+namespace {
+
+/// Hugging Face weight files in the order transformers' from_pretrained prefers them.
+struct WeightFormat {
+  const char* single;  ///< one file
+  const char* index;   ///< a sharded checkpoint's index
+  bool torch_bin;
+};
+constexpr WeightFormat kWeightFormats[] = {
+    {"model.safetensors", "model.safetensors.index.json", false},
+    {"pytorch_model.bin", "pytorch_model.bin.index.json", true}};
+
+/// Weight files of other frameworks, which mmaux does not read.
+constexpr const char* kForeignWeights[] = {"tf_model.h5", "flax_model.msgpack", "model.ckpt.index"};
+
+void add_weights_file(TensorMap& out, const fs::path& file, bool torch_bin) {
+  auto tensors =
+      torch_bin ? read_torch_bin(file.string()) : SafetensorsReader(file.string()).load_all();
+  for (auto& [name, t] : tensors) {
+    MMAUX_CHECK_DATA(out.emplace(name, t).second, "{}: tensor '{}' appears in two shards",
+                     file.string(), name);
+  }
 }
 
-TensorMap read_hf_weights(const std::string& dir) {
-  const fs::path root(dir);
-  TensorMap out;
-  auto add_file = [&](const fs::path& file) {
-    SafetensorsReader reader(file.string());
-    for (auto& [name, t] : reader.load_all()) {
-      MMAUX_CHECK_DATA(out.emplace(name, t).second, "{}: tensor '{}' appears in two shards",
-                       file.string(), name);
-    }
-  };
-  if (fs::exists(root / "model.safetensors")) {
-    add_file(root / "model.safetensors");
-    return out;
-  }
-  const fs::path index = root / "model.safetensors.index.json";
-  if (!fs::exists(index)) {
-    MMAUX_THROW(DataError, "no model.safetensors or model.safetensors.index.json in '{}'{}", dir,
-                fs::exists(root / "pytorch_model.bin")
-                    ? "; it holds pytorch_model.bin, which mmaux does not read: convert it with "
-                      "the Python safetensors package (save_file(torch.load(...), "
-                      "'model.safetensors'))"
-                    : "");
-  }
-  std::ifstream in(index);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j = parse_json_object(text.str(), index.string());
+/// The shards of an index file (weight_map: tensor name → shard file), each read once.
+TensorMap read_sharded(const fs::path& root, const fs::path& index, bool torch_bin) {
+  nlohmann::json j = parse_json_object(read_whole_file(index.string()), index.string());
   auto map = j.find("weight_map");
   MMAUX_CHECK_DATA(map != j.end() && map->is_object(), "{}: no 'weight_map' object",
                    index.string());
@@ -176,14 +171,59 @@ TensorMap read_hf_weights(const std::string& dir) {
                      index.string(), shard);
     by_shard[shard].insert(it.key());
   }
+  TensorMap out;
   for (const auto& [shard, names] : by_shard) {
-    add_file(root / shard);
+    add_weights_file(out, root / shard, torch_bin);
     for (const auto& name : names) {
       MMAUX_CHECK_DATA(out.count(name), "{}: '{}' is mapped to {} but that shard lacks it",
                        index.string(), name, shard);
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string hf_weights_file(const std::string& dir) {
+  for (const auto& f : kWeightFormats) {
+    for (const char* name : {f.single, f.index}) {
+      if (fs::exists(fs::path(dir) / name)) return (fs::path(dir) / name).string();
+    }
+  }
+  return {};
+}
+
+bool has_hf_weights(const std::string& dir) { return !hf_weights_file(dir).empty(); }
+
+std::vector<std::string> foreign_weight_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const char* name : kForeignWeights) {
+    if (fs::exists(fs::path(dir) / name)) out.push_back(name);
+  }
+  return out;
+}
+
+TensorMap read_hf_weights(const std::string& dir) {
+  const fs::path root(dir);
+  for (const auto& f : kWeightFormats) {
+    if (fs::exists(root / f.single)) {
+      TensorMap out;
+      add_weights_file(out, root / f.single, f.torch_bin);
+      return out;
+    }
+    if (fs::exists(root / f.index)) return read_sharded(root, root / f.index, f.torch_bin);
+  }
+  const std::string foreign = fmt::format("{}", fmt::join(foreign_weight_files(dir), ", "));
+  MMAUX_THROW(DataError,
+              "'{}' holds no weights mmaux reads (model.safetensors, model.safetensors.index.json, "
+              "pytorch_model.bin or pytorch_model.bin.index.json){}",
+              dir,
+              foreign.empty()
+                  ? std::string()
+                  : fmt::format("; it has {}, which only TensorFlow/Flax read: convert it with "
+                                "transformers (from_pretrained(..., from_tf=True or from_flax=True)"
+                                ".save_pretrained(dir))",
+                                foreign));
 }
 
 TensorMap normalize_hf_keys(const TensorMap& tensors, const std::vector<std::string>& prefixes,

@@ -82,7 +82,8 @@ void ViltBackbone::freeze_image() {
 
 ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
                                            const at::Tensor& attention_mask,
-                                           const at::Tensor& pixels, const at::Tensor& pixel_mask) {
+                                           const at::Tensor& pixels, const at::Tensor& pixel_mask,
+                                           const at::Tensor& token_type_ids) {
   MMAUX_CHECK(input_ids.defined() && input_ids.dim() == 2 && attention_mask.defined() &&
                   attention_mask.sizes() == input_ids.sizes(),
               "vilt: input_ids and attention_mask must be int64 [b, L] of the same shape");
@@ -95,7 +96,7 @@ ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
   MMAUX_CHECK(pixels.size(2) % p == 0 && pixels.size(3) % p == 0,
               "vilt: image size {}x{} is not a multiple of the patch size {}", pixels.size(2),
               pixels.size(3), p);
-  at::Tensor text = text_embeddings_->forward(input_ids);
+  at::Tensor text = text_embeddings_->forward(input_ids, token_type_ids);
   at::Tensor x = patch_->tokens(pixels.to(cls_token_.scalar_type()));  // [b, gh*gw, D]
   const int64_t gh = pixels.size(2) / p, gw = pixels.size(3) / p;
   at::Tensor grid_mask;
@@ -140,7 +141,8 @@ ViltModel::ViltModel(const ModelArchitecture& config, const ModelOptions& option
 std::string ViltModel::config_json() const { return model_config_json(config_); }
 
 Encoded ViltModel::encode(const ModelInput& input) {
-  auto out = vilt_->forward(input.input_ids, input.attention_mask, input.pixels, input.pixel_mask);
+  auto out = vilt_->forward(input.input_ids, input.attention_mask, input.pixels, input.pixel_mask,
+                            input.token_type_ids);
   Encoded e;
   e.fused = out.pooled;
   e.itc_text = out.last_hidden_state.select(1, 0);
@@ -155,7 +157,8 @@ at::Tensor ViltModel::classify(const at::Tensor& fused) {
 }
 
 at::Tensor ViltModel::itm_logits(const ModelInput& pairs, const at::Tensor& /*image_cache*/) {
-  auto out = vilt_->forward(pairs.input_ids, pairs.attention_mask, pairs.pixels, pairs.pixel_mask);
+  auto out = vilt_->forward(pairs.input_ids, pairs.attention_mask, pairs.pixels, pairs.pixel_mask,
+                            pairs.token_type_ids);
   return itm_head_(out.pooled);
 }
 

@@ -6,34 +6,13 @@
 #include <optional>
 
 #include "mmaux/config/run_config.h"
-#include "mmaux/dist/all_gather.h"
 #include "mmaux/loss/cross_entropy.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/loss/itm.h"
+#include "train/model_rows.h"
 
 namespace mmaux::train {
 namespace {
-
-// The ITM pairs of a plan as model input: rows of the local batch (random mode) or of the
-// gathered global batch (hard mode).
-model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPlan& plan,
-                               int64_t offset) {
-  at::Tensor t = plan.text_rows - offset, v = plan.image_rows - offset;
-  return model::ModelInput{rows.input_ids.index_select(0, t),
-                           rows.attention_mask.index_select(0, t), rows.pixels.index_select(0, v),
-                           rows.pixel_mask.index_select(0, v)};
-}
-
-// Every rank's rows of the batch (no gradient), padded to the largest size over ranks: token ids
-// with the pad id (masked anyway), variable-size images with zeros and a zero pixel mask.
-model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
-                              int64_t pad_id) {
-  return model::ModelInput{
-      dist::all_gather_padded(local.input_ids, comm, static_cast<double>(pad_id)),
-      dist::all_gather_padded(local.attention_mask, comm, 0),
-      dist::all_gather_padded(local.pixels, comm, 0),
-      dist::all_gather_padded(local.pixel_mask, comm, 0)};
-}
 
 // bf16 autocast for the forward passes of a GPU step (PyTorch's torch.autocast semantics).
 class AutocastScope {

@@ -76,7 +76,7 @@ Session::Session(const RunConfig& cfg,
 
   // The same initial weights on every rank (GradSync also broadcasts rank 0's).
   at::manual_seed(config.train.seed);
-  model = model::make_model(config.model, static_cast<int>(manifest.num_classes()));
+  model = model::make_model(run_model_options(config), static_cast<int>(manifest.num_classes()));
   model->to(device);
   logit_scale =
       at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))

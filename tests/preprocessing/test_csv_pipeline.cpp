@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "mmaux/core/csv.h"
@@ -173,6 +174,124 @@ TEST(CsvPipeline, RandomSplitIsSeededAndWrittenDown) {
   }
   EXPECT_TRUE(found);
   EXPECT_EQ(data::Manifest::load(f.out.string()).split_seed(), o.seed);
+}
+
+}  // namespace mmaux::preprocessing
+
+namespace mmaux::preprocessing {
+
+namespace {
+
+// Three sentiment classes and one mistyped label among 120 posts.
+struct LabelFixture {
+  TempDir tmp{"mmaux-classes"};
+  fs::path raw = tmp / "raw";
+  fs::path model = tmp / "model";
+  LabelFixture() {
+    mmaux::testing::write_tiny_model(model);
+    std::string csv = "post_id,text,label,split\n";
+    const char* labels[] = {"negative", "neutral", "positive"};
+    for (int i = 0; i < 120; ++i) {
+      const std::string label = i == 7 ? "no-such-label" : labels[i % 3];
+      csv += fmt::format("p{},post number {},{},train\n", i, i, label);
+      write_image(raw / "images" / fmt::format("p{}.jpg", i), 2 * i);
+    }
+    write_file(raw / "posts.csv", csv);
+  }
+};
+
+}  // namespace
+
+// Without --classes the labels found are the classes: a mistyped label becomes a fourth class,
+// which is printed with its count and named in a warning.
+TEST(CsvClasses, InferredClassesWarnAboutRareOnes) {
+  LabelFixture f;
+  auto o = mmaux::testing::preprocess_options("csv", f.raw, f.tmp / "out", f.model);
+  auto d = read_raw_dataset(o);
+  EXPECT_EQ(d.class_names,
+            (std::vector<std::string>{"negative", "neutral", "no-such-label", "positive"}));
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_NE(d.warnings[0].find("'no-such-label' has 1 of the 120"), std::string::npos)
+      << d.warnings[0];
+  EXPECT_NE(d.warnings[0].find("--classes"), std::string::npos);
+  ASSERT_FALSE(d.notes.empty());
+  EXPECT_NE(d.notes.back().find("negative 40, neutral 39, no-such-label 1, positive 40"),
+            std::string::npos)
+      << d.notes.back();
+  auto report = data::run_preprocess(o, std::move(d));
+  auto rep = nlohmann::json::parse(read_whole_file((f.tmp / "out/report.json").string()));
+  EXPECT_EQ(rep["warnings"].size(), 1u);
+  EXPECT_EQ(data::Manifest::load((f.tmp / "out").string()).num_classes(), 4);
+}
+
+// --classes declares the label set and its order: other labels are skipped with the reason.
+TEST(CsvClasses, DeclaredClassesSkipOtherLabels) {
+  LabelFixture f;
+  auto o = mmaux::testing::preprocess_options("csv", f.raw, f.tmp / "out", f.model);
+  o.classes = "positive, neutral,negative";
+  auto d = read_raw_dataset(o);
+  EXPECT_TRUE(d.warnings.empty());
+  auto report = data::run_preprocess(o, std::move(d));
+  EXPECT_EQ(report.written, 119);
+  EXPECT_EQ(report.skipped_by_reason, (std::map<std::string, int64_t>{{"unknown label", 1}}));
+  auto skipped = parse_csv(read_whole_file((f.tmp / "out/skipped.csv").string()));
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[1].fields[0], "p7");
+  EXPECT_EQ(skipped[1].fields[3],
+            "label 'no-such-label' is not one of the classes (positive, neutral, negative)");
+  auto m = data::Manifest::load((f.tmp / "out").string());
+  EXPECT_EQ(m.class_names(), (std::vector<std::string>{"positive", "neutral", "negative"}));
+  o.classes = "a,,b";
+  EXPECT_THROW(read_raw_dataset(o), ConfigError);
+  o.classes = "a,b,a";
+  EXPECT_THROW(read_raw_dataset(o), ConfigError);
+}
+
+// MVSA's rule (positive against negative) removes 4 of 10 posts: filtered, with its own count
+// and reason, and not data loss: the default --max-skip-fraction passes. A missing image is
+// skipped, and counts against the posts the rules keep.
+TEST(Filtered, DataSetRulesAreNotCountedAsSkips) {
+  TempDir tmp("mmaux-filtered");
+  auto raw = tmp / "raw";
+  auto model = tmp / "model";
+  mmaux::testing::write_tiny_model(model);
+  std::string labels = "ID\ttext,image\n";
+  for (int i = 1; i <= 10; ++i) {
+    labels += fmt::format("{}\t{}\n", i, i <= 4 ? "positive,negative" : "neutral,positive");
+    write_file(raw / fmt::format("data/{}.txt", i), fmt::format("post {}", i));
+    write_image(raw / fmt::format("data/{}.jpg", i));
+  }
+  write_file(raw / "labelResultAll.txt", labels);
+  auto o = mmaux::testing::preprocess_options("mvsa", raw, tmp / "out", model);
+  o.max_skip_fraction = 0.05;
+  auto report = data::run_preprocess(o, read_raw_dataset(o));
+  EXPECT_EQ(report.read, 10);
+  EXPECT_EQ(report.written, 6);
+  EXPECT_EQ(report.filtered, 4);
+  EXPECT_EQ(report.skipped, 0);
+  EXPECT_NE(report.summary().find("read 10 = written 6 + filtered 4 (conflicting labels 4) + "
+                                  "skipped 0"),
+            std::string::npos)
+      << report.summary();
+  auto rep = nlohmann::json::parse(read_whole_file((tmp / "out/report.json").string()));
+  EXPECT_EQ(rep["filtered"], 4);
+  EXPECT_EQ(rep["filtered_by_reason"]["conflicting labels"], 4);
+  EXPECT_EQ(rep["skipped"], 0);
+  auto skipped = parse_csv(read_whole_file((tmp / "out/skipped.csv").string()));
+  ASSERT_EQ(skipped.size(), 5u);
+  EXPECT_EQ(skipped[0].fields,
+            (std::vector<std::string>{"post_id", "source", "reason", "detail", "outcome"}));
+  EXPECT_EQ(skipped[1].fields[2], "conflicting labels");
+  EXPECT_EQ(skipped[1].fields[4], "filtered");
+  EXPECT_TRUE(fs::exists(tmp / "out/manifest.json"));
+
+  // One of the 6 posts the rule keeps loses its image: 1/6 > 5 % (1/10 would pass).
+  fs::remove(raw / "data/5.jpg");
+  o.out = (tmp / "out2").string();
+  auto msg = mmaux::testing::message_of([&] { data::run_preprocess(o, read_raw_dataset(o)); });
+  EXPECT_NE(msg.find("1 of 6 posts (16.7%) were skipped"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("filtered posts"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(tmp / "out2/manifest.json"));
 }
 
 }  // namespace mmaux::preprocessing

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -48,11 +49,14 @@ struct PreprocessOptions {
   std::string image_preset = "";       ///< "" = from the model directory's config
   std::string csv_file = "posts.csv";  ///< csv layout: file name under --raw
   std::string image_template = "images/{post_id}.jpg";  ///< csv layout: image path template
-  unsigned seed = 42;                                   ///< seed of random splits
+  std::string classes = "";  ///< csv layout: the label set "a,b,c" ("" = inferred from labels)
+  unsigned seed = 42;        ///< seed of random splits
   std::string split_fractions = "0.8,0.1,0.1";
   int shard_size = 1024;  ///< posts per shard
-  int threads = 0;        ///< 0 = all cores
+  int threads = 0;        ///< 0 = all cores (under mpirun/srun: cores / ranks on the node)
   double max_skip_fraction = 0.05;
+  int64_t max_image_pixels = 89478485;          ///< PIL's limit; 0 = none
+  int64_t max_image_bytes = int64_t(64) << 20;  ///< image file size limit; 0 = none
   bool force = false;
 };
 }  // namespace mmaux

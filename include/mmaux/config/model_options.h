@@ -24,6 +24,20 @@ struct EnumNames<ModelPreset> {
                                                     {ModelPreset::kViltB32, "vilt-b32"}};
 };
 
+/// model.vit-interpolation: how ViT position embeddings are resized for images of another size
+/// than the checkpoint's. kScaleFactor: transformers <= 4.44 (the paper's 4.25.1), bicubic with
+/// scale (grid + 0.1) / sqrt(N); kSize: transformers >= 4.45, bicubic to the target grid; kAuto:
+/// scale-factor in paper mode (run_model_options), else the model directory's config.json, else
+/// size.
+enum class VitInterpolation { kAuto, kScaleFactor, kSize };
+template <>
+struct EnumNames<VitInterpolation> {
+  static constexpr EnumName<VitInterpolation> table[] = {
+      {VitInterpolation::kAuto, "auto"},
+      {VitInterpolation::kScaleFactor, "scale-factor"},
+      {VitInterpolation::kSize, "size"}};
+};
+
 /// [model] section: the user's choice of model (the architecture it resolves to is
 /// model::ModelArchitecture).
 struct ModelOptions {
@@ -31,7 +45,11 @@ struct ModelOptions {
   ModelPreset preset = ModelPreset::kTiny;    ///< tiny | small | ber-vit-base | vilt-b32
   std::string dir;                            ///< Hugging Face model directory ("" = random init)
   bool strict = true;                         ///< missing/unexpected tensors are errors
-  double dropout = 0.05;                      ///< classifier dropout
+  /// A model directory without weight files builds its architecture randomly initialised (logged)
+  /// instead of failing. Directories written by `mmaux synth` ("mmaux_preset") never need it.
+  bool allow_no_weights = false;
+  VitInterpolation vit_interpolation = VitInterpolation::kAuto;  ///< auto | scale-factor | size
+  double dropout = 0.05;                                         ///< classifier dropout
   bool freeze_text = false;
   bool freeze_image = false;
   bool reuse_frozen = true;  ///< reuse a frozen tower's output in the ITM pass

@@ -53,6 +53,11 @@ std::vector<std::string> trajectory_keys(const OptionValues& options);
 /// Name -> value text of every option (as state.json and results.json record the configuration).
 std::map<std::string, std::string> option_texts(const OptionValues& options);
 
+/// The model options the run builds its model with: in paper mode (train.paper) an `auto`
+/// model.vit-interpolation becomes scale-factor, the formula of the paper's transformers 4.25.1;
+/// every other value is kept. Not collective.
+ModelOptions run_model_options(const RunConfig& config);
+
 /// Checks the rules that involve more than one option (single values are checked when parsed):
 ///   - data.dir is given;
 ///   - the CE weight is not negative (loss.ce < 0 means 1 - loss.itc - loss.itm);

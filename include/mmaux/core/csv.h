@@ -19,7 +19,18 @@ struct CsvRecord {
   int64_t line = 0;  ///< 1-based line where the record starts
 };
 
-std::vector<CsvRecord> parse_csv(std::string_view content, char separator = ',');
+/// How a file quotes, beyond RFC 4180.
+struct CsvDialect {
+  char separator = ',';
+  /// Inside a quoted field, \" is a quote and \\ a backslash (writers that escape quotes
+  /// instead of doubling them, as TIR's textimage-data.csv); any other backslash is kept.
+  bool backslash_escapes = false;
+};
+
+std::vector<CsvRecord> parse_csv(std::string_view content, const CsvDialect& dialect);
+inline std::vector<CsvRecord> parse_csv(std::string_view content, char separator = ',') {
+  return parse_csv(content, CsvDialect{separator, false});
+}
 
 /// `field` as one CSV field: unchanged, or in double quotes (inner quotes doubled) when it holds
 /// the separator, a double quote, \r or \n. parse_csv gives the field back exactly.

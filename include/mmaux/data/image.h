@@ -30,11 +30,21 @@ struct Image {
   int width = 0;
 };
 
+/// What load_image refuses before decoding, so that a hostile or accidental "decompression bomb"
+/// (a tiny file declaring a huge image) costs neither memory nor time.
+struct ImageLimits {
+  /// Width × height read from the header (first frame). PIL's Image.MAX_IMAGE_PIXELS by default;
+  /// 0 = no limit.
+  int64_t max_pixels = 89478485;
+  /// File size in bytes (the file is read into memory whole). 0 = no limit.
+  int64_t max_bytes = int64_t(64) << 20;
+};
+
 /// Why an image was rejected (used in the skip report).
 class ImageError : public DataError {
  public:
   ImageError(std::string reason, const std::string& what) : DataError(what), reason_(reason) {}
-  /// "missing image" or "undecodable image"
+  /// "missing image", "image too large" or "undecodable image"
   const std::string& reason() const { return reason_; }
 
  private:
@@ -50,9 +60,18 @@ void init_image_library();
 std::pair<int, int> target_size(int height, int width, const ImagePreset& preset);
 
 /// Decodes and resizes the image at `path`. Thread-safe. Throws ImageError("missing image") when
-/// the file does not exist and ImageError("undecodable image") when it cannot be decoded
-/// (zero bytes, truncated, not an image).
-Image load_image(const std::string& path, const ImagePreset& preset);
+/// the file does not exist, ImageError("image too large") when the file or the size its header
+/// declares exceeds `limits` (checked before any pixel is decoded), and ImageError("undecodable
+/// image") when it cannot be decoded (zero bytes, truncated, not an image).
+///
+/// Memory: the file's bytes, plus the decoder's working set, plus one band of decoded rows at a
+/// time (the horizontal resampling pass runs band by band; only its output, input height ×
+/// output width, is kept whole). Baseline JPEGs decode at a reduced scale where the target
+/// allows and non-interlaced PNGs row by row; formats that need their whole frame (interlaced
+/// PNG, GIF, WebP, a progressive JPEG's coefficients) hold it: a few bytes per pixel, bounded by
+/// limits.max_pixels (bench_image_memory measures each).
+Image load_image(const std::string& path, const ImagePreset& preset,
+                 const ImageLimits& limits = {});
 
 /// PIL-compatible bilinear (triangle, antialiased) resize of interleaved RGB `hwc` to channel-first
 /// out_height × out_width.

@@ -53,15 +53,23 @@ class ShardWriter {
   /// h · w ≤ storage_pixels).
   void append(const Sample& sample);
   int64_t rows() const;
-  /// Writes the columns, closes the file and returns its size and SHA-256 (split left empty).
-  ShardInfo finish();
+  /// Writes the columns, closes the file and returns its size and (when `checksum`) SHA-256
+  /// (split left empty).
+  ShardInfo finish(bool checksum = true);
 
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-/// Reads one shard. After construction, read_pixels() is safe to call from several threads.
+/// Rewrites the sample_index column of the shard at `path`, written with indices 0 .. rows − 1,
+/// to first, first + 1, ...: ranks that write parts of one split learn where their shards start
+/// only after every rank has written. The file keeps its size and layout (its checksum changes).
+void rebase_sample_index(const std::string& path, int64_t first);
+
+/// Reads one shard. Every count its headers declare is checked against the file's size before
+/// it sizes an allocation, so a corrupt or hostile shard is a DataError, not a huge allocation.
+/// After construction, read_pixels() is safe to call from several threads.
 class ShardReader {
  public:
   /// Opens `path` and reads the small columns. Throws DataError naming the file when it is not a

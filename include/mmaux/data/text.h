@@ -18,7 +18,7 @@ bool is_valid_utf8(std::string_view text);
 /// Decodes ISO-8859-1 bytes into UTF-8.
 std::string latin1_to_utf8(std::string_view bytes);
 
-/// Unicode NFC normalisation of valid UTF-8.
+/// Unicode NFC normalisation of valid UTF-8 (embedded NUL characters are kept).
 std::string nfc(std::string_view utf8);
 
 /// Decodes valid UTF-8 into code points.

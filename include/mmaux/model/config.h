@@ -29,6 +29,27 @@ struct TextConfig {
   bool roberta_positions() const;
 };
 
+/// How ViT position embeddings are resized for images of another size than image_size.
+enum class PositionInterpolation {
+  kSize,         ///< transformers >= 4.45: bicubic to the target patch grid
+  kScaleFactor,  ///< transformers <= 4.44 (the paper's 4.25.1): bicubic with scale factors
+                 ///< (grid + 0.1) / sqrt(N), as DINO wrote it
+};
+
+}  // namespace mmaux::model
+
+namespace mmaux {
+/// The config.json spellings of PositionInterpolation (those of model.vit-interpolation).
+template <>
+struct EnumNames<model::PositionInterpolation> {
+  static constexpr EnumName<model::PositionInterpolation> table[] = {
+      {model::PositionInterpolation::kSize, "size"},
+      {model::PositionInterpolation::kScaleFactor, "scale-factor"}};
+};
+}  // namespace mmaux
+
+namespace mmaux::model {
+
 /// A ViT image encoder (Hugging Face ViTConfig).
 struct VisionConfig {
   int64_t hidden_size = 768;
@@ -42,6 +63,9 @@ struct VisionConfig {
   double hidden_dropout_prob = 0.0;
   double attention_probs_dropout_prob = 0.0;
   bool qkv_bias = true;
+  /// config.json key "mmaux_position_interpolation", named as in EnumNames (absent in Hugging
+  /// Face files: kSize); model.vit-interpolation overrides it unless auto.
+  PositionInterpolation interpolation = PositionInterpolation::kSize;
 };
 
 /// ViLT (Hugging Face ViltConfig): one transformer over [text ; image].

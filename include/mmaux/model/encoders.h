@@ -27,8 +27,9 @@ class TextEmbeddings : public torch::nn::Module {
   /// otherwise 0, 1, 2, ... (BERT).
   TextEmbeddings(int64_t vocab, int64_t hidden, int64_t max_positions, int64_t type_vocab,
                  int64_t pad_token_id, bool roberta_positions, double eps, double dropout);
-  /// input_ids int64 [b, L] → [b, L, D]; token type 0 for every token.
-  at::Tensor forward(const at::Tensor& input_ids);
+  /// input_ids int64 [b, L] → [b, L, D]. token_type_ids int64 [b, L] with values below
+  /// type_vocab_size, or undefined (type 0 for every token).
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids = {});
 
  private:
   std::shared_ptr<Embedding> word_, position_, token_type_;
@@ -42,8 +43,10 @@ class TextEmbeddings : public torch::nn::Module {
 class TextEncoder : public torch::nn::Module {
  public:
   explicit TextEncoder(const TextConfig& config);
-  /// input_ids, attention_mask int64 [b, L] (same device). Padding (mask 0) is never attended to.
-  EncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask);
+  /// input_ids, attention_mask int64 [b, L] (same device); token_type_ids int64 [b, L] or
+  /// undefined (all 0). Padding (mask 0) is never attended to.
+  EncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                        const at::Tensor& token_type_ids = {});
   const TextConfig& config() const { return config_; }
 
  private:

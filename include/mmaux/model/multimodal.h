@@ -19,6 +19,9 @@ struct ModelInput {
   at::Tensor attention_mask;  ///< int64 [b, L]
   at::Tensor pixels;          ///< float [b, 3, H, W]
   at::Tensor pixel_mask;      ///< int64 [b, H, W]
+  /// int64 [b, L] segment ids of the text tokens (BERT sentence pairs; MMBT gives its text type 1);
+  /// undefined = type 0 everywhere.
+  at::Tensor token_type_ids{};
 };
 
 /// What one encode() pass returns.
@@ -55,13 +58,16 @@ class MultimodalModel : public torch::nn::Module {
 ///  - "": the preset options.preset, randomly initialised;
 ///  - a directory written by save_pretrained: its architecture and weights (strict unless
 ///    options.strict is false; a different num_classes needs strict = false and gets a new head);
-///  - a Hugging Face directory (config.json [+ model.safetensors or model.safetensors.index.json]):
-///    model_type vilt for `vilt`, a BERT-family text model for the dual-stream models (the image
-///    tower then comes from options.preset, randomly initialised);
+///  - a Hugging Face directory (config.json + model.safetensors, model.safetensors.index.json,
+///    pytorch_model.bin or pytorch_model.bin.index.json): model_type vilt for `vilt` (keys with or
+///    without "vilt."), a BERT-family text model for the dual-stream models (the image tower then
+///    comes from options.preset, randomly initialised);
 ///  - a dual-stream directory with text/ and image/ Hugging Face subdirectories;
 ///  - a config.json with "mmaux_preset": that preset, with vocab_size, max_position_embeddings,
-///    type_vocab_size, pad_token_id, image_size and patch_size taken from the file.
-/// A directory without weights means random initialisation (logged). Random initialisation draws
+///    type_vocab_size, pad_token_id, image_size and patch_size taken from the file (randomly
+///    initialised unless the directory also holds weights).
+/// A Hugging Face or save_pretrained directory without weights is a DataError unless
+/// options.allow_no_weights (then random initialisation, logged). Random initialisation draws
 /// from libtorch's global generator: seed it (at::manual_seed) identically on every rank.
 /// Not collective.
 std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num_classes);

@@ -47,12 +47,20 @@ void save_state(const torch::nn::Module& module, const std::string& path,
 /// Loads a file written by save_state (or any safetensors file with the same keys).
 LoadReport load_state(torch::nn::Module& module, const std::string& path, bool strict = true);
 
-/// True when `dir` holds model.safetensors or model.safetensors.index.json.
+/// The weights file of a Hugging Face directory, in transformers' order of preference:
+/// model.safetensors, model.safetensors.index.json, pytorch_model.bin,
+/// pytorch_model.bin.index.json; "" when there is none.
+std::string hf_weights_file(const std::string& dir);
+/// True when hf_weights_file(dir) is not empty.
 bool has_hf_weights(const std::string& dir);
+/// Weight files of other frameworks in `dir` (tf_model.h5, flax_model.msgpack, model.ckpt.index),
+/// which mmaux does not read.
+std::vector<std::string> foreign_weight_files(const std::string& dir);
 
-/// Reads the weights of a Hugging Face directory: model.safetensors, or every shard named by
-/// model.safetensors.index.json (shard names must be plain file names inside `dir`). Throws
-/// DataError when neither exists, with a hint when only pytorch_model.bin is there.
+/// Reads the weights of a Hugging Face directory from hf_weights_file(dir): one file, or every
+/// shard named by an index (shard names must be plain file names inside `dir`). `.bin` files
+/// are read with read_torch_bin (never by executing their pickle). Throws DataError when the
+/// directory has none of these (naming TensorFlow / Flax files, with how to convert them).
 TensorMap read_hf_weights(const std::string& dir);
 
 /// Renames Hugging Face checkpoint keys to mmaux tower keys: strips the first of `prefixes`

@@ -37,9 +37,11 @@ class ViltBackbone : public torch::nn::Module {
     int64_t text_length = 0;       ///< L: the image [CLS] sits at position L
   };
   /// input_ids, attention_mask int64 [b, L]; pixels [b, C, H, W] with H, W multiples of the patch
-  /// size; pixel_mask int64 [b, H, W] (undefined: all real).
+  /// size; pixel_mask int64 [b, H, W] (undefined: all real); token_type_ids int64 [b, L] or
+  /// undefined (all 0).
   Output forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                 const at::Tensor& pixels, const at::Tensor& pixel_mask);
+                 const at::Tensor& pixels, const at::Tensor& pixel_mask,
+                 const at::Tensor& token_type_ids = {});
   const ViltConfig& config() const { return config_; }
   /// The text embeddings (what freeze-text freezes).
   torch::nn::Module& text_embeddings() { return *text_embeddings_; }

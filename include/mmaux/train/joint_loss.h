@@ -12,6 +12,8 @@
 ///      image tower's output is reused); hard mode draws negatives from the global batch
 ///      (loss::plan_itm_hard), gathers every rank's token ids and pixels without gradient
 ///      (dist::all_gather_padded) and re-encodes the pairs locally; then loss::itm_loss.
+///      Token type ids of the model input, when defined, go with the text rows in both modes;
+///      data::Batch carries none today, so to_model_input leaves them undefined (type 0).
 
 #include <ATen/Tensor.h>
 #include <c10/core/Device.h>

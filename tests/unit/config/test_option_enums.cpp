@@ -38,6 +38,7 @@ TEST(OptionEnums, EveryTableRoundTrips) {
   expect_round_trip<CeNorm>(2);
   expect_round_trip<ModelKind>(3);
   expect_round_trip<ModelPreset>(4);
+  expect_round_trip<VitInterpolation>(3);
   expect_round_trip<Schedule>(3);
   expect_round_trip<SelectMetric>(4);
   expect_round_trip<DeviceChoice>(3);
@@ -52,6 +53,7 @@ TEST(OptionEnums, NamesAreTheDocumentedWords) {
   EXPECT_STREQ(name_of(ItmMode::kHard), "hard");
   EXPECT_STREQ(name_of(ModelKind::kBerVitAtt), "ber-vit-att");
   EXPECT_STREQ(name_of(ModelPreset::kViltB32), "vilt-b32");
+  EXPECT_STREQ(name_of(VitInterpolation::kScaleFactor), "scale-factor");
   EXPECT_STREQ(name_of(SelectMetric::kWeightedF1), "weighted_f1");
   EXPECT_EQ(parse_option<CeNorm>("loss.ce-norm", "weights"), CeNorm::kWeights);
   EXPECT_EQ(parse_option<Schedule>("train.schedule", "cosine"), Schedule::kCosine);

@@ -145,6 +145,38 @@ TEST(Image, BrokenFilesAreUndecodableAndMissingFilesMissing) {
   EXPECT_EQ(reason("absent.jpg"), "missing image");
 }
 
+// Images of several decoding bands (more than 4 MB of decoded rows): the band-by-band decode
+// equals resizing the whole decoded image, upright or EXIF-rotated (a rotation reads the whole
+// source for every band).
+TEST(Image, LargeImagesDecodeBandByBandExactly) {
+  TempDir dir;
+  const int w = 1500, h = 1200;
+  std::vector<uint8_t> noise(size_t(w) * h * 3);
+  uint32_t x = 12345;
+  for (auto& v : noise) v = uint8_t((x = x * 1103515245u + 12345u) >> 24);
+  save_raw((dir / "big.png").string(), noise, w, h, 3, VIPS_INTERPRETATION_sRGB);
+  save_raw((dir / "big-rot.jpg").string(), noise, w, h, 3, VIPS_INTERPRETATION_sRGB, 6);
+  for (const char* name : {"big.png", "big-rot.jpg"}) {
+    const auto path = (dir / name).string();
+    VipsImage* whole = vips_image_new_from_file(path.c_str(), nullptr);
+    ASSERT_NE(whole, nullptr) << vips_error_buffer();
+    VipsImage* upright = nullptr;
+    ASSERT_EQ(vips_autorot(whole, &upright, nullptr), 0) << vips_error_buffer();
+    size_t bytes = 0;
+    auto* hwc = static_cast<uint8_t*>(vips_image_write_to_memory(upright, &bytes));
+    const int uh = vips_image_get_height(upright), uw = vips_image_get_width(upright);
+    ASSERT_EQ(bytes, size_t(uh) * uw * 3);
+    // No JPEG shrink-on-load at this target (the file is under twice its size).
+    Image want = resize_bilinear(hwc, uh, uw, 700, 650);
+    g_free(hwc);
+    g_object_unref(upright);
+    g_object_unref(whole);
+    Image got = load_image(path, ImagePreset::parse("fixed:700x650"));
+    EXPECT_EQ(got.height, 700);
+    EXPECT_TRUE(got.pixels == want.pixels) << name;
+  }
+}
+
 }  // namespace mmaux::data
 
 namespace mmaux::data {

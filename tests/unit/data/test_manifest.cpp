@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "mmaux/core/error.h"
+#include "mmaux/data/loader.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/shard.h"
 #include "support/test_support.h"
@@ -118,6 +120,57 @@ TEST(Shard, ReadsBackEveryColumn) {
     via_hdf5.read_pixels(row, px2.data(), 3 * 8 * 8);
     EXPECT_EQ(px, px2) << row;
   }
+}
+
+// A shard whose header declares a trillion rows (a chunked dataset never written takes no space):
+// the reader refuses it from the file's size instead of sizing its columns by it.
+TEST(Shard, DeclaredSizesBeyondTheFileAreRefused) {
+  TempDir dir;
+  const std::string path = (dir / "huge.h5").string();
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  hid_t attr_space = H5Screate(H5S_SCALAR);
+  for (auto [name, value] : {std::pair<const char*, int>{"schema_version", kManifestSchemaVersion},
+                             {"text_length", 6}}) {
+    hid_t a = H5Acreate2(f, name, H5T_NATIVE_INT, attr_space, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, H5T_NATIVE_INT, &value);
+    H5Aclose(a);
+  }
+  hsize_t dims[2] = {hsize_t(1) << 40, 192}, chunk[2] = {1, 192};
+  hid_t space = H5Screate_simple(2, dims, nullptr);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 2, chunk);
+  hid_t ds = H5Dcreate2(f, "pixels", H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  for (hid_t h : {ds}) H5Dclose(h);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Sclose(attr_space);
+  H5Fclose(f);
+  EXPECT_LT(std::filesystem::file_size(path), 10000u);
+  const std::string msg = mmaux::testing::message_of([&] { ShardReader r(path); });
+  EXPECT_NE(msg.find("declares 1099511627776 rows"), std::string::npos) << msg;
+}
+
+// A row whose stored image size does not fit the preset (a corrupt or forged shard under an
+// unverified manifest) is refused when the loader opens the split, before it sizes a buffer.
+TEST(Shard, LoaderRefusesImageSizesBeyondThePreset) {
+  TempDir dir;
+  mmaux::testing::write_fixture_dataset(dir.path().string(), {{"train", 7}}, 7);
+  const std::string path = (dir / "train-00000.h5").string();
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t ds = H5Dopen2(f, "image_hw", H5P_DEFAULT);
+  std::vector<int32_t> hw(14, 8);
+  hw[6] = 60000;  // row 3
+  ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, hw.data()), 0);
+  H5Dclose(ds);
+  H5Fclose(f);
+  auto m = Manifest::load(dir.path().string(), false);
+  LoaderOptions o;
+  o.split = "train";
+  o.global_batch_size = 2;
+  const std::string msg = mmaux::testing::message_of([&] { Loader loader(m, o); });
+  EXPECT_NE(msg.find("row 3: image 60000x8 does not fit the preset fixed:8"), std::string::npos)
+      << msg;
 }
 
 TEST(Shard, NonHdf5FileIsAClearError) {

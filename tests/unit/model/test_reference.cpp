@@ -25,6 +25,7 @@
 namespace mmaux::model {
 namespace {
 
+using mmaux::testing::message_of;
 using Tensors = std::map<std::string, at::Tensor>;
 constexpr int64_t kH = 8, kHeads = 2, kI = 12, kVocab = 11;
 
@@ -325,15 +326,6 @@ TEST_F(DualFixture, HalfPrecisionCheckpointsConvert) {
                         half["bert.embeddings.word_embeddings.weight"].to(at::kFloat)));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 TEST_F(DualFixture, StrictLoadingNamesEveryProblem) {
   Tensors broken = bert;
   broken.erase("bert.encoder.layer.0.intermediate.dense.bias");
@@ -341,7 +333,7 @@ TEST_F(DualFixture, StrictLoadingNamesEveryProblem) {
   broken["bert.encoder.layer.7.output.dense.weight"] = rnd({kH, kI});
   std::filesystem::remove_all(dir / "text");
   write_dir(dir / "text", broken, kBertConfig);
-  std::string msg = error_of([&] { load("ber-vit-concat"); });
+  std::string msg = message_of<Error>([&] { load("ber-vit-concat"); });
   EXPECT_NE(msg.find("encoder.layer.0.intermediate.dense.bias"), std::string::npos) << msg;
   EXPECT_NE(msg.find("encoder.layer.0.output.dense.weight: checkpoint"), std::string::npos) << msg;
   EXPECT_NE(msg.find("encoder.layer.7.output.dense.weight"), std::string::npos) << msg;

@@ -1,0 +1,207 @@
+// Reference outputs of the real Hugging Face transformers library (4.40.2, tiny random models
+// written by its own save_pretrained; tests/data/hf_golden, see its README). Every case of
+// golden/manifest.json is loaded through make_model exactly as a user's directory would be and
+// compared in fp32 and fp64 with the manifest's tolerances.
+//
+// Data-driven: a case's "kind" selects a runner below. Issues that add models (MMBT, LXMERT,
+// ResNet) copy their cases with copy_cases.py and add a runner; a case whose kind has no runner
+// fails, so no case is skipped silently.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mmaux/core/log.h"
+#include "mmaux/model/dual_stream.h"
+#include "mmaux/model/multimodal.h"
+#include "mmaux/model/safetensors.h"
+#include "mmaux/model/torch_bin.h"
+#include "mmaux/model/vilt.h"
+#include "npy.h"
+#include "support/test_support.h"
+
+namespace mmaux::model {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::read_npy;
+
+fs::path root() { return mmaux::testing::source_dir() / "tests" / "data" / "hf_golden"; }
+
+nlohmann::json manifest() {
+  return nlohmann::json::parse(mmaux::testing::read_file(root() / "golden" / "manifest.json"));
+}
+
+/// One output to compare: mmaux's values and transformers' at the same positions.
+struct Compared {
+  at::Tensor ours, theirs;
+};
+using Results = std::map<std::string, Compared>;
+
+/// What a runner gets: the case, the dtype, and the golden files of that dtype.
+struct CaseRun {
+  const nlohmann::json& spec;
+  at::ScalarType dtype;
+  fs::path inputs;   ///< golden/<golden>/
+  fs::path outputs;  ///< golden/<golden>/fp32|fp64[/outputs_dir]/
+
+  at::Tensor input(const std::string& name) const { return read_npy(inputs / (name + ".npy")); }
+  at::Tensor output(const std::string& name) const {
+    return read_npy(outputs / (name + ".npy")).to(dtype);
+  }
+  /// make_model on the case's directory, as a user runs it.
+  std::shared_ptr<MultimodalModel> model() const {
+    ModelOptions o;
+    o.name = parse_option<ModelKind>("mmaux_model_name", spec.at("mmaux_model_name"));
+    o.preset = ModelPreset::kTiny;  // only the shape of a tower the directory does not give
+    o.dir = (root() / spec.at("dir").get<std::string>()).string();
+    // vit_interp_sizebased is the formula of transformers >= 4.45; the rest is 4.40 behaviour.
+    o.vit_interpolation = spec.at("golden") == "vit_interp_sizebased"
+                              ? VitInterpolation::kSize
+                              : VitInterpolation::kScaleFactor;
+    auto m = make_model(o, 2);
+    m->eval();
+    m->to(dtype);
+    return m;
+  }
+};
+using Runner = std::function<Results(const CaseRun&)>;
+
+/// Rows of `t` [b, L, D] where `mask` [b, L] is set, as [n, D].
+at::Tensor masked(const at::Tensor& t, const at::Tensor& mask) {
+  return t.index({mask.to(at::kBool)});
+}
+
+Results run_text(const CaseRun& r) {
+  auto model = r.model();
+  auto& text = static_cast<DualStreamModel&>(*model).text();
+  const at::Tensor ids = r.input("input_ids"), mask = r.input("attention_mask");
+  const at::Tensor types =
+      fs::exists(r.inputs / "token_type_ids.npy") ? r.input("token_type_ids") : at::Tensor();
+  EncoderOutput out = text.forward(ids, mask, types);
+  // Padded positions are not meaningful (transformers leaves them as they come out).
+  return {{"last_hidden_state",
+           {masked(out.last_hidden_state, mask), masked(r.output("last_hidden_state"), mask)}},
+          {"pooler_output", {out.pooled, r.output("pooler_output")}}};
+}
+
+Results run_vision(const CaseRun& r) {
+  auto model = r.model();
+  auto& image = static_cast<DualStreamModel&>(*model).image();
+  EncoderOutput out = image.forward(r.input("pixel_values").to(r.dtype), at::Tensor());
+  return {{"last_hidden_state", {out.last_hidden_state, r.output("last_hidden_state")}},
+          {"pooler_output", {out.pooled, r.output("pooler_output")}}};
+}
+
+/// transformers shuffles ViLT's image patches; vilt_map[b, j] is the mmaux position (text, image
+/// [CLS], row-major patch grid) of its position j, -1 for a drawn padding patch.
+Results run_vilt(const CaseRun& r) {
+  auto model = r.model();
+  auto& vilt = static_cast<ViltModel&>(*model).backbone();
+  const at::Tensor ids = r.input("input_ids"), mask = r.input("attention_mask");
+  auto out = vilt.forward(ids, mask, r.input("pixel_values").to(r.dtype), r.input("pixel_mask"));
+  const at::Tensor map = read_npy(r.outputs / "vilt_map.npy");
+  const at::Tensor theirs = r.output("last_hidden_state");
+  const int64_t b = map.size(0), s = map.size(1), length = ids.size(1);
+  EXPECT_EQ(theirs.size(1), s);
+  std::vector<at::Tensor> ours_rows, their_rows;
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t j = 0; j < s; ++j) {
+      const int64_t pos = map[i][j].item<int64_t>();
+      const bool padded_text = j < length && mask[i][j].item<int64_t>() == 0;
+      if (pos < 0 || padded_text) continue;
+      ours_rows.push_back(out.last_hidden_state[i][pos]);
+      their_rows.push_back(theirs[i][j]);
+    }
+  }
+  return {{"last_hidden_state", {at::stack(ours_rows), at::stack(their_rows)}},
+          {"pooler_output", {out.pooled, r.output("pooler_output")}}};
+}
+
+const std::map<std::string, Runner>& runners() {
+  static const std::map<std::string, Runner> r = {
+      {"text", run_text}, {"vision", run_vision}, {"vilt", run_vilt}};
+  return r;
+}
+
+TEST(HfGolden, EveryCaseMatchesTransformers) {
+  const nlohmann::json m = manifest();
+  const double tol32 = m.at("tolerance").at("fp32"), tol64 = m.at("tolerance").at("fp64");
+  ASSERT_LE(tol32, 1e-5);
+  ASSERT_LE(tol64, 1e-10);
+  int compared = 0;
+  at::NoGradGuard no_grad;
+  for (const auto& spec : m.at("cases")) {
+    const std::string name = spec.at("name");
+    auto runner = runners().find(spec.at("kind").get<std::string>());
+    if (runner == runners().end()) {
+      ADD_FAILURE() << name << ": no runner for kind '" << spec.at("kind") << "'";
+      continue;
+    }
+    for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+      const bool fp32 = dtype == at::kFloat;
+      const fs::path inputs = root() / "golden" / spec.at("golden").get<std::string>();
+      const fs::path outputs = inputs / (fp32 ? "fp32" : "fp64") / spec.value("outputs_dir", "");
+      Results res;
+      try {
+        res = runner->second(CaseRun{spec, dtype, inputs, outputs});
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << name << (fp32 ? " fp32: " : " fp64: ") << e.what();
+        continue;
+      }
+      for (const auto& output : spec.at("outputs")) {
+        auto it = res.find(output.get<std::string>());
+        ASSERT_NE(it, res.end()) << name << ": the runner gives no " << output;
+        const Compared& c = it->second;
+        ASSERT_EQ(c.ours.sizes(), c.theirs.sizes()) << name << " " << output;
+        const double diff = (c.ours - c.theirs).abs().max().item<double>();
+        EXPECT_LE(diff, fp32 ? tol32 : tol64)
+            << name << " " << output << (fp32 ? " fp32" : " fp64");
+        std::printf("%-32s %-18s %s max |mmaux - transformers| = %.2e\n", name.c_str(),
+                    output.get<std::string>().c_str(), fp32 ? "fp32" : "fp64", diff);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GE(compared, 2 * 34);  // 19 cases (BERT, RoBERTa, ViT, ViLT), 34 outputs
+}
+
+/// The two ViT interpolation formulas really differ on the reference input (so the option matters
+/// and the golden comparison above can tell them apart).
+TEST(HfGolden, VitInterpolationFormulasDiffer) {
+  const fs::path g = root() / "golden" / "vit_interp";
+  const at::Tensor pixels = read_npy(g / "pixel_values.npy");
+  ModelOptions o;
+  o.dir = (root() / "models" / "dual_vit").string();
+  std::map<VitInterpolation, at::Tensor> out;
+  for (VitInterpolation mode : {VitInterpolation::kScaleFactor, VitInterpolation::kSize}) {
+    o.vit_interpolation = mode;
+    auto model = make_model(o, 2);
+    model->eval();
+    at::NoGradGuard no_grad;
+    out[mode] = static_cast<DualStreamModel&>(*model).image().forward(pixels, {}).last_hidden_state;
+  }
+  EXPECT_GT((out[VitInterpolation::kScaleFactor] - out[VitInterpolation::kSize])
+                .abs()
+                .max()
+                .item<double>(),
+            1e-3);
+}
+
+/// The .bin of bert_bin_only holds exactly the tensors of the bert safetensors directory.
+TEST(HfGolden, TorchBinEqualsSafetensors) {
+  auto bin = read_torch_bin((root() / "models" / "bert_bin_only" / "pytorch_model.bin").string());
+  SafetensorsReader st((root() / "models" / "bert" / "model.safetensors").string());
+  ASSERT_EQ(bin.size(), st.header().entries.size());
+  for (const auto& [name, t] : bin) EXPECT_TRUE(at::equal(t, st.load(name))) << name;
+}
+
+}  // namespace
+}  // namespace mmaux::model

@@ -1,0 +1,88 @@
+// The rows of the ITM pass: select_pairs and gather_rows move token type ids with the text rows
+// (MMBT gives its text type 1, LXMERT and BERT sentence pairs carry segments), and leave them
+// undefined (type 0 everywhere) when the batch has none.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#include <mutex>
+
+#include "mmaux/dist/thread_ranks.h"
+#include "train/model_rows.h"
+
+namespace mmaux::train {
+namespace {
+
+// b rows of length L whose every value names its row r: ids 100 r + position, types r % 2 (and
+// 1 at the last position), pixels r, masks 1 with the last token of row 0 padded.
+model::ModelInput rows(int64_t b, int64_t length, int64_t first_row, bool types) {
+  model::ModelInput in;
+  at::Tensor r = at::arange(first_row, first_row + b, at::kLong).unsqueeze(1);
+  in.input_ids = 100 * r + at::arange(length, at::kLong).unsqueeze(0);
+  in.attention_mask = at::ones({b, length}, at::kLong);
+  in.attention_mask[0][length - 1] = 0;
+  if (types) {
+    in.token_type_ids = (r % 2).expand({b, length}).contiguous();
+    in.token_type_ids.select(1, length - 1).fill_(1);
+  }
+  in.pixels = r.to(at::kFloat).view({b, 1, 1, 1}).expand({b, 3, 2, 2}).contiguous();
+  in.pixel_mask = at::ones({b, 2, 2}, at::kLong);
+  return in;
+}
+
+TEST(ModelRows, SelectPairsMovesTokenTypesWithTheTextRows) {
+  const int64_t offset = 10;
+  model::ModelInput in = rows(4, 5, offset, true);
+  loss::ItmPlan plan;
+  plan.text_rows = at::tensor({13, 10, 11, 12}, at::kLong);  // texts swapped against images
+  plan.image_rows = at::tensor({10, 11, 12, 12}, at::kLong);
+  model::ModelInput p = select_pairs(in, plan, offset);
+  const at::Tensor t = plan.text_rows - offset, v = plan.image_rows - offset;
+  EXPECT_TRUE(at::equal(p.input_ids, in.input_ids.index_select(0, t)));
+  EXPECT_TRUE(at::equal(p.attention_mask, in.attention_mask.index_select(0, t)));
+  ASSERT_TRUE(p.token_type_ids.defined());
+  EXPECT_TRUE(at::equal(p.token_type_ids, in.token_type_ids.index_select(0, t)));
+  EXPECT_FALSE(at::equal(p.token_type_ids, in.token_type_ids.index_select(0, v)));
+  EXPECT_TRUE(at::equal(p.pixels, in.pixels.index_select(0, v)));
+  EXPECT_TRUE(at::equal(p.pixel_mask, in.pixel_mask.index_select(0, v)));
+
+  model::ModelInput untyped = rows(4, 5, offset, false);
+  EXPECT_FALSE(select_pairs(untyped, plan, offset).token_type_ids.defined());
+}
+
+// Two ranks with texts of different lengths: the gathered rows are rank 0's then rank 1's, the
+// shorter texts padded (ids with the pad id, masks and token types with 0).
+TEST(ModelRows, GatherRowsPadsTokenTypesLikeTheTexts) {
+  const int64_t pad_id = 7;
+  for (bool types : {true, false}) {
+    std::mutex m;
+    std::vector<model::ModelInput> gathered(2);
+    dist::run_thread_ranks(2, [&](const std::shared_ptr<dist::Communicator>& comm) {
+      const int rank = comm->rank();
+      model::ModelInput local = rank == 0 ? rows(2, 3, 0, types) : rows(3, 5, 2, types);
+      model::ModelInput g = gather_rows(local, *comm, pad_id);
+      std::lock_guard<std::mutex> lock(m);
+      gathered[size_t(rank)] = g;
+    });
+    const model::ModelInput rank0 = rows(2, 3, 0, types), rank1 = rows(3, 5, 2, types);
+    for (const model::ModelInput& g : gathered) {
+      ASSERT_EQ(g.input_ids.sizes(), (at::IntArrayRef{5, 5}));
+      EXPECT_TRUE(at::equal(g.input_ids.narrow(0, 0, 2).narrow(1, 0, 3), rank0.input_ids));
+      EXPECT_TRUE(at::equal(g.input_ids.narrow(0, 0, 2).narrow(1, 3, 2),
+                            at::full({2, 2}, pad_id, at::kLong)));
+      EXPECT_TRUE(at::equal(g.input_ids.narrow(0, 2, 3), rank1.input_ids));
+      EXPECT_EQ(g.attention_mask.narrow(0, 0, 2).narrow(1, 3, 2).sum().item<int64_t>(), 0);
+      EXPECT_TRUE(at::equal(g.pixels.narrow(0, 2, 3), rank1.pixels));
+      ASSERT_EQ(g.token_type_ids.defined(), types);
+      if (!types) continue;
+      ASSERT_EQ(g.token_type_ids.sizes(), g.input_ids.sizes());
+      EXPECT_TRUE(
+          at::equal(g.token_type_ids.narrow(0, 0, 2).narrow(1, 0, 3), rank0.token_type_ids));
+      EXPECT_EQ(g.token_type_ids.narrow(0, 0, 2).narrow(1, 3, 2).sum().item<int64_t>(), 0);
+      EXPECT_TRUE(at::equal(g.token_type_ids.narrow(0, 2, 3), rank1.token_type_ids));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mmaux::train
