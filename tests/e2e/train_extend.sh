@@ -54,6 +54,20 @@ same_state "$work/c" "$work/d" "$last"
   fail "the extended run validated an epoch twice"
 echo "check: epochs 1 -> 2 equals a run straight to 2 epochs (step $last)"
 
+# 2b. The first leg stops (train.max-steps) at the last full step of epoch 1, before that epoch's
+# leftover micro-batches: the extended run reads them, and does not validate the same model again.
+per_epoch_c=$(grep '"kind":"epoch"' "$work/c/metrics.jsonl" | head -1 | sed -E 's/.*"step":([0-9]+).*/\1/')
+run "$work/g" --train.epochs 2 --train.accumulate 3 --train.max-steps "$per_epoch_c" \
+  > "$work/g1.log" 2>&1 || { cat "$work/g1.log"; fail "run g"; }
+run "$work/g" --train.epochs 2 --train.accumulate 3 --train.resume auto > "$work/g2.log" 2>&1 ||
+  { cat "$work/g2.log"; fail "run g, extension"; }
+grep -q "was validated when the run stopped there" "$work/g2.log" ||
+  { cat "$work/g2.log"; fail "the extended run did not recognise the validated model"; }
+same_state "$work/c" "$work/g" "$last"
+[ "$(grep -c '"kind":"epoch"' "$work/c/metrics.jsonl")" = "$(grep -c '"kind":"epoch"' "$work/g/metrics.jsonl")" ] ||
+  fail "the extended run validated the model of step $per_epoch_c twice"
+echo "check: max-steps $per_epoch_c -> all (epoch end with leftover micro-batches) equals a straight run"
+
 # 3. A linear schedule over 4 steps, extended to 8: refused, then rescaled.
 run "$work/e" --train.epochs 3 --train.max-steps 4 --train.schedule linear > "$work/e1.log" 2>&1 ||
   { cat "$work/e1.log"; fail "run e"; }
