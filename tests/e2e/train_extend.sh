@@ -25,7 +25,7 @@ same_state() {  # same_state RUN_A RUN_B STEP
 
 # 1. train.max-steps 6 -> 12: the first leg stops inside an epoch, the second crosses into the next.
 run "$work/a" --train.epochs 3 --train.max-steps 12 > "$work/a.log" 2>&1 || { cat "$work/a.log"; fail "run a"; }
-per_epoch=$(grep '"kind":"epoch"' "$work/a/metrics.jsonl" | head -1 | sed -E 's/.*"step":([0-9]+).*/\1/')
+per_epoch=$(grep -m1 '"kind":"epoch"' "$work/a/metrics.jsonl" | sed -E 's/.*"step":([0-9]+).*/\1/')
 echo "steps per epoch: $per_epoch"
 [ "$per_epoch" -gt 6 ] && [ "$per_epoch" -lt 12 ] || fail "the fixture needs 6 < steps per epoch < 12"
 run "$work/b" --train.epochs 3 --train.max-steps 6 > "$work/b1.log" 2>&1 || { cat "$work/b1.log"; fail "run b, first leg"; }
@@ -56,7 +56,7 @@ echo "check: epochs 1 -> 2 equals a run straight to 2 epochs (step $last)"
 
 # 2b. The first leg stops (train.max-steps) at the last full step of epoch 1, before that epoch's
 # leftover micro-batches: the extended run reads them, and does not validate the same model again.
-per_epoch_c=$(grep '"kind":"epoch"' "$work/c/metrics.jsonl" | head -1 | sed -E 's/.*"step":([0-9]+).*/\1/')
+per_epoch_c=$(grep -m1 '"kind":"epoch"' "$work/c/metrics.jsonl" | sed -E 's/.*"step":([0-9]+).*/\1/')
 run "$work/g" --train.epochs 2 --train.accumulate 3 --train.max-steps "$per_epoch_c" \
   > "$work/g1.log" 2>&1 || { cat "$work/g1.log"; fail "run g"; }
 run "$work/g" --train.epochs 2 --train.accumulate 3 --train.resume auto > "$work/g2.log" 2>&1 ||
