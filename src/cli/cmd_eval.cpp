@@ -59,6 +59,7 @@ Command make_eval_command() {
     if (!s->data_dir.empty()) run.data.dir = s->data_dir;
     run.config_ini = format_config(set);
     run.options = option_values(set);
+    run.batch_job = slurm_job_of_this_process();
     train::EvalRequest req{s->eval.checkpoint, s->eval.split, s->eval.out};
     return train::run_evaluation(run, req);
   };

@@ -31,6 +31,7 @@ Command make_train_command() {
   c.run_with_options = [s](const OptionSet& set) {
     s->run.config_ini = format_config(set);
     s->run.options = option_values(set);
+    s->run.batch_job = slurm_job_of_this_process();
     return train::run_training(s->run);
   };
   return c;

@@ -37,8 +37,12 @@ struct Command {
 
 std::vector<Command> all_commands();
 
-/// Every option of `set` (dotted names): value text and trajectory flag.
+/// Every option of `set` (dotted names): value text, trajectory and stopping flags.
 OptionValues option_values(const OptionSet& set);
+
+/// The Slurm job of this process from its environment: "ARRAYJOB_TASK" in a job array, else
+/// "JOBID"; "" outside Slurm.
+std::string slurm_job_of_this_process();
 
 Command make_version_command();
 Command make_synth_command();

@@ -1,6 +1,7 @@
 #include "cli/command.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "mmaux/core/version.h"
@@ -16,8 +17,19 @@ std::vector<Command> all_commands() {
 OptionValues option_values(const OptionSet& set) {
   OptionValues out;
   for (const auto& g : set.groups())
-    for (const auto& e : g.entries) out[e.name] = OptionValue{e.print(), e.trajectory};
+    for (const auto& e : g.entries) out[e.name] = OptionValue{e.print(), e.trajectory, e.stopping};
   return out;
+}
+
+std::string slurm_job_of_this_process() {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v == nullptr ? std::string() : std::string(v);
+  };
+  const std::string array = env("SLURM_ARRAY_JOB_ID");
+  const std::string task = env("SLURM_ARRAY_TASK_ID");
+  if (!array.empty() && !task.empty()) return array + "_" + task;
+  return env("SLURM_JOB_ID");
 }
 
 Command make_version_command() {

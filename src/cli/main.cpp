@@ -73,6 +73,10 @@ int run_guarded(const std::function<int()>& body) {
   int code = kExitRuntimeError;
   try {
     return body();
+  } catch (const AgreedError& e) {  // every rank is here: no rank waits for another
+    log_error("main", "{}", e.what());
+    dist::finalize_runtime();
+    return e.exit_code();
   } catch (const Error& e) {
     log_error("main", "{}", e.what());
     code = e.exit_code();

@@ -154,7 +154,19 @@ OptionSet& OptionSet::add_parsed(const std::string& name, const std::string& hel
 OptionSet& OptionSet::bookkeeping() {
   MMAUX_ASSERT(!groups_.empty() && !groups_.back().entries.empty(),
                "bookkeeping() must follow add()");
+  MMAUX_ASSERT(!groups_.back().entries.back().stopping,
+               "option '{}': a stopping criterion cannot be bookkeeping",
+               groups_.back().entries.back().name);
   groups_.back().entries.back().trajectory = false;
+  return *this;
+}
+
+OptionSet& OptionSet::stopping() {
+  MMAUX_ASSERT(!groups_.empty() && !groups_.back().entries.empty(), "stopping() must follow add()");
+  MMAUX_ASSERT(groups_.back().entries.back().trajectory,
+               "option '{}': a stopping criterion cannot be bookkeeping",
+               groups_.back().entries.back().name);
+  groups_.back().entries.back().stopping = true;
   return *this;
 }
 

@@ -31,6 +31,8 @@ struct OptionEntry {
   /// Whether the value can change what a run computes (see mmaux::OptionValue); false for
   /// bookkeeping options, marked with OptionSet::bookkeeping() where they are declared.
   bool trajectory = true;
+  /// A stopping criterion (see mmaux::OptionValue), marked with OptionSet::stopping().
+  bool stopping = false;
 };
 
 /// A titled group of options (one option struct).
@@ -90,6 +92,10 @@ class OptionSet {
   /// (OptionEntry::trajectory = false), so a run may resume with another value and aggregation
   /// does not group by it.
   OptionSet& bookkeeping();
+
+  /// Marks the option added last as a stopping criterion (OptionEntry::stopping): it changes the
+  /// result, but only by where the run ends, so a resumed run may change it (an extension).
+  OptionSet& stopping();
 
   const std::vector<OptionGroup>& groups() const { return groups_; }
   const OptionEntry* find(const std::string& name) const;

@@ -2,8 +2,9 @@
 
 namespace mmaux::cli {
 
-// Each option's trajectory flag is declared here, next to it: `.bookkeeping()` marks an option
-// whose value never changes what a run computes (see mmaux::OptionValue).
+// Each option's trajectory flag is declared where the option is: `.bookkeeping()` marks an option
+// whose value never changes what a run computes, `.stopping()` one that only says where the run
+// ends (see mmaux::OptionValue).
 
 void declare_log_options(OptionSet& set, LogOptions& o) {
   set.group("Logging")

@@ -8,8 +8,10 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
       .bookkeeping()
       .add("train.seed", &o.seed, "random seed")
       .add("train.epochs", &o.epochs, "epochs", int_range(1, 100000))
+      .stopping()
       .add("train.max-steps", &o.max_steps, "stop after this many steps (0 = run all epochs)",
            int_range(0, 1LL << 40))
+      .stopping()
       .add("train.lr", &o.lr, "peak learning rate", in_range(0, 10))
       .add("train.weight-decay", &o.weight_decay, "AdamW weight decay", in_range(0, 10))
       .add("train.decay-norm-and-bias", &o.decay_norm_and_bias,
@@ -39,8 +41,16 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
           "none|auto|PATH", [&o](const std::string& text) { o.resume = ResumeFrom::parse(text); },
           [&o] { return o.resume.text(); })
       .bookkeeping()
+      .add("train.extend-schedule", &o.extend_schedule,
+           "a resume that changes train.max-steps or train.epochs, with a learning-rate schedule "
+           "that depends on the number of steps: refuse, keep-horizon (the schedule keeps its "
+           "planned steps) or rescale (it spans the new number of steps from here on)")
+      .bookkeeping()
+      // Skipped steps are skipped whatever the limit; it only decides whether the run aborts,
+      // and an aborted run has no result.
       .add("train.max-bad-steps", &o.max_bad_steps,
            "non-finite steps in a row before the run aborts", int_range(1, 1 << 20))
+      .bookkeeping()
       .add("train.log-every", &o.log_every, "steps between metric lines", int_range(1, 1LL << 40))
       .bookkeeping()
       .add("train.bf16", &o.bf16, "bf16 autocast on GPU (ignored with a warning on CPU)")

@@ -120,6 +120,53 @@ void replace_directory(const std::string& staged, const std::string& target) {
               old.string(), ec.message());
 }
 
+bool is_atomic_write_temporary(std::string_view name) {
+  // .<name>.tmp-<pid>-<n>: read from the end, so that <name> may contain anything.
+  auto digits_before = [&name](size_t end) {
+    size_t i = end;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9') --i;
+    return i < end ? i : std::string_view::npos;
+  };
+  size_t n_at = digits_before(name.size());
+  if (n_at == std::string_view::npos || n_at == 0 || name[n_at - 1] != '-') return false;
+  size_t pid_at = digits_before(n_at - 1);
+  constexpr std::string_view kTmp = ".tmp-";
+  return pid_at != std::string_view::npos && pid_at >= kTmp.size() + 2 && name[0] == '.' &&
+         name.substr(pid_at - kTmp.size(), kTmp.size()) == kTmp;
+}
+
+std::vector<std::string> recover_interrupted_writes(const std::string& dir) {
+  std::vector<std::string> done;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return done;
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir)) entries.push_back(e.path());
+  for (const fs::path& p : entries) {
+    const std::string name = p.filename().string();
+    if (is_atomic_write_temporary(name)) {
+      fs::remove(p, ec);
+      MMAUX_CHECK(!ec, "cannot remove the leftover temporary file '{}': {}", p.string(),
+                  ec.message());
+      done.push_back(fmt::format("removed the temporary file '{}'", p.string()));
+    } else if (name.rfind(".old-", 0) == 0 && name.size() > 5) {
+      const fs::path target = p.parent_path() / name.substr(5);
+      if (fs::exists(target, ec)) {
+        fs::remove_all(p, ec);
+        MMAUX_CHECK(!ec, "cannot remove the leftover '{}': {}", p.string(), ec.message());
+        done.push_back(fmt::format("removed the replaced version '{}'", p.string()));
+      } else {
+        fs::rename(p, target, ec);
+        MMAUX_CHECK(!ec, "cannot move '{}' back to '{}': {}", p.string(), target.string(),
+                    ec.message());
+        done.push_back(fmt::format("moved '{}' back to '{}' (its replacement never arrived)",
+                                   p.string(), target.string()));
+      }
+    }
+  }
+  if (!done.empty()) fsync_path(dir);
+  return done;
+}
+
 std::string read_whole_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   MMAUX_CHECK_DATA(in.good(), "cannot read '{}': no such file or not readable", path);

@@ -1,6 +1,9 @@
 #include "mmaux/core/strings.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <iterator>
 #include <limits>
 
 namespace mmaux {
@@ -53,6 +56,18 @@ std::string trim(std::string_view text) {
   if (b == std::string_view::npos) return "";
   size_t e = text.find_last_not_of(ws);
   return std::string(text.substr(b, e - b + 1));
+}
+
+std::string count_text(int64_t n) {
+  if (n < 0) return "-" + count_text(-n);
+  if (n < 1000) return std::to_string(n);
+  static const char* const kPrefixes[] = {"k", "M", "G", "T", "P", "E"};
+  double v = static_cast<double>(n);
+  size_t p = 0;
+  // Divide until the value rounds to fewer than four digits: 999 960 is "1.00 M", not "1000 k".
+  for (v /= 1000; v >= 999.5 && p + 1 < std::size(kPrefixes); v /= 1000) ++p;
+  const int decimals = v < 9.995 ? 2 : v < 99.95 ? 1 : 0;
+  return fmt::format("{:.{}f} {}", v, decimals, kPrefixes[p]);
 }
 
 }  // namespace mmaux

@@ -14,6 +14,7 @@
 #include "mmaux/core/log.h"
 #include "mmaux/core/strings.h"
 #include "mmaux/launch/sweep.h"
+#include "mmaux/train/run_lock.h"
 
 namespace mmaux::launch {
 namespace fs = std::filesystem;
@@ -180,6 +181,25 @@ int run_local(const std::vector<const RunPlan*>& todo) {
   return kExitRuntimeError;
 }
 
+// Runs that another process writes into (a trainer started by hand, another sweep, a Slurm task
+// that squeue does not list) hold their directory's lock: launching them would fail, after the
+// launcher had already touched their log and status files.
+void check_not_in_use(const std::vector<const RunPlan*>& todo, bool dry_run) {
+  std::vector<std::string> held;
+  for (const RunPlan* r : todo) {
+    if (auto holder = train::run_directory_holder(r->dir.string()))
+      held.push_back(
+          fmt::format("{}: {}", r->id, train::run_directory_in_use(r->dir.string(), *holder)));
+  }
+  if (held.empty()) return;
+  if (dry_run) {
+    fmt::print("note: launching these would fail now:\n  {}\n", fmt::join(held, "\n  "));
+    return;
+  }
+  MMAUX_THROW(Error, "{} run(s) of the sweep are in use; nothing was started or submitted:\n  {}",
+              held.size(), fmt::join(held, "\n  "));
+}
+
 }  // namespace
 
 int execute_sweep(const SweepSpec& spec, const SweepRequest& req) {
@@ -211,6 +231,7 @@ int execute_sweep(const SweepSpec& spec, const SweepRequest& req) {
     fmt::print("nothing to {}: every run is done or queued\n", req.submit ? "submit" : "run");
     return 0;
   }
+  check_not_in_use(todo, req.dry_run);
   if (req.dry_run && !req.submit) return 0;
   if (!req.dry_run)
     for (const RunPlan* r : todo) prepare_run_dir(spec, *r, req.ranks, req.tools, req.workdir);

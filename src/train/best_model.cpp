@@ -53,17 +53,23 @@ void BestModel::promote(const EvalResult& validation, const TrainState& state) {
     const fs::path run_dir = s_.config.train.out;
     fs::path tmp = run_dir / ".tmp-best";
     fs::path best = dir_;
-    fs::remove_all(tmp);
-    model::save_pretrained(*s_.model, tmp.string());
-    write_file_atomic((tmp / "config.ini").string(), s_.config.config_ini);
-    write_predict_inputs(s_.manifest, tmp);
     nlohmann::json info = {{"epoch", state.best_epoch},
                            {"step", state.step},
                            {"metric", name_of(s_.config.train.select_metric)},
                            {"value", state.best_value},
                            {"validation", to_json(split_scores(validation.metrics, s_))}};
-    write_file_atomic((tmp / "best.json").string(), info.dump(2));
-    replace_directory(tmp.string(), best.string());
+    try {
+      fs::remove_all(tmp);
+      model::save_pretrained(*s_.model, tmp.string());
+      write_file_atomic((tmp / "config.ini").string(), s_.config.config_ini);
+      write_predict_inputs(s_.manifest, tmp);
+      write_file_atomic((tmp / "best.json").string(), info.dump(2));
+      replace_directory(tmp.string(), best.string());
+    } catch (...) {
+      std::error_code ec;  // a half-written copy must not keep the disk full
+      fs::remove_all(tmp, ec);
+      throw;
+    }
   }
   s_.comm->barrier();
 }

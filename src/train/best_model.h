@@ -24,7 +24,8 @@ class BestModel {
 
   /// Writes RUN/best for `state` (its best_epoch and best_value) with the validation scores
   /// `validation`: rank 0 writes RUN/.tmp-best, then swaps it in for the old RUN/best. Every rank
-  /// waits for it. Collective.
+  /// waits for it. A failed write removes RUN/.tmp-best before it is reported (RUN/best stays as
+  /// it was). Collective.
   void promote(const EvalResult& validation, const TrainState& state);
 
   /// Loads RUN/best's weights into the session's model. Not collective (every rank reads).

@@ -67,41 +67,51 @@ void CheckpointStore::save(const CheckpointData& data, dist::Communicator& comm)
   at::Tensor rng = data.rng_state.to(at::kLong).contiguous();
   at::Tensor all_rng = comm.all_gather(rng.reshape({1, -1}).to(comm.device())).cpu().to(at::kByte);
   if (comm.rank() == 0) {
-    // 2. Write into a temporary directory; state.json last.
     fs::create_directories(ckpt_dir_);
-    std::string tmp = dir_of(".tmp-" + data.name);
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    TensorMap trainer = data.trainer;
-    for (int r = 0; r < comm.world_size(); ++r) {
-      trainer[fmt::format("rng.rank{}", r)] = all_rng[r].contiguous();
+    const std::string tmp = dir_of(".tmp-" + data.name);
+    try {
+      write_staged(data, all_rng, comm.world_size(), tmp);
+    } catch (...) {
+      // A half-written copy must not keep the disk full: remove it, then report the failure.
+      std::error_code ec;
+      fs::remove_all(tmp, ec);
+      throw;
     }
-    save_tensors((fs::path(tmp) / "model.safetensors").string(), data.model);
-    save_tensors((fs::path(tmp) / "trainer.safetensors").string(), trainer);
-    {
-      std::ofstream out(fs::path(tmp) / "config.ini", std::ios::binary);
-      out << data.config_ini;
-      MMAUX_CHECK(out.good(), "cannot write config.ini into '{}'", tmp);
-    }
-    nlohmann::json state = data.state;
-    state["schema"] = kCheckpointSchema;
-    state["name"] = data.name;
-    state["world_size"] = comm.world_size();
-    nlohmann::json files = nlohmann::json::object();
-    for (const char* f : kFiles) {
-      std::string p = (fs::path(tmp) / f).string();
-      fsync_path(p);
-      files[f] = {{"bytes", static_cast<int64_t>(fs::file_size(p))}, {"sha256", sha256_file(p)}};
-    }
-    state["files"] = files;
-    write_file_atomic((fs::path(tmp) / "state.json").string(), state.dump(2));
-    // 3. Publish: until this rename the previous checkpoint of this name stays intact.
-    replace_directory(tmp, dir_of(data.name));
     // 4. Keep the newest keep_last step checkpoints.
     prune(data.name);
   }
   // 5. Nobody goes on before the checkpoint is complete.
   comm.barrier();
+}
+
+void CheckpointStore::write_staged(const CheckpointData& data, const at::Tensor& all_rng,
+                                   int world_size, const std::string& tmp) {
+  // 2. Write into a temporary directory; state.json last.
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  TensorMap trainer = data.trainer;
+  for (int r = 0; r < world_size; ++r) {
+    trainer[fmt::format("rng.rank{}", r)] = all_rng[r].contiguous();
+  }
+  save_tensors((fs::path(tmp) / "model.safetensors").string(), data.model);
+  save_tensors((fs::path(tmp) / "trainer.safetensors").string(), trainer);
+  // write_file_atomic checks the flush and the close: a full disk is reported, not recorded as a
+  // short file with its checksum.
+  write_file_atomic((fs::path(tmp) / "config.ini").string(), data.config_ini);
+  nlohmann::json state = data.state;
+  state["schema"] = kCheckpointSchema;
+  state["name"] = data.name;
+  state["world_size"] = world_size;
+  nlohmann::json files = nlohmann::json::object();
+  for (const char* f : kFiles) {
+    std::string p = (fs::path(tmp) / f).string();
+    fsync_path(p);
+    files[f] = {{"bytes", static_cast<int64_t>(fs::file_size(p))}, {"sha256", sha256_file(p)}};
+  }
+  state["files"] = files;
+  write_file_atomic((fs::path(tmp) / "state.json").string(), state.dump(2));
+  // 3. Publish: until this rename the previous checkpoint of this name stays intact.
+  replace_directory(tmp, dir_of(data.name));
 }
 
 void CheckpointStore::prune(const std::string& keep) {

@@ -28,6 +28,44 @@ SplitScores split_scores_from_json(const json& j, const std::string& what) {
   return s;
 }
 
+json to_json(const RunExtension& e) {
+  json options = json::object();
+  for (const auto& [name, change] : e.options)
+    options[name] = {{"from", change.first}, {"to", change.second}};
+  json j = {
+      {"step", e.step},         {"time", e.time},
+      {"options", options},     {"steps", {{"from", e.steps_from}, {"to", e.steps_to}}},
+      {"schedule", e.schedule}, {"horizon", {{"from", e.horizon_from}, {"to", e.horizon_to}}}};
+  if (!e.previous_results.empty()) j["previous_results"] = e.previous_results;
+  return j;
+}
+
+RunExtension run_extension_from_json(const json& j, const std::string& what) {
+  object_or_throw(j, what);
+  RunExtension e;
+  read_field(j, "step", e.step, what);
+  read_field(j, "time", e.time, what);
+  read_field(j, "schedule", e.schedule, what);
+  read_field(j, "previous_results", e.previous_results, what);
+  auto from_to = [&](const char* key, int64_t& from, int64_t& to) {
+    if (!j.contains(key)) return;
+    const json& o = object_or_throw(j[key], fmt::format("{} {}", what, key));
+    read_field(o, "from", from, what);
+    read_field(o, "to", to, what);
+  };
+  from_to("steps", e.steps_from, e.steps_to);
+  from_to("horizon", e.horizon_from, e.horizon_to);
+  if (j.contains("options")) {
+    for (const auto& [name, o] : object_or_throw(j["options"], what + " options").items()) {
+      const std::string where = fmt::format("{} options.{}", what, name);
+      object_or_throw(o, where);
+      read_field(o, "from", e.options[name].first, where);
+      read_field(o, "to", e.options[name].second, where);
+    }
+  }
+  return e;
+}
+
 json to_json(const RunResults& r) {
   json j;
   j["mmaux_version"] = r.mmaux_version;
@@ -53,6 +91,8 @@ json to_json(const RunResults& r) {
     for (const auto& [name, s] : r.test_by_relation) rel[name] = to_json(s);
     j["test_by_relation"] = rel;
   }
+  j["extensions"] = json::array();
+  for (const auto& e : r.extensions) j["extensions"].push_back(to_json(e));
   j["timings"] = {{"train_s", r.timings.train_s},
                   {"test_eval_s", r.timings.test_eval_s},
                   {"total_s", r.timings.total_s},
@@ -106,6 +146,12 @@ RunResults run_results_from_json(const json& j, const std::string& origin) {
   read_field(j, "skipped_steps", r.skipped_steps, origin);
   read_field(j, "itm_degenerate_rows", r.itm_degenerate_rows, origin);
   read_splits(j, r, origin);
+  if (auto ext = j.find("extensions"); ext != j.end() && !ext->is_null()) {
+    MMAUX_CHECK_DATA(ext->is_array(), "{}: \"extensions\" is not an array", origin);
+    for (size_t i = 0; i < ext->size(); ++i)
+      r.extensions.push_back(
+          run_extension_from_json((*ext)[i], fmt::format("{} extensions[{}]", origin, i)));
+  }
   if (j.contains("timings")) {
     const json& t = object_or_throw(j["timings"], origin + " timings");
     read_field(t, "train_s", r.timings.train_s, origin + " timings");

@@ -11,7 +11,9 @@
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/dist/all_gather.h"
+#include "mmaux/train/run_lock.h"
 #include "mmaux/train/trainer.h"
+#include "run_directory.h"
 #include "score_split.h"
 #include "session.h"
 
@@ -66,17 +68,23 @@ std::string merge_parts(const std::string& out, int world,
 int run_evaluation(const RunConfig& config, const EvalRequest& request) {
   RunConfig c = config;
   c.model.dir = request.checkpoint;  // the checkpoint is a model directory (save_pretrained)
-  Session session(c);
+  const std::string out =
+      request.out.empty()
+          ? (fs::path(request.checkpoint) / ("predictions_" + request.split + ".csv")).string()
+          : request.out;
+  // Writing into a run directory (its best/ by default) takes the run's lock, as a trainer does.
+  std::optional<FileLock> lock;
+  Session session(c, [&](dist::Communicator& comm) {
+    const std::string run_dir =
+        comm.rank() == 0 ? enclosing_run_directory(out).value_or("") : std::string();
+    lock = lock_for_job(run_dir, LockOwner::this_process("mmaux eval", c.batch_job), false, comm);
+  });
   MMAUX_CHECK_CONFIG(session.manifest.has_split(request.split),
                      "the data set in '{}' has no '{}' split", c.data.dir, request.split);
   std::vector<Prediction> mine;
   EvalResult r = score_split(session, request.split, &mine);
 
   // Each rank writes its rows; rank 0 merges them in sample order.
-  std::string out =
-      request.out.empty()
-          ? (fs::path(request.checkpoint) / ("predictions_" + request.split + ".csv")).string()
-          : request.out;
   auto& comm = *session.comm;
   write_part(fmt::format("{}.rank{}", out, comm.rank()), mine, session.manifest.class_names());
   comm.barrier();

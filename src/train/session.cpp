@@ -10,6 +10,7 @@
 #include "mmaux/core/allocator.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/log.h"
+#include "mmaux/core/strings.h"
 #include "mmaux/dist/runtime.h"
 #include "mmaux/loss/cross_entropy.h"
 #include "session.h"
@@ -46,7 +47,20 @@ void set_threads(const DistOptions& d, const dist::Topology& topology) {
 
 }  // namespace
 
-Session::Session(const RunConfig& cfg) : config(cfg) {
+std::string parameter_summary(const model::MultimodalModel& model) {
+  int64_t total = 0, trainable = 0;
+  const std::vector<at::Tensor> params = model.parameters();
+  for (const auto& p : params) {
+    total += p.numel();
+    if (p.requires_grad()) trainable += p.numel();
+  }
+  return fmt::format("{}: {} parameters ({} trainable) in {} tensors", name_of(model.kind()),
+                     count_text(total), count_text(trainable), params.size());
+}
+
+Session::Session(const RunConfig& cfg,
+                 const std::function<void(dist::Communicator&)>& on_communicator)
+    : config(cfg) {
   validate(config);
   const LossOptions& l = config.loss;
   set_threads(config.dist, config.topology);
@@ -56,6 +70,7 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
     log_warn("train", "train.bf16 is ignored on the CPU (bf16 autocast is for GPU runs)");
   }
   comm = dist::make_communicator(config.dist, device.is_cuda(), config.topology);
+  if (on_communicator) on_communicator(*comm);
   manifest = data::Manifest::load(config.data.dir, true);
   objective = joint_loss_options(config, manifest.pad_id());
 
@@ -72,9 +87,9 @@ Session::Session(const RunConfig& cfg) : config(cfg) {
   }
   // Dropout differs per rank (as each GPU's would); the stream is part of the checkpoint.
   at::manual_seed(config.train.seed * 1000003ULL + static_cast<uint64_t>(comm->rank()) + 1);
-  log_info("train", "{} ({} parameters) on {}, {} rank(s), backend {}, {} thread(s) per rank",
-           name_of(model->kind()), model->parameters().size(), device.str(), comm->world_size(),
-           comm->backend(), at::get_num_threads());
+  log_info("train", "{} on {}, {} rank(s), backend {}, {} thread(s) per rank",
+           parameter_summary(*model), device.str(), comm->world_size(), comm->backend(),
+           at::get_num_threads());
 }
 
 LossModel Session::loss_model() const {

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,8 +25,12 @@ namespace mmaux::train {
 
 class Session {
  public:
-  /// Validates `config` (validate()), then builds everything. Collective (the communicator).
-  explicit Session(const RunConfig& config);
+  /// Validates `config` (validate()), then builds everything. `on_communicator`, when given, runs
+  /// on every rank right after the communicator is made, before the data and the model are
+  /// loaded (the trainer locks its run directory there, so a refused start fails fast).
+  /// Collective (the communicator).
+  explicit Session(const RunConfig& config,
+                   const std::function<void(dist::Communicator&)>& on_communicator = {});
 
   /// The model, scale and class weights as joint_loss takes them.
   LossModel loss_model() const;
@@ -41,6 +46,10 @@ class Session {
   at::Tensor class_weights;  ///< [C] on device, or undefined
   JointLossOptions objective;
 };
+
+/// "ber-vit-concat: 4.89 M parameters (4.89 M trainable) in 87 tensors": elements, then the
+/// tensors that hold them.
+std::string parameter_summary(const model::MultimodalModel& model);
 
 /// Copies tensors by name into `named` (no grad); throws DataError naming missing or mis-shaped
 /// entries.

@@ -10,6 +10,8 @@ namespace mmaux::train {
 using nlohmann::json;
 
 json to_json(const TrainState& s) {
+  json extensions = json::array();
+  for (const auto& e : s.extensions) extensions.push_back(to_json(e));
   return json{{"step", s.step},
               {"epoch", s.epoch},
               {"cursor", {{"epoch", s.cursor_epoch}, {"step", s.cursor_step}}},
@@ -21,7 +23,11 @@ json to_json(const TrainState& s) {
               {"best_epoch", s.best_epoch},
               {"best_value", s.best_value},
               {"samples", s.samples},
-              {"mmaux_version", s.mmaux_version}};
+              {"mmaux_version", s.mmaux_version},
+              {"schedule_horizon", s.schedule_horizon},
+              {"last_eval_step", s.last_eval_step},
+              {"last_eval_epoch", s.last_eval_epoch},
+              {"extensions", extensions}};
 }
 
 TrainState train_state_from_json(const json& j, const std::string& origin) {
@@ -40,6 +46,13 @@ TrainState train_state_from_json(const json& j, const std::string& origin) {
     s.config_hash = j.value("config_hash", std::string());
     s.data_fingerprint = j.value("data_fingerprint", std::string());
     s.mmaux_version = j.value("mmaux_version", std::string());
+    s.schedule_horizon = j.value("schedule_horizon", int64_t{0});
+    s.last_eval_step = j.value("last_eval_step", int64_t{-1});
+    s.last_eval_epoch = j.value("last_eval_epoch", int64_t{-1});
+    if (j.contains("extensions")) {
+      for (const auto& e : j.at("extensions"))
+        s.extensions.push_back(run_extension_from_json(e, origin + " extensions"));
+    }
   } catch (const json::exception& e) {
     MMAUX_THROW(DataError, "{}: state.json is not a trainer state: {}", origin, e.what());
   }
@@ -57,7 +70,7 @@ std::vector<std::string> resume_conflicts(const OptionValues& options,
                                           const std::map<std::string, std::string>& stored) {
   std::vector<std::string> differ;
   for (const auto& [name, v] : options) {
-    if (!v.trajectory) continue;
+    if (!v.trajectory || v.stopping) continue;
     auto it = stored.find(name);
     if (it == stored.end() || it->second != v.text) {
       differ.push_back(
@@ -65,6 +78,18 @@ std::vector<std::string> resume_conflicts(const OptionValues& options,
     }
   }
   return differ;
+}
+
+std::map<std::string, std::pair<std::string, std::string>> stopping_changes(
+    const OptionValues& options, const std::map<std::string, std::string>& stored) {
+  std::map<std::string, std::pair<std::string, std::string>> changes;
+  for (const auto& [name, v] : options) {
+    if (!v.stopping) continue;
+    auto it = stored.find(name);
+    if (it == stored.end() || it->second != v.text)
+      changes[name] = {it == stored.end() ? "<absent>" : it->second, v.text};
+  }
+  return changes;
 }
 
 }  // namespace mmaux::train

@@ -1,7 +1,8 @@
 // The training loop: steps, gradient synchronisation, skips of non-finite steps, stop signals and
 // epoch ends. Its other jobs have their own files: the objective (joint_loss.cpp), checkpoint
-// state (run_checkpoints.cpp, train_state.cpp), the best model (best_model.cpp), scoring a split
-// (score_split.cpp) and results.json (results.cpp).
+// state (run_checkpoints.cpp, train_state.cpp), the run directory's lock and repair
+// (run_directory.cpp), extensions (extension.cpp), the best model (best_model.cpp), scoring a
+// split (score_split.cpp) and results.json (results.cpp).
 #include "mmaux/train/trainer.h"
 
 #include <ATen/ATen.h>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "best_model.h"
+#include "extension.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
@@ -26,6 +28,7 @@
 #include "mmaux/train/run_files.h"
 #include "mmaux/train/signals.h"
 #include "run_checkpoints.h"
+#include "run_directory.h"
 #include "score_split.h"
 #include "session.h"
 
@@ -62,11 +65,21 @@ struct Window {
 
 class Trainer {
  public:
-  explicit Trainer(const RunConfig& config) : s_(config), best_(s_) {}
+  // The run directory is locked as soon as the communicator exists: before anything is written
+  // or loaded.
+  explicit Trainer(const RunConfig& config)
+      : s_(config,
+           [this, &config](dist::Communicator& comm) {
+             lock_ =
+                 lock_for_job(config.train.out,
+                              LockOwner::this_process("mmaux train", config.batch_job), true, comm);
+           }),
+        best_(s_) {}
   int run();
 
  private:
   void setup();
+  void continue_from(const std::string& checkpoint);
   int64_t total_steps() const;
   Window accumulate();
   Window accumulate_whole_batch();
@@ -82,6 +95,7 @@ class Trainer {
   bool stop_agreed(bool bad_local, bool* bad_global);
   std::string metrics_file() const { return (fs::path(run_dir_) / "metrics.jsonl").string(); }
 
+  std::optional<FileLock> lock_;  // rank 0: held until the trainer is gone
   Session s_;
   BestModel best_;
   std::unique_ptr<AdamW> opt_;
@@ -96,15 +110,14 @@ class Trainer {
 };
 
 int64_t Trainer::total_steps() const {
-  int64_t per_epoch = loader_->steps_per_epoch() / s_.config.train.accumulate;
-  int64_t all = per_epoch * s_.config.train.epochs;
-  return s_.config.train.max_steps > 0 ? std::min(all, s_.config.train.max_steps) : all;
+  return planned_steps(loader_->steps_per_epoch() / s_.config.train.accumulate,
+                       s_.config.train.epochs, s_.config.train.max_steps);
 }
 
 void Trainer::setup() {
   const RunConfig& c = s_.config;
   run_dir_ = c.train.out;
-  if (s_.comm->rank() == 0) fs::create_directories(run_dir_);
+  if (s_.comm->rank() == 0) repair_run_directory(run_dir_);  // under the lock, before any read
   s_.comm->barrier();
   loader_ = std::make_unique<data::Loader>(
       s_.manifest,
@@ -120,7 +133,12 @@ void Trainer::setup() {
                                                    c.train.paper || c.train.decay_norm_and_bias));
   checkpoints_ = std::make_unique<RunCheckpoints>(s_, *opt_);
   std::string resume_dir = checkpoints_->resume_dir();
-  if (!resume_dir.empty()) state_ = checkpoints_->restore(resume_dir);
+  if (!resume_dir.empty()) {
+    state_ = checkpoints_->restore(resume_dir);
+    continue_from(resume_dir);
+  } else {
+    state_.schedule_horizon = total_steps();
+  }
 
   dist::NamedTensors buffers;
   for (const auto& b : s_.model->named_buffers()) buffers.emplace_back(b.key(), b.value());
@@ -129,6 +147,22 @@ void Trainer::setup() {
   if (s_.comm->rank() == 0) {
     log_info("config", "effective configuration:\n{}", c.config_ini);
   }
+}
+
+// Stopping criteria that differ from the checkpoint's: an extension, recorded in the state.
+void Trainer::continue_from(const std::string& checkpoint) {
+  Continuation c = plan_continuation(
+      s_.config, state_, loader_->steps_per_epoch() / s_.config.train.accumulate, checkpoint);
+  state_.schedule_horizon = c.horizon;
+  if (!c.extension) return;
+  RunExtension& e = *c.extension;
+  if (s_.comm->rank() == 0) e.previous_results = set_aside_results(run_dir_, state_.step);
+  log_info("train", "extending the run at step {}: {} ({} steps in all instead of {}){}", e.step,
+           describe(e), e.steps_to, e.steps_from,
+           e.schedule.empty() ? std::string()
+                              : fmt::format("; learning-rate schedule: {}, over {} steps",
+                                            e.schedule, e.horizon_to));
+  state_.extensions.push_back(e);
 }
 
 bool Trainer::stop_agreed(bool bad_local, bool* bad_global) {
@@ -182,7 +216,7 @@ bool Trainer::optimizer_step(double loss_value) {
       at::NoGradGuard ng;
       for (auto& g : grads) g.mul_(t.clip_norm / (norm + 1e-6));
     }
-    double lr = scheduled_lr(t.schedule, t.lr, t.warmup, state_.step, total_steps());
+    double lr = scheduled_lr(t.schedule, t.lr, t.warmup, state_.step, state_.schedule_horizon);
     opt_->step(lr, &sync_->row_masks());
     if (s_.config.loss.clamp_logit_scale) {
       at::NoGradGuard ng;
@@ -288,12 +322,14 @@ bool Trainer::train_epoch() {
   state_.epoch = state_.cursor_epoch;
   auto window_start = Clock::now();
   int64_t window_samples = 0;
+  bool data_ended = false;
   while (state_.step < total_steps()) {
     auto t0 = Clock::now();
     Window w = accumulate();
     window_samples += w.samples;
     if (!w.complete) {  // end of the epoch; micro-batches of an incomplete window are dropped
       opt_->zero_grad();
+      data_ended = true;
       break;
     }
     sync_->finish();
@@ -305,7 +341,8 @@ bool Trainer::train_epoch() {
     state_.cursor_step = loader_->cursor().step;
     sync_->check_divergence(state_.step);
     if (state_.step % t.log_every == 0 || !go_on) {
-      double lr = scheduled_lr(t.schedule, t.lr, t.warmup, state_.step - 1, total_steps());
+      double lr =
+          scheduled_lr(t.schedule, t.lr, t.warmup, state_.step - 1, state_.schedule_horizon);
       log_step(w.last, lr, window_samples / std::max(1e-9, seconds_since(window_start)));
       window_start = Clock::now();
       window_samples = 0;
@@ -320,13 +357,28 @@ bool Trainer::train_epoch() {
       checkpoints_->save(step_checkpoint_name(state_.step), state_);
     }
   }
-  // The epoch's data ended, or train.max-steps was reached inside it (the last epoch then).
-  state_.cursor_epoch = state_.epoch + 1;
-  state_.cursor_step = 0;
+  // The epoch's data ended, or the run's last step was made inside it. The cursor stays there
+  // unless every batch of the epoch was read: an extended run goes on with the rest of the epoch
+  // (the micro-batches of an incomplete window too), exactly as an uninterrupted one would.
+  if (data_ended || loader_->cursor().step >= loader_->steps_per_epoch()) {
+    state_.cursor_epoch = state_.epoch + 1;
+    state_.cursor_step = 0;
+  }
   return true;
 }
 
 void Trainer::end_of_epoch() {
+  // A run resumed at a step where it had stopped (and been validated) before, which only read the
+  // epoch's last micro-batches since: the model is the one validated then. Only the checkpoint
+  // is written again, for the cursor that moved on.
+  if (state_.last_eval_step == state_.step && state_.last_eval_epoch == state_.epoch) {
+    log_info("eval", "epoch {}: the model of step {} was validated when the run stopped there",
+             state_.epoch + 1, state_.step);
+    checkpoints_->save(step_checkpoint_name(state_.step), state_);
+    return;
+  }
+  state_.last_eval_step = state_.step;
+  state_.last_eval_epoch = state_.epoch;
   nlohmann::json rec = {{"kind", "epoch"}, {"epoch", state_.epoch}, {"step", state_.step}};
   if (s_.manifest.has_split("validation")) {
     EvalResult r = score_split(s_, "validation", nullptr);
@@ -373,6 +425,7 @@ RunResults Trainer::results(const std::optional<EvalResult>& test, double test_e
   r.steps = state_.step;
   r.skipped_steps = state_.bad_steps;
   r.itm_degenerate_rows = state_.itm_degenerate_rows;
+  r.extensions = state_.extensions;
   r.validation = best_.validation_scores();
   if (test) {
     r.test = split_scores(test->metrics, s_, test->loss);
@@ -405,7 +458,7 @@ void Trainer::finish() {
 
 int Trainer::run() {
   setup();
-  while (state_.cursor_epoch < s_.config.train.epochs) {
+  while (state_.cursor_epoch < s_.config.train.epochs && state_.step < total_steps()) {
     bool finished_epoch = train_epoch();
     if (!finished_epoch) return kExitRequeue;
     if (interactive(*s_.comm) && s_.comm->rank() == 0) fmt::print("\n");

@@ -10,7 +10,8 @@ int main_entry(int argc, char** argv);
 
 /// Runs `body` with the top-level error handler of every mmaux process: an exception is logged
 /// (on every rank, naming the rank) and, when the job has more than one rank, ends the whole job
-/// with MPI_Abort so that no rank is left waiting in a collective.
+/// with MPI_Abort so that no rank is left waiting in a collective. An AgreedError (raised by every
+/// rank together) ends each rank normally with its exit code instead.
 int run_guarded(const std::function<int()>& body);
 
 }  // namespace mmaux::cli

@@ -23,6 +23,10 @@ struct OptionValue {
   /// option table of the CLI declares it once per option; a resumed run must match its
   /// checkpoint on every trajectory option, and `mmaux aggregate` groups runs by them.
   bool trajectory = true;
+  /// A stopping criterion (train.max-steps, train.epochs): a trajectory option that only says
+  /// where the trajectory ends, not which one it is. A resumed run may change it (an extension,
+  /// recorded in results.json); `mmaux aggregate` still groups by its final value.
+  bool stopping = false;
 };
 
 /// Dotted option name ("train.lr") -> value.
@@ -37,6 +41,10 @@ struct RunConfig {
   std::string config_ini;   ///< effective configuration (INI text)
   OptionValues options;     ///< every option of the run, by dotted name
   dist::Topology topology;  ///< this process in the job: dist::init_runtime's result (the CLI's)
+  /// The batch job running this process (Slurm: "JOBID", or "ARRAYJOB_TASK" in a job array); ""
+  /// outside one. The run directory's lock records it, so that a refused writer learns which job
+  /// holds the run.
+  std::string batch_job;
 };
 
 /// The names of the trajectory options, sorted.

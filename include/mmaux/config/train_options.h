@@ -14,6 +14,21 @@ struct EnumNames<Schedule> {
                                                  {Schedule::kCosine, "cosine"}};
 };
 
+/// train.extend-schedule: how a resumed run whose stopping criteria changed (train.max-steps,
+/// train.epochs) continues a learning-rate schedule that depends on the number of steps (linear,
+/// cosine, or a warmup given as a fraction), when the remaining steps' rates would change.
+/// kRefuse: stop with an error that names the two ways on; kKeepHorizon: the schedule keeps the
+/// number of steps it was planned over (steps past it get its last value); kRescale: from the
+/// resume step on it spans the new number of steps, as if the run had been planned that long.
+enum class ExtendSchedule { kRefuse, kKeepHorizon, kRescale };
+template <>
+struct EnumNames<ExtendSchedule> {
+  static constexpr EnumName<ExtendSchedule> table[] = {
+      {ExtendSchedule::kRefuse, "refuse"},
+      {ExtendSchedule::kKeepHorizon, "keep-horizon"},
+      {ExtendSchedule::kRescale, "rescale"}};
+};
+
 /// train.select-metric: the validation score that picks the best epoch (kLoss: the lowest
 /// validation loss).
 enum class SelectMetric { kMacroF1, kWeightedF1, kAccuracy, kLoss };
@@ -67,7 +82,8 @@ struct TrainOptions {
   SelectMetric select_metric = SelectMetric::kMacroF1;
   long checkpoint_every = 0;  ///< steps between checkpoints (0 = epoch ends only)
   int keep_last = 2;
-  ResumeFrom resume;      ///< none | auto | PATH
+  ResumeFrom resume;                                         ///< none | auto | PATH
+  ExtendSchedule extend_schedule = ExtendSchedule::kRefuse;  ///< refuse | keep-horizon | rescale
   int max_bad_steps = 5;  ///< non-finite steps in a row before aborting
   long log_every = 10;
   bool bf16 = false;  ///< bf16 autocast on GPU

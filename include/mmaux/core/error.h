@@ -55,6 +55,19 @@ class InternalError : public Error {
   using Error::Error;
 };
 
+/// A failure every rank of the job raises at the same point, after agreeing on it in a
+/// collective (rank 0 could not lock the run directory and told the others): nobody waits for
+/// anybody, so the top-level handler ends each rank normally (MPI_Finalize) instead of aborting
+/// the job. Keeps the exit code of the error it stands for.
+class AgreedError : public Error {
+ public:
+  AgreedError(const std::string& what, int exit_code) : Error(what), exit_code_(exit_code) {}
+  int exit_code() const override { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
 /// The rank printed in error messages of foreign calls; -1 until the runtime sets it.
 int error_rank();
 void set_error_rank(int rank);

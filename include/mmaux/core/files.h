@@ -16,6 +16,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mmaux {
 
@@ -37,6 +38,17 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 /// A crash between 2 and 3 leaves the previous version under .old-<name>. Throws Error naming
 /// the paths when a step fails.
 void replace_directory(const std::string& staged, const std::string& target);
+
+/// Puts right what a writer killed inside write_file_atomic or replace_directory left in `dir`
+/// (not recursive): temporary files (.<name>.tmp-<pid>-<n>) are removed; a previous version moved
+/// aside (.old-<name>) is moved back when <name> is missing (killed between steps 2 and 3 of
+/// replace_directory), else removed. Returns one line per repair ("removed '...'"); nothing for
+/// a missing `dir`. Precondition: nobody writes into `dir` meanwhile (the caller holds its lock).
+/// Throws Error naming the path when a removal or rename fails.
+std::vector<std::string> recover_interrupted_writes(const std::string& dir);
+
+/// Whether `name` (a file name) has the form of a write_file_atomic temporary file.
+bool is_atomic_write_temporary(std::string_view name);
 
 /// fsync of a file or directory by path; throws Error naming the path.
 void fsync_path(const std::string& path);

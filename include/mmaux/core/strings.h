@@ -1,5 +1,6 @@
 #pragma once
 /// Small string helpers shared by the CLI, the data readers and the launch tools.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,5 +19,8 @@ std::vector<std::string> split(std::string_view text, char sep);
 
 /// Removes ASCII whitespace at both ends.
 std::string trim(std::string_view text);
+
+/// A count with three significant digits and a decimal prefix: 532, "12.3 k", "4.89 M", "1.10 G".
+std::string count_text(int64_t n);
 
 }  // namespace mmaux

@@ -12,6 +12,8 @@
 ///      after), then fsyncs RUN/checkpoints: until this rename the previous checkpoint is intact;
 ///   4. rank 0 removes step checkpoints beyond keep_last (never the newest, never "best");
 ///   5. barrier: no rank continues before the checkpoint is complete.
+/// When a step of 2 or 3 fails (a full disk), rank 0 removes RUN/checkpoints/.tmp-<name> before it
+/// reports the error: the earlier checkpoints stay as they were and nothing half-written remains.
 /// A checkpoint is valid when state.json parses and every listed file has its size and SHA-256.
 
 #include <ATen/Tensor.h>
@@ -66,6 +68,9 @@ class CheckpointStore {
 
  private:
   void prune(const std::string& keep);
+  // Steps 2 and 3 of save() on rank 0.
+  void write_staged(const CheckpointData& data, const at::Tensor& all_rng, int world_size,
+                    const std::string& tmp);
   std::string run_dir_;
   std::string ckpt_dir_;
   int keep_last_;

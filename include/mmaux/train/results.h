@@ -6,9 +6,9 @@
 /// change the result], "config_hash", "dataset", "data_fingerprint", "model", "preset",
 /// "loss_setting", "itm_mode", "seed", "world_size", "best_epoch", "steps", "skipped_steps",
 /// "itm_degenerate_rows", "validation": {scores}, "test": {scores, "loss"}, "test_by_relation":
-/// {relation: {scores}}, "timings": {"train_s", "test_eval_s", "total_s",
-/// "train_samples_per_s"}, "peak_memory_mb"}. Files written before trajectory_keys and
-/// data_fingerprint existed lack them; they read as empty.
+/// {relation: {scores}}, "extensions": [RunExtension], "timings": {"train_s", "test_eval_s",
+/// "total_s", "train_samples_per_s"}, "peak_memory_mb"}. Files written before trajectory_keys,
+/// data_fingerprint and extensions existed lack them; they read as empty.
 
 #include <cstdint>
 #include <filesystem>
@@ -41,6 +41,28 @@ struct RunTimings {
   double train_samples_per_s = 0;
 };
 
+/// A resume that changed the run's stopping criteria (train.max-steps, train.epochs): an
+/// extension, or an earlier end. As JSON: {"step", "time", "options": {name: {"from", "to"}},
+/// "steps": {"from", "to"}, "schedule", "horizon": {"from", "to"}, "previous_results"}.
+struct RunExtension {
+  int64_t step = 0;  ///< the step of the checkpoint the run resumed from
+  std::string time;  ///< when: UTC, "2024-05-01T12:00:00Z"
+  std::map<std::string, std::pair<std::string, std::string>> options;  ///< name -> (from, to)
+  int64_t steps_from = 0;  ///< the optimizer steps the run was to make before ...
+  int64_t steps_to = 0;    ///< ... and after
+  /// How a learning-rate schedule that depends on the number of steps went on, when the remaining
+  /// steps' rates would have changed (train.extend-schedule): "keep-horizon" or "rescale"; ""
+  /// when the schedule was not affected.
+  std::string schedule;
+  int64_t horizon_from = 0;      ///< the steps the schedule spanned before ...
+  int64_t horizon_to = 0;        ///< ... and after
+  std::string previous_results;  ///< where the run's earlier results.json was moved ("" = none)
+};
+
+nlohmann::json to_json(const RunExtension& e);
+/// Throws DataError naming `what` when a field has the wrong type.
+RunExtension run_extension_from_json(const nlohmann::json& j, const std::string& what);
+
 struct RunResults {
   std::string mmaux_version;
   std::map<std::string, std::string> config;  ///< every option: dotted name -> value text
@@ -58,6 +80,7 @@ struct RunResults {
   std::optional<SplitScores> validation;  ///< the best epoch's validation scores
   std::optional<SplitScores> test;        ///< the test split, scored with the best model
   std::map<std::string, SplitScores> test_by_relation;
+  std::vector<RunExtension> extensions;  ///< in order; empty for a run never extended
   RunTimings timings;
   double peak_memory_mb = 0;
 };

@@ -125,6 +125,41 @@ TEST(ReplaceDirectory, AMissingStagedDirectoryLeavesTheTargetIntact) {
   EXPECT_EQ(testing::read_file(dir / "best" / "model.safetensors"), "v1");
 }
 
+TEST(RecoverInterruptedWrites, RecognisesOnlyTemporaryFileNames) {
+  EXPECT_TRUE(is_atomic_write_temporary(".results.json.tmp-4242-0"));
+  EXPECT_TRUE(is_atomic_write_temporary(".a.tmp-1-17"));
+  EXPECT_FALSE(is_atomic_write_temporary("results.json"));
+  EXPECT_FALSE(is_atomic_write_temporary("a.tmp-1-2"));           // not hidden
+  EXPECT_FALSE(is_atomic_write_temporary(".tmp-1-2"));            // no name
+  EXPECT_FALSE(is_atomic_write_temporary(".a.tmp-1-"));           // no counter
+  EXPECT_FALSE(is_atomic_write_temporary(".a.tmp-x-2"));          // no pid
+  EXPECT_FALSE(is_atomic_write_temporary(".tmp-step-00000008"));  // a staged directory's name
+}
+
+// What write_file_atomic and replace_directory leave when the process dies between their steps,
+// made by running them for real and then putting back what a kill at that point would leave.
+TEST(RecoverInterruptedWrites, RemovesTemporariesAndMovesBackAnAbandonedOldCopy) {
+  testing::TempDir dir;
+  write_file_atomic((dir / "results.json").string(), "{}");
+  testing::write_file(dir / ".results.json.tmp-999999-3", "half");  // killed before step 4
+  // Killed between steps 2 and 3 of replace_directory: best/ moved aside, the new one not in.
+  testing::write_file(dir / "best" / "model.safetensors", "v1");
+  fs::rename(dir / "best", dir / ".old-best");
+  // Killed after step 3: the new version is in, the old one not yet removed.
+  testing::write_file(dir / "step-2" / "state.json", "new");
+  testing::write_file(dir / ".old-step-2" / "state.json", "old");
+  testing::write_file(dir / "metrics.jsonl", "kept\n");
+
+  std::vector<std::string> done = recover_interrupted_writes(dir.path().string());
+  EXPECT_EQ(done.size(), 3u);
+  EXPECT_EQ(names(dir.path()),
+            (std::vector<std::string>{"best", "metrics.jsonl", "results.json", "step-2"}));
+  EXPECT_EQ(testing::read_file(dir / "best" / "model.safetensors"), "v1");
+  EXPECT_EQ(testing::read_file(dir / "step-2" / "state.json"), "new");
+  EXPECT_TRUE(recover_interrupted_writes(dir.path().string()).empty());
+  EXPECT_TRUE(recover_interrupted_writes((dir / "absent").string()).empty());
+}
+
 TEST(Files, FsyncAndReadNameTheMissingPath) {
   EXPECT_NE(message_of([] { fsync_path("/nonexistent/mmaux-x"); }).find("/nonexistent/mmaux-x"),
             std::string::npos);

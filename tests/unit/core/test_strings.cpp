@@ -25,5 +25,18 @@ TEST(Strings, SplitKeepsEmptyFields) {
 
 TEST(Strings, Trim) { EXPECT_EQ(trim("  a b \t\n"), "a b"); }
 
+TEST(Strings, CountTextHasThreeSignificantDigits) {
+  EXPECT_EQ(count_text(0), "0");
+  EXPECT_EQ(count_text(87), "87");
+  EXPECT_EQ(count_text(999), "999");
+  EXPECT_EQ(count_text(1000), "1.00 k");
+  EXPECT_EQ(count_text(12345), "12.3 k");
+  EXPECT_EQ(count_text(4890123), "4.89 M");
+  EXPECT_EQ(count_text(110000000), "110 M");
+  EXPECT_EQ(count_text(999960), "1.00 M");
+  EXPECT_EQ(count_text(1100000000), "1.10 G");
+  EXPECT_EQ(count_text(-1500), "-1.50 k");
+}
+
 }  // namespace
 }  // namespace mmaux

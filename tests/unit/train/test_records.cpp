@@ -24,6 +24,20 @@ SplitScores scores(double macro, std::optional<double> loss) {
   return s;
 }
 
+RunExtension extension() {
+  RunExtension e;
+  e.step = 8;
+  e.time = "2024-05-01T12:00:00Z";
+  e.options = {{"train.max-steps", {"8", "16"}}};
+  e.steps_from = 8;
+  e.steps_to = 16;
+  e.schedule = "rescale";
+  e.horizon_from = 8;
+  e.horizon_to = 16;
+  e.previous_results = "results-step-00000008.json";
+  return e;
+}
+
 TEST(RunResults, JsonRoundTrip) {
   RunResults r;
   r.mmaux_version = "1.2.3";
@@ -45,7 +59,10 @@ TEST(RunResults, JsonRoundTrip) {
   r.test_by_relation["describes"] = scores(0.125, std::nullopt);
   r.timings.train_s = 2.5;
   r.peak_memory_mb = 100;
+  r.extensions.push_back(extension());
   json j = to_json(r);
+  EXPECT_EQ(j["extensions"][0]["options"]["train.max-steps"]["to"], "16");
+  EXPECT_EQ(j["extensions"][0]["horizon"]["to"], 16);
   EXPECT_EQ(j["test"]["loss"], 0.75);
   EXPECT_FALSE(j["validation"].contains("loss"));
   EXPECT_EQ(j["test"]["per_class"]["positive"]["support"], 2);
@@ -64,6 +81,7 @@ TEST(RunResults, OlderAndHandWrittenFilesRead) {
   RunResults r = run_results_from_json(j, "results.json");
   EXPECT_TRUE(r.trajectory_keys.empty());
   EXPECT_TRUE(r.data_fingerprint.empty());
+  EXPECT_TRUE(r.extensions.empty());
   EXPECT_EQ(r.config.at("x"), "2");  // a number reads as its text
   EXPECT_DOUBLE_EQ(r.test->metrics.weighted_f1, 0.58);
   EXPECT_TRUE(std::isnan(r.test->metrics.macro_recall));  // absent: NaN, not a made-up 0
@@ -97,10 +115,20 @@ TEST(TrainState, JsonRoundTrip) {
   s.config_hash = "0123456789abcdef";
   s.data_fingerprint = "fp";
   s.mmaux_version = "0.1.0";
+  s.schedule_horizon = 16;
+  s.last_eval_step = 8;
+  s.last_eval_epoch = 1;
+  s.extensions = {extension()};
   json j = to_json(s);
   EXPECT_EQ(j["cursor"]["step"], 3);
   EXPECT_EQ(to_json(train_state_from_json(j, "state.json")), j);
   EXPECT_THROW(train_state_from_json(json::parse(R"({"step": 1})"), "state.json"), DataError);
+  // A checkpoint from before extensions existed.
+  TrainState old = train_state_from_json(
+      json::parse(R"({"step": 1, "cursor": {"epoch": 0, "step": 1}})"), "state.json");
+  EXPECT_EQ(old.schedule_horizon, 0);
+  EXPECT_EQ(old.last_eval_step, -1);
+  EXPECT_TRUE(old.extensions.empty());
 }
 
 TEST(TrainState, ConfigHashCoversTheTrajectoryOptionsOnly) {
@@ -113,6 +141,19 @@ TEST(TrainState, ConfigHashCoversTheTrajectoryOptionsOnly) {
   EXPECT_TRUE(resume_conflicts(b, {{"train.lr", "0.001"}, {"train.out", "runs/a"}}).empty());
   EXPECT_EQ(resume_conflicts(c, {{"train.out", "runs/a"}}),
             (std::vector<std::string>{"train.lr (<absent> -> 0.002)"}));
+}
+
+TEST(TrainState, StoppingCriteriaMayChangeOnResumeAndAreListed) {
+  OptionValues longer = {{"train.lr", {"0.001", true}}, {"train.max-steps", {"16", true, true}}};
+  std::map<std::string, std::string> stored = {{"train.lr", "0.001"}, {"train.max-steps", "8"}};
+  EXPECT_TRUE(resume_conflicts(longer, stored).empty());
+  auto changes = stopping_changes(longer, stored);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes.at("train.max-steps"), std::make_pair(std::string("8"), std::string("16")));
+  EXPECT_TRUE(stopping_changes(longer, {{"train.max-steps", "16"}}).empty());
+  // Still part of what the run computes: the hash of the final values differs.
+  OptionValues shorter = {{"train.lr", {"0.001", true}}, {"train.max-steps", {"8", true, true}}};
+  EXPECT_NE(config_hash(longer), config_hash(shorter));
 }
 
 }  // namespace
