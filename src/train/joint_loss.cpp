@@ -87,6 +87,7 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
   AutocastScope autocast(o.bf16_autocast && m.device.is_cuda());
   // 1. CE.
   model::ModelInput input = to_model_input(batch, m.device);
+  input.need_itc = o.weights.itc > 0 || (o.weights.itm > 0 && o.itm_mode == ItmMode::kHard);
   model::Encoded enc = m.model.encode(input);
   at::Tensor labels = batch.labels.to(m.device);
   at::Tensor logits = m.model.classify(enc.fused);
@@ -99,7 +100,7 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
   // 2. ITC (also the similarities of hard ITM).
   loss::SamplingKey key{o.sampling_seed, step};
   std::optional<loss::ItcResult> itc;
-  if (o.weights.itc > 0 || o.itm_mode == ItmMode::kHard) {
+  if (input.need_itc) {
     loss::ItcOptions opts;
     opts.clamp_logit_scale = o.clamp_logit_scale;
     itc = loss::itc_loss(enc.itc_text, enc.itc_image, m.logit_scale, comm, opts);

@@ -21,6 +21,7 @@
 
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
+#include "mmaux/model/mmbt.h"
 #include "mmaux/model/resnet.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
@@ -68,6 +69,7 @@ struct CaseRun {
     o.vit_interpolation = spec.at("golden") == "vit_interp_sizebased"
                               ? VitInterpolation::kSize
                               : VitInterpolation::kScaleFactor;
+    o.image_embeds = spec.value("num_image_embeds", 1);
     auto m = make_model(o, 2);
     m->eval();
     m->to(dtype);
@@ -159,11 +161,45 @@ Results run_resnet(const CaseRun& r) {
   return res;
 }
 
+/// MMBTModel over body word pieces and explicit start/end tokens, and the same through encode()
+/// on the framed rows [CLS] body [SEP] that mmaux's shards hold.
+Results run_mmbt(const CaseRun& r) {
+  auto model = r.model();
+  auto& mmbt = static_cast<MmbtModel&>(*model);
+  const at::Tensor ids = r.input("input_ids"), mask = r.input("attention_mask");
+  const at::Tensor start = r.input("modal_start_tokens"), end = r.input("modal_end_tokens");
+  const at::Tensor pixels = r.input("input_modal").to(r.dtype);
+  auto out = mmbt.forward_mmbt(ids, mask, pixels, start, end);
+  const int64_t b = ids.size(0), n = r.spec.at("num_image_embeds").get<int64_t>();
+  const at::Tensor full_mask = at::cat({at::ones({b, n + 2}, at::kLong), mask}, 1);
+  // Framed rows: start, the real body tokens, end, padding.
+  const int64_t length = ids.size(1);
+  at::Tensor framed = at::zeros({b, length + 2}, at::kLong);
+  at::Tensor framed_mask = at::zeros({b, length + 2}, at::kLong);
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t real = mask[i].sum().item<int64_t>();
+    framed[i][0] = start[i];
+    framed[i].narrow(0, 1, real).copy_(ids[i].narrow(0, 0, real));
+    framed[i][real + 1] = end[i];
+    framed_mask[i].narrow(0, 0, real + 2).fill_(1);
+  }
+  ModelInput input{framed, framed_mask, pixels, at::ones({b, pixels.size(2), pixels.size(3)},
+                                                        at::kLong)};
+  input.need_itc = false;
+  Encoded enc = mmbt.encode(input);
+  return {{"sequence_output",
+           {masked(out.sequence, full_mask), masked(r.output("sequence_output"), full_mask)}},
+          {"pooled_output", {out.pooled, r.output("pooled_output")}},
+          {"image_embeds", {out.image_embeds, r.output("image_embeds")}},
+          {"framed/pooled_output", {enc.fused, r.output("pooled_output")}}};
+}
+
 const std::map<std::string, Runner>& runners() {
   static const std::map<std::string, Runner> r = {{"text", run_text},
                                                   {"vision", run_vision},
                                                   {"vilt", run_vilt},
-                                                  {"resnet", run_resnet}};
+                                                  {"resnet", run_resnet},
+                                                  {"mmbt", run_mmbt}};
   return r;
 }
 
@@ -231,8 +267,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
     }
   }
   // 19 cases (BERT, RoBERTa, ViT, ViLT) with 34 outputs; resnet and resnet_no_nbt 2 + 2 + 9 each,
-  // resnet:odd 2.
-  EXPECT_GE(compared, 2 * (34 + 13 + 13 + 2));
+  // resnet:odd 2, mmbt and mmbt:n3 3 + 1 each.
+  EXPECT_GE(compared, 2 * (34 + 13 + 13 + 2 + 4 + 4));
 }
 
 /// The two ViT interpolation formulas really differ on the reference input (so the option matters
