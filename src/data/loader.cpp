@@ -130,8 +130,10 @@ class Loader::Impl {
       }
     }
     n = int64_t(where.size());
-    float scale = 1.0f / (255.0f * preset.std);
-    for (int v = 0; v < 256; ++v) lut[v] = float(v) * scale - preset.mean / preset.std;
+    for (int c = 0; c < 3; ++c) {
+      float scale = 1.0f / (255.0f * preset.std[c]);
+      for (int v = 0; v < 256; ++v) lut[c][v] = float(v) * scale - preset.mean[c] / preset.std[c];
+    }
     pool_buffers = std::make_shared<BufferPool>(size_t(o.prefetch) + 4);
     int workers = o.prefetch > 0 ? std::max(1, o.threads) : 0;
     for (int t = 0; t < workers; ++t) pool.emplace_back([this] { work(); });
@@ -180,7 +182,7 @@ class Loader::Impl {
   int64_t n = 0;
   std::vector<std::unique_ptr<ShardReader>> readers;
   std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
-  float lut[256];
+  float lut[3][256];  ///< per channel
   std::shared_ptr<BufferPool> pool_buffers;
 
   std::shared_ptr<const std::vector<int64_t>> order;  ///< current epoch's order
@@ -251,7 +253,7 @@ Batch Loader::Impl::build(const Plan& plan) const {
       for (int y = 0; y < h && y < H; ++y) {
         const uint8_t* srow = &canvas[c * plane + size_t(y) * w];
         float* drow = dst + (size_t(c) * H + y) * W;
-        for (int x = 0; x < w && x < W; ++x) drow[x] = lut[srow[x]];
+        for (int x = 0; x < w && x < W; ++x) drow[x] = lut[c][srow[x]];
       }
     }
     int64_t* mrow = pm + i * H * W;
