@@ -182,7 +182,7 @@ class Loader::Impl {
   int64_t n = 0;
   std::vector<std::unique_ptr<ShardReader>> readers;
   std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
-  float lut[3][256];  ///< per channel
+  float lut[3][256];                           ///< per channel
   std::shared_ptr<BufferPool> pool_buffers;
 
   std::shared_ptr<const std::vector<int64_t>> order;  ///< current epoch's order

@@ -126,8 +126,9 @@ ModelDirectory read_two_tower_directory(const fs::path& root) {
   ModelDirectory m = read_model_directory((root / "text").string());
   m.dir = root.string();
   const fs::path image_config = root / "image" / "config.json";
-  MMAUX_CHECK_CONFIG(fs::exists(image_config), "model directory '{}' has text/ and image/ but no {}",
-                     root.string(), image_config.string());
+  MMAUX_CHECK_CONFIG(fs::exists(image_config),
+                     "model directory '{}' has text/ and image/ but no {}", root.string(),
+                     image_config.string());
   json image = read_json(image_config);
   const std::string arch = image.value("architecture", std::string());
   if (image.contains("layers") || arch.rfind("resnet", 0) == 0) {

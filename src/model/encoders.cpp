@@ -91,8 +91,8 @@ at::Tensor TextEmbeddings::embed_vectors(const at::Tensor& vectors, int64_t toke
   MMAUX_CHECK(token_type >= 0 && token_type < token_type_->weight().size(0),
               "token type {} is not below the model's type_vocab_size {}", token_type,
               token_type_->weight().size(0));
-  at::Tensor e = vectors + position_->weight().narrow(0, 0, n) +
-                 token_type_->weight().select(0, token_type);
+  at::Tensor e =
+      vectors + position_->weight().narrow(0, 0, n) + token_type_->weight().select(0, token_type);
   return apply_dropout(norm_->forward(e), dropout_, is_training());
 }
 

@@ -139,8 +139,8 @@ std::shared_ptr<MultimodalModel> from_mmbt_directory(const ModelOptions& o, int 
   const fs::path text_config = root / "text" / "config.json";
   const fs::path image_config = root / "image" / "config.json";
   ModelArchitecture c = preset_config(ModelKind::kMmbt, o.preset);
-  c.text = parse_text_config(read_whole_file(text_config.string()), TextConfig{},
-                             text_config.string());
+  c.text =
+      parse_text_config(read_whole_file(text_config.string()), TextConfig{}, text_config.string());
   MMAUX_CHECK_CONFIG(fs::exists(image_config),
                      "{} is missing: an MMBT directory's image/ is a ResNet directory "
                      "(config.json with layers/planes/stem_width or timm's architecture, and "

@@ -18,8 +18,7 @@ struct Frame {
 
 Frame split_frame(const at::Tensor& ids, const at::Tensor& mask) {
   MMAUX_CHECK(ids.defined() && ids.dim() == 2 && ids.size(1) >= 2 &&
-                  ids.scalar_type() == at::kLong && mask.defined() &&
-                  mask.sizes() == ids.sizes(),
+                  ids.scalar_type() == at::kLong && mask.defined() && mask.sizes() == ids.sizes(),
               "mmbt: input_ids and attention_mask must be int64 [b, L] with L >= 2 ([CLS] and "
               "[SEP]), got {} and {}",
               ids.defined() ? shape_string(ids.sizes()) : "undefined",
@@ -43,8 +42,8 @@ Frame split_frame(const at::Tensor& ids, const at::Tensor& mask) {
 }  // namespace
 
 MmbtModel::MmbtModel(const ModelArchitecture& config, const ModelOptions& options)
-    : config_(config), mode_(options.mmbt_mode == MmbtMode::kPaper ? MmbtMode::kPaper
-                                                                   : MmbtMode::kFixed) {
+    : config_(config),
+      mode_(options.mmbt_mode == MmbtMode::kPaper ? MmbtMode::kPaper : MmbtMode::kFixed) {
   MMAUX_ASSERT(config.kind == ModelKind::kMmbt, "kind {}", name_of(config.kind));
   validate(config);
   const int64_t d = config.text.hidden_size, c = config.resnet.num_features();
@@ -74,16 +73,14 @@ at::Tensor MmbtModel::embed_and_encode(const at::Tensor& body_ids, const at::Ten
               b, shape_string(image_embeds.sizes()), shape_string(start_ids.sizes()),
               shape_string(end_ids.sizes()));
   at::Tensor tokens = linear(image_embeds, modal_proj_);
-  at::Tensor image = emb.embed_vectors(
-      at::cat({emb.words().forward(start_ids).unsqueeze(1), tokens,
-               emb.words().forward(end_ids).unsqueeze(1)},
-              1),
-      0);
+  at::Tensor image = emb.embed_vectors(at::cat({emb.words().forward(start_ids).unsqueeze(1), tokens,
+                                                emb.words().forward(end_ids).unsqueeze(1)},
+                                               1),
+                                       0);
   at::Tensor text = emb.forward(body_ids, at::ones_like(body_ids));
-  at::Tensor mask =
-      at::cat({at::ones({b, image.size(1)}, body_mask.options().dtype(at::kLong)),
-               body_mask.to(at::kLong)},
-              1);
+  at::Tensor mask = at::cat(
+      {at::ones({b, image.size(1)}, body_mask.options().dtype(at::kLong)), body_mask.to(at::kLong)},
+      1);
   EncoderOutput out = transformer_->encode_embedded(at::cat({image, text}, 1), mask);
   if (sequence != nullptr) *sequence = out.last_hidden_state;
   return out.pooled;
@@ -130,8 +127,7 @@ at::Tensor MmbtModel::itm_logits(const ModelInput& pairs, const at::Tensor& imag
   const int64_t b = pairs.input_ids.size(0), n = config_.num_image_embeds;
   const at::Tensor pixels = pairs.pixels.to(modal_proj_->weight.scalar_type());
   if (mode_ == MmbtMode::kPaper) {
-    MMAUX_CHECK_CONFIG(image_cache.defined() && image_cache.dim() == 2 &&
-                           image_cache.size(0) == b,
+    MMAUX_CHECK_CONFIG(image_cache.defined() && image_cache.dim() == 2 && image_cache.size(0) == b,
                        "mmbt paper mode: the paper's ITM head sees the matched pooled output "
                        "from encode(), which exists only for random ITM pairs; use "
                        "--loss.itm-mode random or --model.mmbt-mode fixed");

@@ -119,8 +119,8 @@ void Trainer::setup() {
   std::string resume_dir = checkpoints_->resume_dir();
   if (!resume_dir.empty()) state_ = checkpoints_->restore(resume_dir);
 
-  sync_ = std::make_unique<dist::GradSync>(s_.trainable_named(), s_.buffers_named(), s_.comm,
-                                           c.dist);
+  sync_ =
+      std::make_unique<dist::GradSync>(s_.trainable_named(), s_.buffers_named(), s_.comm, c.dist);
   install_stop_handlers();
   if (s_.comm->rank() == 0) {
     log_info("config", "effective configuration:\n{}", c.config_ini);

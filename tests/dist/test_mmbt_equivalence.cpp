@@ -124,8 +124,8 @@ train::JointLossOptions objective() {
   return o;
 }
 
-double train_step(Mmbt& m, const data::Batch& local, dist::Communicator& comm,
-                  dist::GradSync* sync, int64_t step) {
+double train_step(Mmbt& m, const data::Batch& local, dist::Communicator& comm, dist::GradSync* sync,
+                  int64_t step) {
   for (auto& [name, p] : m.named()) p.mutable_grad() = at::Tensor();
   train::LossModel lm{*m.model, m.logit_scale, loss::balanced_class_weights({5, 2, 3}),
                       c10::Device(c10::kCPU)};

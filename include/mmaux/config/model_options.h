@@ -56,8 +56,8 @@ struct EnumNames<VitInterpolation> {
 struct ModelOptions {
   ModelKind name = ModelKind::kBerVitConcat;  ///< ber-vit-concat | ber-vit-att | vilt | mmbt
   ModelPreset preset = ModelPreset::kTiny;  ///< tiny | small | ber-vit-base | vilt-b32 | mmbt-base
-  std::string dir;                            ///< Hugging Face model directory ("" = random init)
-  bool strict = true;                         ///< missing/unexpected tensors are errors
+  std::string dir;                          ///< Hugging Face model directory ("" = random init)
+  bool strict = true;                       ///< missing/unexpected tensors are errors
   /// A model directory without weight files builds its architecture randomly initialised (logged)
   /// instead of failing. Directories written by `mmaux synth` ("mmaux_preset") never need it.
   bool allow_no_weights = false;

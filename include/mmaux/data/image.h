@@ -56,8 +56,8 @@ void init_image_library();
 
 /// The output size (height, width) for an upright image of `height` × `width` under `preset`.
 /// fixed: the preset's size. resnet: the size before the centre crop (shorter side → shorter,
-/// the longer side scaled and truncated). vilt: shorter side → shorter; if the longer side then exceeds
-/// longer_max, scale so it equals longer_max; both rounded down to multiples of `multiple`.
+/// the longer side scaled and truncated). vilt: shorter side → shorter; if the longer side then
+/// exceeds longer_max, scale so it equals longer_max; both rounded down to multiples of `multiple`.
 std::pair<int, int> target_size(int height, int width, const ImagePreset& preset);
 
 /// Decodes and resizes the image at `path`. Thread-safe. Throws ImageError("missing image") when

@@ -61,7 +61,8 @@ class Tokenizer {
 /// What preprocessing takes from a model directory's config.json and tokenizer_config.json.
 struct ModelDirectory {
   std::string dir;
-  std::string tokenizer_dir;  ///< where the tokenizer files are: dir, or dir/text for text/ + image/
+  std::string
+      tokenizer_dir;       ///< where the tokenizer files are: dir, or dir/text for text/ + image/
   std::string model_type;  ///< config.json model_type ("bert", "vilt", "roberta", ...)
   int max_text_length =
       128;  ///< max_text_length, else 40 for vilt, else min(128, model_max_length)

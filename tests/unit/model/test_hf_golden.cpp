@@ -22,8 +22,8 @@
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/mmbt.h"
-#include "mmaux/model/resnet.h"
 #include "mmaux/model/multimodal.h"
+#include "mmaux/model/resnet.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/model/torch_bin.h"
 #include "mmaux/model/vilt.h"
@@ -155,8 +155,7 @@ Results run_resnet(const CaseRun& r) {
     }
     const at::Tensor& count = buffers[name + ".num_batches_tracked"];
     EXPECT_EQ(count.scalar_type(), at::kLong) << name;
-    res["train/" + name + ".num_batches_tracked"] = {count.to(r.dtype),
-                                                     at::full({}, nbt, r.dtype)};
+    res["train/" + name + ".num_batches_tracked"] = {count.to(r.dtype), at::full({}, nbt, r.dtype)};
   }
   return res;
 }
@@ -183,8 +182,8 @@ Results run_mmbt(const CaseRun& r) {
     framed[i][real + 1] = end[i];
     framed_mask[i].narrow(0, 0, real + 2).fill_(1);
   }
-  ModelInput input{framed, framed_mask, pixels, at::ones({b, pixels.size(2), pixels.size(3)},
-                                                        at::kLong)};
+  ModelInput input{framed, framed_mask, pixels,
+                   at::ones({b, pixels.size(2), pixels.size(3)}, at::kLong)};
   input.need_itc = false;
   Encoded enc = mmbt.encode(input);
   return {{"sequence_output",
@@ -240,8 +239,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
         if (!listed && output.find('/') == std::string::npos) continue;
         ASSERT_EQ(c.ours.sizes(), c.theirs.sizes()) << name << " " << output;
         const double diff = (c.ours - c.theirs).abs().max().item<double>();
-        std::printf("%-32s %-34s %s max |mmaux - reference| = %.2e\n", name.c_str(),
-                    output.c_str(), fp32 ? "fp32" : "fp64", diff);
+        std::printf("%-32s %-34s %s max |mmaux - reference| = %.2e\n", name.c_str(), output.c_str(),
+                    fp32 ? "fp32" : "fp64", diff);
         ++compared;
         const fs::path exact = inputs / "fp64" / spec.value("outputs_dir", "") / (output + ".npy");
         if (!fp32 || diff <= tol32 || !fs::exists(exact)) {
@@ -261,8 +260,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
         std::printf("%-32s %-34s fp32 vs fp64 reference: mmaux %.2e, reference's fp32 %.2e\n",
                     name.c_str(), output.c_str(), ours, theirs);
         EXPECT_GT(theirs, tol32) << name << " " << output;
-        EXPECT_LE(ours, 2 * theirs) << name << " " << output
-                                    << ": mmaux's fp32 is less accurate than the reference's";
+        EXPECT_LE(ours, 2 * theirs)
+            << name << " " << output << ": mmaux's fp32 is less accurate than the reference's";
       }
     }
   }

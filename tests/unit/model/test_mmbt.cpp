@@ -89,8 +89,7 @@ TEST(Mmbt, PaperItmHeadSeesTheMatchedPooledOutput) {
   EXPECT_EQ(batches_tracked(*m) - before, 3);
   // ... but the head read the matched pooled output, before dropout.
   auto p = m->named_parameters();
-  at::Tensor expected =
-      at::linear(enc.fused, p["itm_head.weight"], p["itm_head.bias"]);
+  at::Tensor expected = at::linear(enc.fused, p["itm_head.weight"], p["itm_head.bias"]);
   EXPECT_TRUE(at::equal(logits, expected));
   // Gradients reach the matched pass through the head, none through the discarded pass.
   logits.sum().backward();
