@@ -2,7 +2,7 @@
 // of a large matmul's GFLOP/s measured in the same run, per model and preset.
 //
 //   bench_model [--threads 2] [--batch 16] [--steps 10] [--presets tiny,small]
-//               [--models ber-vit-concat,ber-vit-att,vilt] [--no-dropout 1]
+//               [--models ber-vit-concat,ber-vit-att,vilt,mmbt] [--no-dropout 1]
 //   bench_model --one-model vilt --one-preset small [--profile trace.json]   (one run, raw line)
 //   bench_model --sizes 1        (parameters and forward FLOPs of every model and preset)
 //   BENCH_DEFAULT_MALLOC=1 bench_model ...  (glibc's default allocator settings, see
@@ -44,7 +44,7 @@ struct Args {
   int64_t batch = 16;
   int steps = 10;
   std::string presets = "tiny,small";
-  std::string models = "ber-vit-concat,ber-vit-att,vilt";
+  std::string models = "ber-vit-concat,ber-vit-att,vilt,mmbt";
   std::string one_model, one_preset;
   std::string profile;         ///< with --one-model: write a Chrome trace of the timed steps here
   bool sizes = false;          ///< --sizes 1: print parameters and FLOPs of every preset, no timing
@@ -152,8 +152,8 @@ void run_one(const Args& args) {
 void print_sizes() {
   std::printf("%-15s %-13s %12s %8s %14s\n", "model", "preset", "parameters", "text L",
               "GFLOP/sample");
-  for (const char* preset : {"tiny", "small", "ber-vit-base", "vilt-b32"}) {
-    for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt"}) {
+  for (const char* preset : {"tiny", "small", "ber-vit-base", "vilt-b32", "mmbt-base"}) {
+    for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt", "mmbt"}) {
       mmaux::ModelOptions o;
       o.name = mmaux::parse_option<mmaux::ModelKind>("model", name);
       o.preset = mmaux::parse_option<mmaux::ModelPreset>("preset", preset);

@@ -4,8 +4,8 @@ namespace mmaux::cli {
 
 void declare_model_options(OptionSet& set, ModelOptions& o) {
   set.group("Model")
-      .add("model.name", &o.name, "ber-vit-concat, ber-vit-att or vilt")
-      .add("model.preset", &o.preset, "tiny, small, ber-vit-base or vilt-b32")
+      .add("model.name", &o.name, "ber-vit-concat, ber-vit-att, vilt or mmbt")
+      .add("model.preset", &o.preset, "tiny, small, ber-vit-base, vilt-b32 or mmbt-base")
       .add("model.dir", &o.dir, "Hugging Face model directory to load (\"\" = random init)")
       .add("model.strict", &o.strict, "missing or unexpected checkpoint tensors are errors")
       .add("model.allow-no-weights", &o.allow_no_weights,
@@ -20,7 +20,12 @@ void declare_model_options(OptionSet& set, ModelOptions& o) {
       .add("model.reuse-frozen", &o.reuse_frozen,
            "reuse a frozen tower's output in the ITM pass instead of recomputing it")
       .add("model.encoder-dropout", &o.encoder_dropout,
-           "dropout inside the encoders; < 0 keeps the config's values (BERT 0.1, ViT 0)");
+           "dropout inside the encoders; < 0 keeps the config's values (BERT 0.1, ViT 0)")
+      .add("model.mmbt-mode", &o.mmbt_mode,
+           "mmbt ITC/ITM: paper (the paper's code, incl. its ITM quirk), fixed, or auto (paper "
+           "with train.paper, else fixed)")
+      .add("model.image-embeds", &o.image_embeds, "mmbt: pooled ResNet embeddings N (paper 1)",
+           int_range(1, 9));
 }
 
 }  // namespace mmaux::cli

@@ -89,12 +89,22 @@ void validate(const RunConfig& config) {
   validate_loss(config.loss);
   validate_schedule(config.train);
   validate_backend(config.dist, config.train);
+  const bool mmbt_paper = config.model.name == ModelKind::kMmbt &&
+                          run_model_options(config).mmbt_mode == MmbtMode::kPaper;
+  MMAUX_CHECK_CONFIG(
+      !(mmbt_paper && loss_weights(config.loss).itm > 0 && config.loss.itm_mode == ItmMode::kHard),
+      "model.mmbt-mode paper reproduces the paper's ITM head, which reads the "
+      "matched pooled output and so exists only for random pairs, but "
+      "loss.itm-mode = hard; use --model.mmbt-mode fixed or --loss.itm-mode random");
 }
 
 ModelOptions run_model_options(const RunConfig& config) {
   ModelOptions o = config.model;
   if (config.train.paper && o.vit_interpolation == VitInterpolation::kAuto) {
     o.vit_interpolation = VitInterpolation::kScaleFactor;
+  }
+  if (o.mmbt_mode == MmbtMode::kAuto) {
+    o.mmbt_mode = config.train.paper ? MmbtMode::kPaper : MmbtMode::kFixed;
   }
   return o;
 }

@@ -74,6 +74,12 @@ void init_image_library() {
 }
 
 std::pair<int, int> target_size(int height, int width, const ImagePreset& p) {
+  if (p.center_crop()) {
+    // torchvision's Resize(int): the shorter side becomes `shorter`, the longer one
+    // int(shorter * long / short), truncated.
+    if (height <= width) return {p.shorter, int(int64_t(p.shorter) * width / height)};
+    return {int(int64_t(p.shorter) * height / width), p.shorter};
+  }
   if (!p.variable_size()) return {p.height, p.width};
   double scale = double(p.shorter) / std::min(height, width);
   double h = height * scale, w = width * scale;
@@ -374,6 +380,33 @@ Image decode_and_resize(VipsRef& img, const std::string& path, int th, int tw) {
 
 }  // namespace
 
+int center_crop_offset(int size, int crop) {
+  // Python's round((size - crop) / 2): halves go to the even neighbour.
+  const int twice = size - crop;
+  if (twice % 2 == 0) return twice / 2;
+  const int lower = twice / 2;
+  return lower % 2 == 0 ? lower : lower + 1;
+}
+
+Image center_crop(const Image& image, int height, int width) {
+  MMAUX_ASSERT(image.height >= height && image.width >= width, "crop {}x{} of a {}x{} image",
+               height, width, image.height, image.width);
+  const int top = center_crop_offset(image.height, height);
+  const int left = center_crop_offset(image.width, width);
+  Image out;
+  out.height = height;
+  out.width = width;
+  out.pixels.resize(size_t(3) * height * width);
+  const size_t in_plane = size_t(image.height) * image.width, out_plane = size_t(height) * width;
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < height; ++y) {
+      const uint8_t* src = &image.pixels[c * in_plane + size_t(top + y) * image.width + left];
+      std::copy(src, src + width, &out.pixels[c * out_plane + size_t(y) * width]);
+    }
+  }
+  return out;
+}
+
 Image load_image(const std::string& path, const ImagePreset& preset, const ImageLimits& limits) {
   init_image_library();
   std::string& bytes = read_image_file(path, limits);
@@ -381,7 +414,9 @@ Image load_image(const std::string& path, const ImagePreset& preset, const Image
   int th = 0, tw = 0;
   open_at_decode_size(img, path, bytes, preset, limits, &th, &tw);
   to_upright_srgb8(img, path);
-  return decode_and_resize(img, path, th, tw);
+  Image resized = decode_and_resize(img, path, th, tw);
+  if (!preset.center_crop()) return resized;
+  return center_crop(resized, preset.height, preset.width);
 }
 
 void save_image(const std::string& path, const Image& image) {

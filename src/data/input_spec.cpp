@@ -43,6 +43,23 @@ T field(const json& j, const char* key, const std::string& file) {
   }
 }
 
+// One number when the channels share it (the form of every preset before per-channel
+// statistics), else [R, G, B]: as manifest.json writes them.
+json channels_json(const std::array<float, 3>& v) {
+  return v[0] == v[1] && v[1] == v[2] ? json(v[0]) : json(v);
+}
+
+std::array<float, 3> channels(const json& v, const char* key, const std::string& file) {
+  try {
+    if (v.is_array()) return v.get<std::array<float, 3>>();
+    const float x = v.get<float>();
+    return {x, x, x};
+  } catch (const json::exception& e) {
+    MMAUX_THROW(ConfigError, "'{}': '{}' must be a number or three numbers: {}", file, key,
+                e.what());
+  }
+}
+
 }  // namespace
 
 InputSpec input_spec_from_manifest(const Manifest& m) {
@@ -70,8 +87,8 @@ std::string input_spec_json(const InputSpec& s) {
               {"normalisation", kTextSteps}}},
             {"image",
              {{"preset", s.preset.to_string()},
-              {"mean", s.preset.mean},
-              {"std", s.preset.std},
+              {"mean", channels_json(s.preset.mean)},
+              {"std", channels_json(s.preset.std)},
               {"pixels", "RGB, channel-first, (x / 255 - mean) / std"},
               {"resize", "PIL BILINEAR (JPEG: DCT pre-shrink), see README Images"},
               {"max_pixels", s.limits.max_pixels},
@@ -128,8 +145,8 @@ InputSpec read_input_spec(const std::string& dir) {
   s.tokenizer_kind = field<std::string>(text, "tokenizer_kind", file);
   s.tokenizer_fingerprint = field<std::string>(text, "tokenizer_fingerprint", file);
   s.preset = ImagePreset::parse(field<std::string>(image, "preset", file));
-  s.preset.mean = field<float>(image, "mean", file);
-  s.preset.std = field<float>(image, "std", file);
+  s.preset.mean = channels(field<json>(image, "mean", file), "mean", file);
+  s.preset.std = channels(field<json>(image, "std", file), "std", file);
   s.limits.max_pixels = field<int64_t>(image, "max_pixels", file);
   s.limits.max_bytes = field<int64_t>(image, "max_bytes", file);
   s.class_names = field<std::vector<std::string>>(j, "class_names", file);
@@ -176,10 +193,12 @@ PreparedText prepare_text(std::string_view raw, const Tokenizer& tokenizer, int 
   return r;
 }
 
-std::array<float, 256> pixel_table(const ImagePreset& preset) {
-  std::array<float, 256> lut{};
-  const float scale = 1.0f / (255.0f * preset.std);
-  for (int v = 0; v < 256; ++v) lut[size_t(v)] = float(v) * scale - preset.mean / preset.std;
+PixelTable pixel_table(const ImagePreset& preset) {
+  PixelTable lut{};
+  for (size_t c = 0; c < 3; ++c) {
+    const float scale = 1.0f / (255.0f * preset.std[c]);
+    for (size_t v = 0; v < 256; ++v) lut[c][v] = float(v) * scale - preset.mean[c] / preset.std[c];
+  }
   return lut;
 }
 

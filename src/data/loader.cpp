@@ -181,7 +181,7 @@ class Loader::Impl {
   int64_t n = 0;
   std::vector<std::unique_ptr<ShardReader>> readers;
   std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
-  std::array<float, 256> lut;
+  PixelTable lut;  ///< per channel
   std::shared_ptr<BufferPool> pool_buffers;
 
   std::shared_ptr<const std::vector<int64_t>> order;  ///< current epoch's order
@@ -252,7 +252,7 @@ Batch Loader::Impl::build(const Plan& plan) const {
       for (int y = 0; y < h && y < H; ++y) {
         const uint8_t* srow = &canvas[c * plane + size_t(y) * w];
         float* drow = dst + (size_t(c) * H + y) * W;
-        for (int x = 0; x < w && x < W; ++x) drow[x] = lut[srow[x]];
+        for (int x = 0; x < w && x < W; ++x) drow[x] = lut[c][srow[x]];
       }
     }
     int64_t* mrow = pm + i * H * W;

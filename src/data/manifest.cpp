@@ -57,13 +57,29 @@ ImagePreset ImagePreset::parse(const std::string& text) {
     p.height = p.width = p.longer_max;
     return p;
   }
+  if (parts[0] == "resnet" && (parts.size() == 1 || parts.size() == 3)) {
+    p.kind = "resnet";
+    p.shorter = 256;
+    p.height = p.width = 224;
+    if (parts.size() == 3) {
+      p.shorter = parse_positive(parts[1], text);
+      p.height = p.width = parse_positive(parts[2], text);
+    }
+    MMAUX_CHECK_CONFIG(p.height <= p.shorter,
+                       "image preset '{}': the crop {} must not exceed the shorter side {}", text,
+                       p.height, p.shorter);
+    p.mean = kMmImdbMean;
+    p.std = kMmImdbStd;
+    return p;
+  }
   MMAUX_THROW(ConfigError,
               "image preset '{}' is not understood; expected fixed:SIZE (e.g. fixed:224), "
-              "fixed:HxW, vilt or vilt:SHORTER:LONGER_MAX:MULTIPLE",
+              "fixed:HxW, vilt, vilt:SHORTER:LONGER_MAX:MULTIPLE, resnet or resnet:SHORTER:CROP",
               text);
 }
 
 std::string ImagePreset::to_string() const {
+  if (kind == "resnet") return fmt::format("resnet:{}:{}", shorter, height);
   if (kind == "vilt") return fmt::format("vilt:{}:{}:{}", shorter, longer_max, multiple);
   if (height == width) return fmt::format("fixed:{}", height);
   return fmt::format("fixed:{}x{}", height, width);
@@ -71,7 +87,14 @@ std::string ImagePreset::to_string() const {
 
 std::string ImagePreset::fingerprint() const {
   // "v1" names the resize pipeline (libvips thumbnail, see image.cpp); bump it when that changes.
-  return sha256_hex(fmt::format("image-v1|{}|{}|{}", to_string(), mean, std)).substr(0, 16);
+  // One number for a normalisation shared by the channels: the digest of the presets that had
+  // only those stays what it was.
+  auto text = [](const std::array<float, 3>& v) {
+    return v[0] == v[1] && v[1] == v[2] ? fmt::format("{}", v[0])
+                                        : fmt::format("{},{},{}", v[0], v[1], v[2]);
+  };
+  return sha256_hex(fmt::format("image-v1|{}|{}|{}", to_string(), text(mean), text(std)))
+      .substr(0, 16);
 }
 
 int ImagePreset::storage_height() const {
@@ -145,9 +168,12 @@ void Manifest::save(const std::string& dir) const {
   j["text"] = {{"max_length", text_max_length_},
                {"pad_id", pad_id_},
                {"tokenizer_fingerprint", tokenizer_fingerprint_}};
+  auto channels = [](const std::array<float, 3>& v) {
+    return v[0] == v[1] && v[1] == v[2] ? json(v[0]) : json(v);
+  };
   j["image"] = {{"preset", image_preset_.to_string()},
-                {"mean", image_preset_.mean},
-                {"std", image_preset_.std},
+                {"mean", channels(image_preset_.mean)},
+                {"std", channels(image_preset_.std)},
                 {"fingerprint", image_fingerprint_}};
   j["split_seed"] = split_seed_;
   json splits = json::object();
@@ -205,8 +231,12 @@ Manifest Manifest::load(const std::string& dir, bool verify) {
     m.tokenizer_fingerprint_ = t.at("tokenizer_fingerprint").get<std::string>();
     const auto& im = j.at("image");
     m.image_preset_ = ImagePreset::parse(im.at("preset").get<std::string>());
-    m.image_preset_.mean = im.at("mean").get<float>();
-    m.image_preset_.std = im.at("std").get<float>();
+    auto channels = [](const json& v) {
+      return v.is_array() ? v.get<std::array<float, 3>>()
+                          : std::array<float, 3>{v.get<float>(), v.get<float>(), v.get<float>()};
+    };
+    m.image_preset_.mean = channels(im.at("mean"));
+    m.image_preset_.std = channels(im.at("std"));
     m.image_fingerprint_ = im.at("fingerprint").get<std::string>();
     m.split_seed_ = j.at("split_seed").get<uint64_t>();
     for (const auto& [name, s] : j.at("splits").items()) {

@@ -21,7 +21,7 @@ Context make_context(const PreprocessOptions& o, const RawDataset& raw) {
   ctx.options = &o;
   ctx.raw = &raw;
   ModelDirectory model = read_model_directory(o.model);
-  ctx.tokenizer = Tokenizer::load(o.model);
+  ctx.tokenizer = Tokenizer::load(model.tokenizer_dir);
   ctx.max_length = model.max_text_length;
   if (!o.image_preset.empty()) {
     ctx.preset = ImagePreset::parse(o.image_preset);

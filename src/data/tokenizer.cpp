@@ -118,8 +118,38 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& model_dir) {
           : "");
 }
 
+namespace {
+
+/// text/ + image/ without a config.json of its own: the text tower's directory, with the image
+/// preset of the image tower.
+ModelDirectory read_two_tower_directory(const fs::path& root) {
+  ModelDirectory m = read_model_directory((root / "text").string());
+  m.dir = root.string();
+  const fs::path image_config = root / "image" / "config.json";
+  MMAUX_CHECK_CONFIG(fs::exists(image_config),
+                     "model directory '{}' has text/ and image/ but no {}", root.string(),
+                     image_config.string());
+  json image = read_json(image_config);
+  const std::string arch = image.value("architecture", std::string());
+  if (image.contains("layers") || arch.rfind("resnet", 0) == 0) {
+    m.image_preset = ImagePreset::parse("resnet");
+    m.has_image_preset = true;
+    if (!image.contains("max_text_length")) m.max_text_length = 130;
+  } else if (image.contains("image_size") && image["image_size"].is_number_integer()) {
+    m.image_preset = ImagePreset::parse(fmt::format("fixed:{}", image["image_size"].get<int>()));
+    m.has_image_preset = true;
+  }
+  return m;
+}
+
+}  // namespace
+
 ModelDirectory read_model_directory(const std::string& dir_text) {
   fs::path dir(dir_text);
+  if (!fs::exists(dir / "config.json") && fs::is_directory(dir / "text") &&
+      fs::is_directory(dir / "image")) {
+    return read_two_tower_directory(dir);
+  }
   MMAUX_CHECK_CONFIG(fs::exists(dir / "config.json"),
                      "model directory '{}' has no config.json; give a Hugging Face model "
                      "directory (e.g. the one 'mmaux synth' writes under OUT/model)",
@@ -129,6 +159,7 @@ ModelDirectory read_model_directory(const std::string& dir_text) {
   if (fs::exists(dir / "tokenizer_config.json")) tok = read_json(dir / "tokenizer_config.json");
   ModelDirectory m;
   m.dir = dir_text;
+  m.tokenizer_dir = dir_text;
   m.model_type = cfg.value("model_type", std::string());
   if (cfg.contains("max_text_length")) {
     m.max_text_length = cfg["max_text_length"].get<int>();

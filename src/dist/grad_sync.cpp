@@ -116,6 +116,7 @@ struct GradSync::State {
   std::shared_ptr<Communicator> comm;
   DistOptions options;
   NamedTensors params;
+  NamedTensors buffers;
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
   std::vector<char> seen;
@@ -286,6 +287,7 @@ GradSync::GradSync(const NamedTensors& parameters, const NamedTensors& buffers,
   s.comm = comm->duplicate();
   s.options = options;
   s.params = parameters;
+  s.buffers = buffers;
   Communicator& c = *s.comm;
   std::vector<std::string> fingerprint = parameter_fingerprint(parameters);
   for (const auto& l : parameter_fingerprint(buffers)) fingerprint.push_back("buffer " + l);
@@ -340,6 +342,28 @@ GradSync::GradSync(torch::nn::Module& module, std::shared_ptr<Communicator> comm
 
 GradSync::~GradSync() {
   for (auto& [i, h] : state_->hooks) state_->params[i].second.remove_hook(h);
+}
+
+void GradSync::broadcast_buffers() {
+  State& s = *state_;
+  if (s.comm->world_size() == 1 || s.buffers.empty()) return;
+  at::NoGradGuard no_grad;
+  std::map<at::ScalarType, std::vector<at::Tensor>> by_type;
+  for (const auto& [name, t] : s.buffers) {
+    if (t.defined() && t.numel() > 0) by_type[t.scalar_type()].push_back(t.detach());
+  }
+  for (auto& [type, list] : by_type) {
+    std::vector<at::Tensor> flat;
+    flat.reserve(list.size());
+    for (const auto& t : list) flat.push_back(t.reshape({-1}));
+    at::Tensor packed = at::cat(flat);
+    s.comm->broadcast(packed, 0);
+    int64_t offset = 0;
+    for (auto& t : list) {
+      t.copy_(packed.narrow(0, offset, t.numel()).view(t.sizes()));
+      offset += t.numel();
+    }
+  }
 }
 
 void GradSync::set_sync(bool enabled) {

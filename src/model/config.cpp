@@ -79,6 +79,20 @@ ViltConfig vilt_preset(ModelPreset preset) {
   return v;
 }
 
+ResNetConfig resnet_preset(ModelPreset preset) {
+  ResNetConfig r;  // ResNet-152
+  if (preset == ModelPreset::kTiny) {
+    r.layers = {1, 1, 1, 1};
+    r.stem_width = 16;
+    r.planes = {16, 32, 64, 128};
+  } else if (preset == ModelPreset::kSmall) {
+    r.layers = {2, 2, 2, 2};
+    r.stem_width = 32;
+    r.planes = {32, 64, 128, 256};
+  }
+  return r;
+}
+
 void check_positive(int64_t value, const char* field) {
   MMAUX_CHECK_CONFIG(value > 0, "model config: {} = {} must be positive", field, value);
 }
@@ -107,6 +121,10 @@ ModelArchitecture preset_config(ModelKind kind, ModelPreset preset) {
   c.text = text_preset(preset);
   c.vision = vision_preset(preset);
   c.vilt = vilt_preset(preset);
+  c.resnet = resnet_preset(preset);
+  if (kind == ModelKind::kMmbt && preset != ModelPreset::kTiny && preset != ModelPreset::kSmall) {
+    c.vision.image_size = 224;  // the resnet image preset's crop
+  }
   c.projection_dim = preset == ModelPreset::kTiny ? 64 : preset == ModelPreset::kSmall ? 128 : 512;
   return c;
 }
@@ -123,6 +141,22 @@ void validate(const ModelArchitecture& c) {
     MMAUX_CHECK_CONFIG(v.modality_type_vocab_size >= 2,
                        "model config: vilt modality_type_vocab_size = {} must be >= 2",
                        v.modality_type_vocab_size);
+  } else if (c.kind == ModelKind::kMmbt) {
+    check_heads(c.text.hidden_size, c.text.num_attention_heads, "text");
+    check_positive(c.text.num_hidden_layers, "text num_hidden_layers");
+    check_positive(c.text.vocab_size, "text vocab_size");
+    check_positive(c.text.intermediate_size, "text intermediate_size");
+    MMAUX_CHECK_CONFIG(c.text.type_vocab_size >= 2,
+                       "model config: mmbt gives its text token type 1, but the text model's "
+                       "type_vocab_size is {}; use a BERT model (RoBERTa-family models have one "
+                       "type)",
+                       c.text.type_vocab_size);
+    MMAUX_CHECK_CONFIG(c.num_image_embeds >= 1 && c.num_image_embeds <= 9,
+                       "model config: num_image_embeds {} is not in 1..9", c.num_image_embeds);
+    MMAUX_CHECK_CONFIG(c.text.max_position_embeddings >= c.num_image_embeds + 2,
+                       "model config: the image block needs {} positions, the text model has {}",
+                       c.num_image_embeds + 2, c.text.max_position_embeddings);
+    validate(c.resnet);
   } else {
     check_heads(c.text.hidden_size, c.text.num_attention_heads, "text");
     check_heads(c.vision.hidden_size, c.vision.num_attention_heads, "vision");
@@ -294,7 +328,12 @@ std::string model_config_json(const ModelArchitecture& c) {
   json j{{"mmaux_model", name_of(c.kind)},
          {"num_classes", c.num_classes},
          {"classifier_dropout", c.classifier_dropout}};
-  if (c.kind == ModelKind::kVilt) {
+  if (c.kind == ModelKind::kMmbt) {
+    j["num_image_embeds"] = c.num_image_embeds;
+    j["text_config"] = text_json(c.text);
+    j["resnet_config"] = json::parse(resnet_config_json(c.resnet));
+    j["image_size"] = c.vision.image_size;
+  } else if (c.kind == ModelKind::kVilt) {
     // ViLT fields at the top level too: Hugging Face's ViltModel.from_pretrained reads this
     // directory as it is (vilt.* keys; the heads are extra).
     const json vilt = vilt_json(c.vilt);
@@ -327,7 +366,12 @@ ModelArchitecture parse_model_config(const std::string& json_text, const std::st
                      origin, key);
     return j[key].dump();
   };
-  if (c.kind == ModelKind::kVilt) {
+  if (c.kind == ModelKind::kMmbt) {
+    get_to(j, "num_image_embeds", c.num_image_embeds, origin);
+    get_to(j, "image_size", c.vision.image_size, origin);
+    c.text = parse_text_config(sub("text_config"), TextConfig{}, origin + " text_config");
+    c.resnet = parse_resnet_config(sub("resnet_config"), origin + " resnet_config");
+  } else if (c.kind == ModelKind::kVilt) {
     c.vilt = parse_vilt_config(sub("vilt_config"), ViltConfig{}, origin + " vilt_config");
   } else {
     c.text = parse_text_config(sub("text_config"), TextConfig{}, origin + " text_config");
@@ -348,6 +392,16 @@ double layer_flops(int64_t tokens, int64_t hidden, int64_t inter) {
 }  // namespace
 
 double forward_flops(const ModelArchitecture& c, int64_t text_length) {
+  if (c.kind == ModelKind::kMmbt) {
+    const TextConfig& t = c.text;
+    const double ht = static_cast<double>(t.hidden_size);
+    const double features = static_cast<double>(c.resnet.num_features());
+    const int64_t tokens = c.num_image_embeds + 2 + text_length;
+    return resnet_flops(c.resnet, c.vision.image_size, c.vision.image_size) +
+           2.0 * c.num_image_embeds * features * ht +
+           t.num_hidden_layers * layer_flops(tokens, t.hidden_size, t.intermediate_size) +
+           2.0 * ht * ht + 2.0 * ht * static_cast<double>(c.num_classes);
+  }
   if (c.kind == ModelKind::kVilt) {
     const ViltConfig& v = c.vilt;
     int64_t patches = (v.image_size / v.patch_size) * (v.image_size / v.patch_size);

@@ -82,6 +82,20 @@ at::Tensor TextEmbeddings::forward(const at::Tensor& input_ids, const at::Tensor
   return apply_dropout(norm_->forward(e), dropout_, is_training());
 }
 
+at::Tensor TextEmbeddings::embed_vectors(const at::Tensor& vectors, int64_t token_type) {
+  MMAUX_CHECK(vectors.dim() == 3 && vectors.size(2) == word_->weight().size(1),
+              "embed_vectors: vectors must be [b, n, {}]", word_->weight().size(1));
+  const int64_t n = vectors.size(1);
+  MMAUX_CHECK(n <= max_positions_, "{} embedded vectors need {} positions but the model has {}", n,
+              n, max_positions_);
+  MMAUX_CHECK(token_type >= 0 && token_type < token_type_->weight().size(0),
+              "token type {} is not below the model's type_vocab_size {}", token_type,
+              token_type_->weight().size(0));
+  at::Tensor e =
+      vectors + position_->weight().narrow(0, 0, n) + token_type_->weight().select(0, token_type);
+  return apply_dropout(norm_->forward(e), dropout_, is_training());
+}
+
 TextEncoder::TextEncoder(const TextConfig& config) : config_(config) {
   embeddings_ = register_module(
       "embeddings", std::make_shared<TextEmbeddings>(
@@ -103,10 +117,14 @@ TextEncoder::TextEncoder(const TextConfig& config) : config_(config) {
 EncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                    const at::Tensor& token_type_ids) {
   check_ids(input_ids, attention_mask);
-  at::Tensor x = embeddings_->forward(input_ids, token_type_ids);
-  at::Tensor bias = attention_bias(attention_mask, x.scalar_type());
+  return encode_embedded(embeddings_->forward(input_ids, token_type_ids), attention_mask);
+}
+
+EncoderOutput TextEncoder::encode_embedded(const at::Tensor& embedded, const at::Tensor& mask) {
+  at::Tensor x = embedded;
+  at::Tensor bias = attention_bias(mask, x.scalar_type());
   for (auto& layer : layers_) x = layer->forward(x, bias);
-  return {x, pooler_->forward(x), attention_mask};
+  return {x, pooler_->forward(x), mask};
 }
 
 PatchEmbedding::PatchEmbedding(int64_t channels, int64_t hidden, int64_t patch) : patch_(patch) {

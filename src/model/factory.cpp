@@ -5,6 +5,7 @@
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
+#include "mmaux/model/mmbt.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/model/state_dict.h"
@@ -109,6 +110,7 @@ void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes)
       break;
   }
   c.classifier_dropout = o.dropout;
+  if (c.kind == ModelKind::kMmbt) c.num_image_embeds = o.image_embeds;
   if (o.encoder_dropout >= 0) {
     c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = o.encoder_dropout;
     c.vision.hidden_dropout_prob = c.vision.attention_probs_dropout_prob = o.encoder_dropout;
@@ -119,10 +121,63 @@ void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes)
 
 std::shared_ptr<MultimodalModel> build(const ModelArchitecture& c, const ModelOptions& o) {
   if (c.kind == ModelKind::kVilt) return std::make_shared<ViltModel>(c, o);
+  if (c.kind == ModelKind::kMmbt) return std::make_shared<MmbtModel>(c, o);
   return std::make_shared<DualStreamModel>(c, o);
 }
 
+/// The BERT-family text tower of a dual-stream or MMBT model.
+torch::nn::Module& text_tower(MultimodalModel& model) {
+  if (auto* mmbt = dynamic_cast<MmbtModel*>(&model)) return mmbt->transformer();
+  return static_cast<DualStreamModel&>(model).text();
+}
+
+/// An MMBT directory: text/ (a BERT directory), image/ (a ResNet directory: config.json and
+/// torchvision / timm weights) and optionally modal_proj.safetensors
+/// (modal_encoder.proj_embeddings.*; the paper initialises it randomly, so without the file it is).
+std::shared_ptr<MultimodalModel> from_mmbt_directory(const ModelOptions& o, int num_classes) {
+  const fs::path root(o.dir);
+  const fs::path text_config = root / "text" / "config.json";
+  const fs::path image_config = root / "image" / "config.json";
+  ModelArchitecture c = preset_config(ModelKind::kMmbt, o.preset);
+  c.text =
+      parse_text_config(read_whole_file(text_config.string()), TextConfig{}, text_config.string());
+  MMAUX_CHECK_CONFIG(fs::exists(image_config),
+                     "{} is missing: an MMBT directory's image/ is a ResNet directory "
+                     "(config.json with layers/planes/stem_width or timm's architecture, and "
+                     "model.safetensors or pytorch_model.bin)",
+                     image_config.string());
+  c.resnet = parse_resnet_config(read_whole_file(image_config.string()), image_config.string());
+  apply_options(c, o, num_classes);
+  auto model = std::make_shared<MmbtModel>(c, o);
+  load_tower(model->transformer(), (root / "text").string(), kTextPrefixes, kTextIgnore, o);
+  const std::string image = (root / "image").string();
+  if (has_hf_weights(image)) {
+    load_resnet_weights(model->resnet(), image, o.strict);
+  } else {
+    no_weights(image, o);
+  }
+  const fs::path proj = root / "modal_proj.safetensors";
+  if (fs::exists(proj)) {
+    TensorMap tensors;
+    for (auto& [name, t] : SafetensorsReader(proj.string()).load_all()) {
+      tensors.emplace(name, t);
+    }
+    LoadRules rules;
+    rules.strict = o.strict;
+    load_state_dict(*model->modal_projection(),
+                    normalize_hf_keys(tensors, {"modal_encoder.proj_embeddings."}, proj.string()),
+                    rules, proj.string());
+  } else {
+    log_info("model",
+             "'{}' has no modal_proj.safetensors: modal_encoder.proj_embeddings is randomly "
+             "initialised (as in the paper)",
+             o.dir);
+  }
+  return model;
+}
+
 std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int num_classes) {
+  if (o.name == ModelKind::kMmbt) return from_mmbt_directory(o, num_classes);
   MMAUX_CHECK_CONFIG(
       o.name != ModelKind::kVilt,
       "model.dir '{}' is a dual-stream directory (text/ and image/) but model.name is "
@@ -234,7 +289,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   } else if (c.kind == ModelKind::kVilt) {
     load_tower(static_cast<ViltModel&>(*model).backbone(), o.dir, kViltPrefixes, kViltIgnore, o);
   } else {
-    load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore, o);
+    load_tower(text_tower(*model), o.dir, kTextPrefixes, kTextIgnore, o);
   }
   return model;
 }

@@ -104,7 +104,7 @@ model::ModelInput Scorer::inputs(const std::vector<const PreparedPost*>& posts) 
       for (int y = 0; y < p.height && y < H; ++y) {
         const uint8_t* src = &p.pixels[c * plane + size_t(y) * p.width];
         float* dst = px + ((i * 3 + c) * H + y) * W;
-        for (int x = 0; x < p.width && x < W; ++x) dst[x] = lut_[src[x]];
+        for (int x = 0; x < p.width && x < W; ++x) dst[x] = lut_[size_t(c)][src[x]];
       }
     }
     for (int y = 0; y < std::min(p.height, H); ++y)

@@ -56,7 +56,7 @@ class Scorer {
   std::shared_ptr<model::MultimodalModel> model_;
   data::ImageLimits limits_;
   std::string image_root_;
-  std::array<float, 256> lut_{};
+  data::PixelTable lut_{};
   data::Encoding empty_text_;
 };
 

@@ -79,6 +79,7 @@ void BestModel::load_into_model() const {
   dist::NamedTensors params;
   for (const auto& item : s_.model->named_parameters())
     params.emplace_back(item.key(), item.value());
+  for (const auto& item : s_.model->named_buffers()) params.emplace_back(item.key(), item.value());
   auto loaded = model::SafetensorsReader(weights.string()).load_all();
   copy_named(params, {loaded.begin(), loaded.end()}, fmt::format("'{}'", weights.string()));
 }

@@ -106,6 +106,7 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
   AutocastScope autocast(o.bf16_autocast && m.device.is_cuda());
   // 1. CE.
   model::ModelInput input = to_model_input(batch, m.device);
+  input.need_itc = o.weights.itc > 0 || (o.weights.itm > 0 && o.itm_mode == ItmMode::kHard);
   model::Encoded enc;
   at::Tensor logits;
   {  // Dropout masks keyed by global row: W ranks draw what one process draws.
@@ -123,7 +124,7 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
   // 2. ITC (also the similarities of hard ITM).
   loss::SamplingKey key{o.sampling_seed, step};
   std::optional<loss::ItcResult> itc;
-  if (o.weights.itc > 0 || o.itm_mode == ItmMode::kHard) {
+  if (input.need_itc) {
     loss::ItcOptions opts;
     opts.clamp_logit_scale = o.clamp_logit_scale;
     itc = loss::itc_loss(enc.itc_text, enc.itc_image, m.logit_scale, comm, opts);

@@ -71,6 +71,7 @@ TrainState RunCheckpoints::restore(const std::string& dir) {
                      "checkpoint belongs to, or copy its best/ there",
                      dir, state.best_epoch + 1, s_.config.train.out, best.string());
   copy_named(s_.trainable_named(), d.model, fmt::format("checkpoint '{}'", dir));
+  copy_named(s_.buffers_named(), d.model, fmt::format("checkpoint '{}'", dir));
   std::map<std::string, at::Tensor> opt_state;
   for (const auto& [k, v] : d.trainer) {
     if (k.rfind("opt.", 0) == 0) opt_state[k.substr(4)] = v;
@@ -98,6 +99,7 @@ void RunCheckpoints::save(const std::string& name, const TrainState& progress) {
   CheckpointData d;
   d.name = name;
   for (const auto& [n, t] : s_.trainable_named()) d.model[n] = t.detach().cpu();
+  for (const auto& [n, t] : s_.buffers_named()) d.model[n] = t.detach().cpu();
   for (const auto& [n, t] : opt_.state()) d.trainer["opt." + n] = t.cpu();
   d.rng_state = rng_state();
   d.config_ini = s_.config.config_ini;

@@ -93,7 +93,9 @@ EvalResult score_split(Session& s, const std::string& split, std::vector<Predict
   at::NoGradGuard no_grad;
   while (auto batch = loader.next()) {
     if (batch->size() == 0) continue;
-    model::Encoded enc = s.model->encode(to_model_input(*batch, s.device));
+    model::ModelInput input = to_model_input(*batch, s.device);
+    input.need_itc = false;
+    model::Encoded enc = s.model->encode(input);
     at::Tensor logits = s.model->classify(enc.fused).to(at::kCPU).to(at::kDouble);
     at::Tensor preds = logits.argmax(1);
     loss::CeSums ce = loss::cross_entropy_sums(logits, batch->labels, weights, s.objective.ce_norm);

@@ -103,6 +103,12 @@ dist::NamedTensors Session::trainable_named() const {
   return out;
 }
 
+dist::NamedTensors Session::buffers_named() const {
+  dist::NamedTensors out;
+  for (const auto& item : model->named_buffers()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
 void copy_named(const dist::NamedTensors& named, const std::map<std::string, at::Tensor>& from,
                 const std::string& what) {
   at::NoGradGuard no_grad;

@@ -36,6 +36,8 @@ class Session {
   LossModel loss_model() const;
   /// Model tensors and the ITC logit scale, by name.
   dist::NamedTensors trainable_named() const;
+  /// The model's buffers (BatchNorm running statistics), by name; empty for most models.
+  dist::NamedTensors buffers_named() const;
 
   RunConfig config;
   std::shared_ptr<dist::Communicator> comm;

@@ -140,9 +140,8 @@ void Trainer::setup() {
     state_.schedule_horizon = total_steps();
   }
 
-  dist::NamedTensors buffers;
-  for (const auto& b : s_.model->named_buffers()) buffers.emplace_back(b.key(), b.value());
-  sync_ = std::make_unique<dist::GradSync>(s_.trainable_named(), buffers, s_.comm, c.dist);
+  sync_ =
+      std::make_unique<dist::GradSync>(s_.trainable_named(), s_.buffers_named(), s_.comm, c.dist);
   install_stop_handlers();
   if (s_.comm->rank() == 0) {
     log_info("config", "effective configuration:\n{}", c.config_ini);
@@ -326,6 +325,8 @@ bool Trainer::train_epoch() {
   while (state_.step < total_steps()) {
     auto t0 = Clock::now();
     Window w = accumulate();
+    // BatchNorm statistics moved on each rank with its own rows; rank 0's are kept (DDP's rule).
+    sync_->broadcast_buffers();
     window_samples += w.samples;
     if (!w.complete) {  // end of the epoch; micro-batches of an incomplete window are dropped
       opt_->zero_grad();

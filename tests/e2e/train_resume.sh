@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Exact resume: n steps uninterrupted == n/2 steps, SIGKILL, resume (bit-identical parameters,
-# identical logged losses). Usage: train_resume.sh RANKS
+# identical logged losses). Usage: train_resume.sh RANKS [MODEL]: MODEL mmbt also checks its
+# ResNet's BatchNorm running statistics (in model.safetensors), which move in every forward.
 source "$(dirname "$0")/train_lib.sh"
 ranks=$1
+model=${2:-ber-vit-concat}
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 make_data "$work/data"
 opts=(--train.max-steps 16 --train.checkpoint-every 8 --loss.itc 0.1 --loss.itm 0.1
-      --loss.itm-mode hard --train.keep-last 5)
+      --loss.itm-mode hard --train.keep-last 5 --model.name "$model")
 
 train "$ranks" "$work/a" "$work/data/shards" "${opts[@]}" > "$work/a.log" 2>&1 ||
   { cat "$work/a.log"; fail "uninterrupted run failed"; }
@@ -42,4 +44,4 @@ diff <(step_losses "$work/a") <(step_losses "$work/b") || fail "logged losses di
 # Results: everything but the run directory, the resume option, its hash and the timings.
 strip() { grep -vE '"(train.out|train.resume|config_hash|peak_memory_mb|[a-z_]*_s)"' "$1"; }
 diff <(strip "$work/a/results.json") <(strip "$work/b/results.json") || fail "results differ"
-echo "PASS: resume at $ranks rank(s) is bit-exact"
+echo "PASS: resume of $model at $ranks rank(s) is bit-exact"

@@ -6,22 +6,35 @@
 namespace mmaux {
 
 /// model.name: the multimodal architecture (METHOD.md §2).
-enum class ModelKind { kBerVitConcat, kBerVitAtt, kVilt };
+enum class ModelKind { kBerVitConcat, kBerVitAtt, kVilt, kMmbt };
 template <>
 struct EnumNames<ModelKind> {
   static constexpr EnumName<ModelKind> table[] = {{ModelKind::kBerVitConcat, "ber-vit-concat"},
                                                   {ModelKind::kBerVitAtt, "ber-vit-att"},
-                                                  {ModelKind::kVilt, "vilt"}};
+                                                  {ModelKind::kVilt, "vilt"},
+                                                  {ModelKind::kMmbt, "mmbt"}};
 };
 
 /// model.preset: the size of a randomly initialised model, smallest first.
-enum class ModelPreset { kTiny, kSmall, kBerVitBase, kViltB32 };
+enum class ModelPreset { kTiny, kSmall, kBerVitBase, kViltB32, kMmbtBase };
 template <>
 struct EnumNames<ModelPreset> {
   static constexpr EnumName<ModelPreset> table[] = {{ModelPreset::kTiny, "tiny"},
                                                     {ModelPreset::kSmall, "small"},
                                                     {ModelPreset::kBerVitBase, "ber-vit-base"},
-                                                    {ModelPreset::kViltB32, "vilt-b32"}};
+                                                    {ModelPreset::kViltB32, "vilt-b32"},
+                                                    {ModelPreset::kMmbtBase, "mmbt-base"}};
+};
+
+/// model.mmbt-mode: how MMBT computes its ITC and ITM inputs (README, "MMBT"). kPaper: the
+/// paper's code (a second ResNet pass for ITC; the ITM pass runs but its head sees the matched
+/// pooled output); kFixed: the ITM head sees the pairs' pass, ITC reuses the first ResNet pass;
+/// kAuto: paper with train.paper, else fixed.
+enum class MmbtMode { kAuto, kPaper, kFixed };
+template <>
+struct EnumNames<MmbtMode> {
+  static constexpr EnumName<MmbtMode> table[] = {
+      {MmbtMode::kAuto, "auto"}, {MmbtMode::kPaper, "paper"}, {MmbtMode::kFixed, "fixed"}};
 };
 
 /// model.vit-interpolation: how ViT position embeddings are resized for images of another size
@@ -41,10 +54,10 @@ struct EnumNames<VitInterpolation> {
 /// [model] section: the user's choice of model (the architecture it resolves to is
 /// model::ModelArchitecture).
 struct ModelOptions {
-  ModelKind name = ModelKind::kBerVitConcat;  ///< ber-vit-concat | ber-vit-att | vilt
-  ModelPreset preset = ModelPreset::kTiny;    ///< tiny | small | ber-vit-base | vilt-b32
-  std::string dir;                            ///< Hugging Face model directory ("" = random init)
-  bool strict = true;                         ///< missing/unexpected tensors are errors
+  ModelKind name = ModelKind::kBerVitConcat;  ///< ber-vit-concat | ber-vit-att | vilt | mmbt
+  ModelPreset preset = ModelPreset::kTiny;  ///< tiny | small | ber-vit-base | vilt-b32 | mmbt-base
+  std::string dir;                          ///< Hugging Face model directory ("" = random init)
+  bool strict = true;                       ///< missing/unexpected tensors are errors
   /// A model directory without weight files builds its architecture randomly initialised (logged)
   /// instead of failing. Directories written by `mmaux synth` ("mmaux_preset") never need it.
   bool allow_no_weights = false;
@@ -56,5 +69,7 @@ struct ModelOptions {
   /// Dropout inside the encoders (hidden and attention); < 0 keeps the config's values (BERT 0.1,
   /// ViT and ViLT 0). Set 0 for runs that must be deterministic across world sizes.
   double encoder_dropout = -1;
+  MmbtMode mmbt_mode = MmbtMode::kAuto;  ///< mmbt only
+  int image_embeds = 1;                  ///< mmbt: N pooled ResNet embeddings (1..9; paper 1)
 };
 }  // namespace mmaux

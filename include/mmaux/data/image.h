@@ -55,8 +55,9 @@ class ImageError : public DataError {
 void init_image_library();
 
 /// The output size (height, width) for an upright image of `height` × `width` under `preset`.
-/// fixed: the preset's size. vilt: shorter side → shorter; if the longer side then exceeds
-/// longer_max, scale so it equals longer_max; both rounded down to multiples of `multiple`.
+/// fixed: the preset's size. resnet: the size before the centre crop (shorter side → shorter,
+/// the longer side scaled and truncated). vilt: shorter side → shorter; if the longer side then
+/// exceeds longer_max, scale so it equals longer_max; both rounded down to multiples of `multiple`.
 std::pair<int, int> target_size(int height, int width, const ImagePreset& preset);
 
 /// Decodes and resizes the image at `path`. Thread-safe. Throws ImageError("missing image") when
@@ -72,6 +73,12 @@ std::pair<int, int> target_size(int height, int width, const ImagePreset& preset
 /// limits.max_pixels (bench_image_memory measures each).
 Image load_image(const std::string& path, const ImagePreset& preset,
                  const ImageLimits& limits = {});
+
+/// The centre height × width crop of `image` (at least that large), offsets
+/// round((size - crop) / 2) with halves to even, as torchvision's CenterCrop on a PIL image.
+Image center_crop(const Image& image, int height, int width);
+/// That offset for one axis.
+int center_crop_offset(int size, int crop);
 
 /// PIL-compatible bilinear (triangle, antialiased) resize of interleaved RGB `hwc` to channel-first
 /// out_height × out_width.

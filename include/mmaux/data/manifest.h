@@ -4,6 +4,7 @@
 /// `mmaux preprocess` writes it; the loader, the trainer (class names, class weights) and the
 /// evaluator read it. Not collective: every rank loads its own copy.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -20,30 +21,41 @@ struct ImagePreset {
   /// "vilt": shorter side `shorter`, longer side ≤ `longer_max`, both rounded down to multiples
   /// of `multiple`; each image is stored at its real size (at most storage_pixels() pixels), and
   /// batches are padded to their largest image with a pixel mask.
+  /// "resnet": the paper's MMBT transforms: shorter side `shorter` (the longer side scaled and
+  /// truncated, torchvision's Resize(int)), then the centre height × width crop (offsets rounded
+  /// half to even, torchvision's CenterCrop); normalised with the MM-IMDB per-channel statistics.
   std::string kind = "fixed";
-  int height = 224;  ///< fixed: output height
-  int width = 224;   ///< fixed: output width
+  int height = 224;  ///< fixed: output height; resnet: crop height
+  int width = 224;   ///< fixed: output width; resnet: crop width
   int shorter = 384;
   int longer_max = 640;
   int multiple = 32;
-  float mean = 0.5f;  ///< normalisation (x/255 - mean) / std, the same for the 3 channels
-  float std = 0.5f;
+  /// Normalisation (x/255 - mean[c]) / std[c] per channel (R, G, B).
+  std::array<float, 3> mean = {0.5f, 0.5f, 0.5f};
+  std::array<float, 3> std = {0.5f, 0.5f, 0.5f};
 
-  /// Parses "fixed:224", "fixed:64x48", "vilt" or "vilt:384:640:32"; throws ConfigError.
+  /// Parses "fixed:224", "fixed:64x48", "vilt", "vilt:384:640:32", "resnet" (= resnet:256:224)
+  /// or "resnet:SHORTER:CROP"; throws ConfigError.
   static ImagePreset parse(const std::string& text);
   /// The canonical text form, parse(to_string()) == *this.
   std::string to_string() const;
   /// Stable hex digest of every field (changes when preprocessing would change).
   std::string fingerprint() const;
-  /// The largest height and width an image can have: height × width for fixed; for vilt the
-  /// rounded longer_max (portrait or landscape).
+  /// The largest height and width an image can have: height × width for fixed and resnet; for
+  /// vilt the rounded longer_max (portrait or landscape).
   int storage_height() const;
   int storage_width() const;
-  /// The most pixels an image can have (height · width for fixed; the rounded shorter · longer_max
-  /// for vilt): the capacity of one stored row.
+  /// The most pixels an image can have (height · width for fixed and resnet; the rounded
+  /// shorter · longer_max for vilt): the capacity of one stored row.
   int64_t storage_pixels() const;
   bool variable_size() const { return kind == "vilt"; }
+  /// Whether the resized image is centre-cropped to height × width (resnet).
+  bool center_crop() const { return kind == "resnet"; }
 };
+
+/// The paper's MMBT normalisation (the Hugging Face mm-imdb example's MM-IMDB statistics).
+inline constexpr std::array<float, 3> kMmImdbMean = {0.46777044f, 0.44531429f, 0.40661017f};
+inline constexpr std::array<float, 3> kMmImdbStd = {0.12221994f, 0.12145835f, 0.14380469f};
 
 /// One HDF5 shard file of one split.
 struct ShardInfo {

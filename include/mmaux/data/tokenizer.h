@@ -61,6 +61,8 @@ class Tokenizer {
 /// What preprocessing takes from a model directory's config.json and tokenizer_config.json.
 struct ModelDirectory {
   std::string dir;
+  std::string
+      tokenizer_dir;       ///< where the tokenizer files are: dir, or dir/text for text/ + image/
   std::string model_type;  ///< config.json model_type ("bert", "vilt", "roberta", ...)
   int max_text_length =
       128;  ///< max_text_length, else 40 for vilt, else min(128, model_max_length)
@@ -68,7 +70,11 @@ struct ModelDirectory {
   ImagePreset image_preset;  ///< image_size → fixed:N; model_type vilt → vilt
 };
 
-/// Reads DIR/config.json (required) and DIR/tokenizer_config.json (optional).
+/// Reads DIR/config.json (required) and DIR/tokenizer_config.json (optional). A directory with
+/// text/ and image/ and no config.json of its own (dual-stream and MMBT models) is read from
+/// text/, and its image preset comes from image/config.json: a ResNet (MMBT) gives the preset
+/// resnet and a max text length of 130 (the [CLS] and [SEP] that MMBT's image block borrows plus
+/// the paper's 128 word pieces), a ViT its image_size.
 ModelDirectory read_model_directory(const std::string& dir);
 
 }  // namespace mmaux::data

@@ -64,6 +64,12 @@ class GradSync {
   /// produced no gradient at all). Collective.
   void finish();
 
+  /// Copies rank 0's buffers (BatchNorm running statistics) to every rank, packed into one
+  /// broadcast per dtype: what DDP's broadcast_buffers does before each forward. The trainer calls
+  /// it after every window of micro-batches, so evaluation and checkpoints see one set of
+  /// statistics. Nothing happens with one rank or no buffers. Collective.
+  void broadcast_buffers();
+
   /// When divergence_check_every > 0 and `step` is a multiple of it: hashes the parameters and
   /// throws CommError naming every rank whose replica differs from rank 0's. Collective (every
   /// rank calls it with the same step).

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "mmaux/config/model_options.h"
+#include "mmaux/model/resnet.h"
 
 namespace mmaux::model {
 
@@ -91,17 +92,20 @@ struct ViltConfig {
 /// user's [model] section) resolves to, and what a saved model's config.json records.
 struct ModelArchitecture {
   ModelKind kind = ModelKind::kBerVitConcat;
-  TextConfig text;               ///< dual stream only
-  VisionConfig vision;           ///< dual stream only
+  TextConfig text;               ///< dual stream and mmbt
+  VisionConfig vision;           ///< dual stream only (mmbt: image_size = the nominal image side)
   ViltConfig vilt;               ///< vilt only
+  ResNetConfig resnet;           ///< mmbt only
+  int64_t num_image_embeds = 1;  ///< mmbt: N pooled ResNet embeddings
   int64_t projection_dim = 512;  ///< dual stream ITC projections (bias-free)
   int64_t num_classes = 2;
   double classifier_dropout = 0.05;
 };
 
-/// The preset `preset` for model `kind`. Dual-stream kinds get text + vision, vilt gets vilt;
-/// presets are defined for every kind (ber-vit-base used with vilt gives a ViLT-B/32 shape,
-/// vilt-b32 with a dual-stream kind gives the base towers).
+/// The preset `preset` for model `kind`. Dual-stream kinds get text + vision, vilt gets vilt,
+/// mmbt text + resnet; presets are defined for every kind (ber-vit-base used with vilt gives a
+/// ViLT-B/32 shape, vilt-b32 or mmbt-base with a dual-stream kind gives the base towers;
+/// mmbt-base = bert-base-uncased + ResNet-152, the tiny and small MMBT have narrow ResNets).
 ModelArchitecture preset_config(ModelKind kind, ModelPreset preset);
 
 /// Parses a Hugging Face BERT/RoBERTa config.json text over `base` (missing keys keep base's
@@ -119,14 +123,16 @@ ViltConfig parse_vilt_config(const std::string& json_text, const ViltConfig& bas
 std::string text_config_json(const TextConfig& c);
 std::string vision_config_json(const VisionConfig& c);
 std::string vilt_config_json(const ViltConfig& c);
-/// The whole model: {"mmaux_model": kind name, "num_classes", ..., "text_config", "vision_config"}
-/// or {"mmaux_model": "vilt", ..., "vilt_config"}.
+/// The whole model: {"mmaux_model": kind name, "num_classes", ..., "text_config", "vision_config"},
+/// {"mmaux_model": "vilt", ..., "vilt_config"} or {"mmaux_model": "mmbt", ..., "num_image_embeds",
+/// "text_config", "resnet_config"}.
 std::string model_config_json(const ModelArchitecture& c);
 /// Inverse of model_config_json. Throws DataError naming `origin`.
 ModelArchitecture parse_model_config(const std::string& json_text, const std::string& origin);
 
-/// Forward FLOPs per sample (2 × multiply-adds of the matmuls and the patch convolution;
-/// element-wise work not counted) for text length `text_length` at the config's image size. Forward
+/// Forward FLOPs per sample (2 × multiply-adds of the matmuls and the convolutions;
+/// element-wise work not counted) for text length `text_length` at the config's image size (mmbt:
+/// vision.image_size, one ResNet pass and one BERT pass over N + 2 + text_length tokens). Forward
 /// + backward is about 3× this.
 double forward_flops(const ModelArchitecture& c, int64_t text_length);
 

@@ -30,6 +30,12 @@ class TextEmbeddings : public torch::nn::Module {
   /// input_ids int64 [b, L] → [b, L, D]. token_type_ids int64 [b, L] with values below
   /// type_vocab_size, or undefined (type 0 for every token).
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids = {});
+  /// Embeddings of vectors that stand in for word embeddings (MMBT's image block): vectors
+  /// [b, n, D] + position embeddings 0..n-1 + the type `token_type` embedding, LayerNorm,
+  /// dropout. n must not exceed max_positions.
+  at::Tensor embed_vectors(const at::Tensor& vectors, int64_t token_type);
+  /// The word table (`word_embeddings`).
+  const Embedding& words() const { return *word_; }
 
  private:
   std::shared_ptr<Embedding> word_, position_, token_type_;
@@ -47,6 +53,10 @@ class TextEncoder : public torch::nn::Module {
   /// undefined (all 0). Padding (mask 0) is never attended to.
   EncoderOutput forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                         const at::Tensor& token_type_ids = {});
+  /// The encoder layers and the pooler over embeddings the caller built: x [b, L, D], mask int64
+  /// [b, L] (1 = attend). forward() = this over embeddings()->forward(...).
+  EncoderOutput encode_embedded(const at::Tensor& x, const at::Tensor& mask);
+  TextEmbeddings& embeddings() { return *embeddings_; }
   const TextConfig& config() const { return config_; }
 
  private:

@@ -1,5 +1,6 @@
 #pragma once
-/// The interface the trainer uses for every multimodal model (ber-vit-concat, ber-vit-att, vilt).
+/// The interface the trainer uses for every multimodal model (ber-vit-concat, ber-vit-att, vilt,
+/// mmbt).
 ///
 /// Contract between the model, loss and train areas.
 
@@ -22,6 +23,9 @@ struct ModelInput {
   /// int64 [b, L] segment ids of the text tokens (BERT sentence pairs; MMBT gives its text type 1);
   /// undefined = type 0 everywhere.
   at::Tensor token_type_ids{};
+  /// Whether encode() must return itc_text and itc_image; a model may skip the passes that only
+  /// ITC needs when false (MMBT's text-only BERT pass and, in paper mode, its second ResNet pass).
+  bool need_itc = true;
 };
 
 /// What one encode() pass returns.

@@ -60,6 +60,45 @@ TEST(Image, TargetSizes) {
   EXPECT_EQ(target_size(384, 384, vilt), std::make_pair(384, 384));
 }
 
+TEST(Image, ResnetPresetResizesTheShorterSideThenCropsTheCentre) {
+  auto r = ImagePreset::parse("resnet");
+  // torchvision Resize(256): the longer side int(256 * long / short), truncated.
+  EXPECT_EQ(target_size(450, 600, r), std::make_pair(256, 341));
+  EXPECT_EQ(target_size(600, 450, r), std::make_pair(341, 256));
+  EXPECT_EQ(target_size(100, 100, r), std::make_pair(256, 256));
+  EXPECT_EQ(target_size(3, 1000, r), std::make_pair(256, 85333));
+  // CenterCrop offsets: Python's round((size - crop) / 2), halves to even.
+  EXPECT_EQ(center_crop_offset(224, 224), 0);
+  EXPECT_EQ(center_crop_offset(256, 224), 16);
+  EXPECT_EQ(center_crop_offset(257, 224), 16);  // 16.5 -> 16
+  EXPECT_EQ(center_crop_offset(259, 224), 18);  // 17.5 -> 18
+  EXPECT_EQ(center_crop_offset(341, 224), 58);  // 58.5 -> 58
+  EXPECT_EQ(center_crop_offset(343, 224), 60);  // 59.5 -> 60
+  TempDir dir;
+  const auto path = (dir / "wide.png").string();
+  save_image(path, two_halves(400, 300));
+  Image img = load_image(path, r);
+  ASSERT_EQ(img.height, 224);
+  ASSERT_EQ(img.width, 224);
+  // 300x400 -> 256x341 -> columns 58..281: the red/blue edge (column 170.5) lands at 112.
+  EXPECT_GT(at(img, 0, 100, 110), 200);
+  EXPECT_LT(at(img, 2, 100, 110), 50);
+  EXPECT_GT(at(img, 2, 100, 114), 200);
+  // The crop is a plain copy of the resized image's centre.
+  Image resized = resize_bilinear(
+      [&] {
+        std::vector<uint8_t> hwc(size_t(300) * 400 * 3);
+        Image src = two_halves(400, 300);
+        for (size_t k = 0; k < size_t(300) * 400; ++k)
+          for (int c = 0; c < 3; ++c) hwc[3 * k + c] = src.pixels[c * size_t(300) * 400 + k];
+        return hwc;
+      }()
+          .data(),
+      300, 400, 256, 341);
+  Image crop = center_crop(resized, 224, 224);
+  EXPECT_EQ(crop.pixels, img.pixels);
+}
+
 TEST(Image, JpegAndPngResizeToThePreset) {
   TempDir dir;
   for (const char* name : {"a.jpg", "a.png"}) {

@@ -53,6 +53,15 @@ TEST(InputSpec, RoundTripsWithTheTokenizerFiles) {
   EXPECT_EQ(back.class_names, spec.class_names);
   EXPECT_EQ(back.relation_names, spec.relation_names);
   EXPECT_EQ(back.data_fingerprint, spec.data_fingerprint);
+  EXPECT_EQ(back.preset.mean, spec.preset.mean);
+
+  // A per-channel normalisation (the resnet preset) survives the round trip.
+  spec.preset = ImagePreset::parse("resnet");
+  write_input_spec((dir / "best2").string(), spec, (dir / "tok").string());
+  InputSpec back2 = read_input_spec((dir / "best2").string());
+  EXPECT_EQ(back2.preset.mean, spec.preset.mean);
+  EXPECT_EQ(back2.preset.std, spec.preset.std);
+  EXPECT_EQ(back2.preset.fingerprint(), spec.preset.fingerprint());
   auto again = load_spec_tokenizer((dir / "best").string(), back);
   EXPECT_EQ(again->encode("Hello @bob", 8).ids, tok->encode("Hello @bob", 8).ids);
 }
@@ -115,9 +124,22 @@ TEST(PrepareText, IsPreprocessingsTextStep) {
 TEST(PixelTable, NormalisesAsTheLoader) {
   ImagePreset p = ImagePreset::parse("fixed:8");
   auto lut = pixel_table(p);
-  EXPECT_FLOAT_EQ(lut[0], -1.0f);
-  EXPECT_FLOAT_EQ(lut[255], 1.0f);
-  EXPECT_NEAR(lut[128], (128 / 255.0 - 0.5) / 0.5, 1e-6);
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_FLOAT_EQ(lut[c][0], -1.0f);
+    EXPECT_FLOAT_EQ(lut[c][255], 1.0f);
+    EXPECT_NEAR(lut[c][128], (128 / 255.0 - 0.5) / 0.5, 1e-6);
+  }
+}
+
+TEST(PixelTable, UsesEachChannelsStatistics) {
+  ImagePreset p = ImagePreset::parse("resnet");  // MM-IMDB mean/std, different per channel
+  ASSERT_NE(p.mean[0], p.mean[2]);
+  auto lut = pixel_table(p);
+  for (size_t c = 0; c < 3; ++c) {
+    for (int v : {0, 77, 255}) {
+      EXPECT_NEAR(lut[c][size_t(v)], (v / 255.0 - p.mean[c]) / p.std[c], 1e-5) << c << " " << v;
+    }
+  }
 }
 
 }  // namespace

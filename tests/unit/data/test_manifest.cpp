@@ -31,6 +31,52 @@ TEST(ImagePreset, ParsesAndPrints) {
   EXPECT_THROW(ImagePreset::parse("fixed:0"), ConfigError);
 }
 
+TEST(ImagePreset, ResnetIsThePapersMmbtTransformWithMmImdbStatistics) {
+  auto r = ImagePreset::parse("resnet");
+  EXPECT_EQ(r.to_string(), "resnet:256:224");
+  EXPECT_EQ(ImagePreset::parse(r.to_string()).to_string(), "resnet:256:224");
+  EXPECT_TRUE(r.center_crop());
+  EXPECT_FALSE(r.variable_size());
+  EXPECT_EQ(r.storage_pixels(), 224 * 224);
+  EXPECT_EQ(r.mean, kMmImdbMean);
+  EXPECT_EQ(r.std, kMmImdbStd);
+  EXPECT_FLOAT_EQ(r.mean[0], 0.46777044f);
+  EXPECT_FLOAT_EQ(r.std[2], 0.14380469f);
+  EXPECT_EQ(ImagePreset::parse("resnet:64:48").height, 48);
+  EXPECT_THROW(ImagePreset::parse("resnet:64:96"), ConfigError);  // crop beyond the side
+  EXPECT_NE(r.fingerprint(), ImagePreset::parse("fixed:224").fingerprint());
+  // Presets with one normalisation for the three channels keep the digest they always had
+  // (sha256("image-v1|fixed:224|0.5|0.5")), so existing shards stay valid.
+  EXPECT_EQ(ImagePreset::parse("fixed:224").fingerprint(), "1ba6c4e5a689a596");
+}
+
+TEST(Manifest, ResnetShardsNormaliseEachChannelWithItsStatistics) {
+  TempDir dir;
+  mmaux::testing::write_fixture_dataset(dir.path().string(), {{"train", 4}}, 4, "resnet:16:8");
+  auto m = Manifest::load(dir.path().string());
+  EXPECT_EQ(m.image_preset().to_string(), "resnet:16:8");
+  EXPECT_EQ(m.image_preset().mean, kMmImdbMean);
+  EXPECT_EQ(m.image_preset().std, kMmImdbStd);
+  LoaderOptions o;
+  o.global_batch_size = 4;
+  o.shuffle = false;
+  o.prefetch = 0;
+  Loader loader(m, o);
+  auto batch = loader.next();
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->pixels.sizes(), (std::vector<int64_t>{4, 3, 8, 8}));
+  // Row i holds (i * 7) in the red plane and 0 in the others.
+  for (int64_t i = 0; i < 4; ++i) {
+    const int64_t row = batch->sample_index[i].item<int64_t>();
+    const float red = float((row * 7) % 256) / 255.0f;
+    EXPECT_NEAR(batch->pixels[i][0][3][3].item<float>(), (red - kMmImdbMean[0]) / kMmImdbStd[0],
+                1e-5);
+    for (int c = 1; c < 3; ++c) {
+      EXPECT_NEAR(batch->pixels[i][c][3][3].item<float>(), -kMmImdbMean[c] / kMmImdbStd[c], 1e-5);
+    }
+  }
+}
+
 TEST(Manifest, RoundTripsCountsAndShards) {
   TempDir dir;
   auto written =
