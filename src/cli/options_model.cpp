@@ -4,7 +4,7 @@ namespace mmaux::cli {
 
 void declare_model_options(OptionSet& set, ModelOptions& o) {
   set.group("Model")
-      .add("model.name", &o.name, "ber-vit-concat, ber-vit-att or vilt")
+      .add("model.name", &o.name, "ber-vit-concat, ber-vit-att, vilt or lxmert")
       .add("model.preset", &o.preset, "tiny, small, ber-vit-base or vilt-b32")
       .add("model.dir", &o.dir, "Hugging Face model directory to load (\"\" = random init)")
       .add("model.strict", &o.strict, "missing or unexpected checkpoint tensors are errors")

@@ -97,6 +97,10 @@ LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
            "mis-shaped, {} pre-training tensors skipped",
            origin, report.loaded.size(), report.missing.size(), report.unexpected.size(),
            report.mismatched.size(), report.ignored.size());
+  if (!report.ignored.empty()) {
+    log_info("model", "{}: skipped on purpose (pre-training heads, buffers):{}", origin,
+             list(report.ignored));
+  }
   if (!report.missing.empty())
     log_warn("model", "{}: not in the checkpoint:{}", origin, list(report.missing));
   if (!report.unexpected.empty()) {

@@ -6,22 +6,24 @@
 namespace mmaux {
 
 /// model.name: the multimodal architecture (METHOD.md §2).
-enum class ModelKind { kBerVitConcat, kBerVitAtt, kVilt };
+enum class ModelKind { kBerVitConcat, kBerVitAtt, kVilt, kLxmert };
 template <>
 struct EnumNames<ModelKind> {
   static constexpr EnumName<ModelKind> table[] = {{ModelKind::kBerVitConcat, "ber-vit-concat"},
                                                   {ModelKind::kBerVitAtt, "ber-vit-att"},
-                                                  {ModelKind::kVilt, "vilt"}};
+                                                  {ModelKind::kVilt, "vilt"},
+                                                  {ModelKind::kLxmert, "lxmert"}};
 };
 
 /// model.preset: the size of a randomly initialised model, smallest first.
-enum class ModelPreset { kTiny, kSmall, kBerVitBase, kViltB32 };
+enum class ModelPreset { kTiny, kSmall, kBerVitBase, kViltB32, kLxmertBase };
 template <>
 struct EnumNames<ModelPreset> {
   static constexpr EnumName<ModelPreset> table[] = {{ModelPreset::kTiny, "tiny"},
                                                     {ModelPreset::kSmall, "small"},
                                                     {ModelPreset::kBerVitBase, "ber-vit-base"},
-                                                    {ModelPreset::kViltB32, "vilt-b32"}};
+                                                    {ModelPreset::kViltB32, "vilt-b32"},
+                                                    {ModelPreset::kLxmertBase, "lxmert-base"}};
 };
 
 /// model.vit-interpolation: how ViT position embeddings are resized for images of another size
@@ -41,8 +43,8 @@ struct EnumNames<VitInterpolation> {
 /// [model] section: the user's choice of model (the architecture it resolves to is
 /// model::ModelArchitecture).
 struct ModelOptions {
-  ModelKind name = ModelKind::kBerVitConcat;  ///< ber-vit-concat | ber-vit-att | vilt
-  ModelPreset preset = ModelPreset::kTiny;    ///< tiny | small | ber-vit-base | vilt-b32
+  ModelKind name = ModelKind::kBerVitConcat;  ///< ber-vit-concat | ber-vit-att | vilt | lxmert
+  ModelPreset preset = ModelPreset::kTiny;  ///< tiny | small | ber-vit-base | vilt-b32 | lxmert-base
   std::string dir;                            ///< Hugging Face model directory ("" = random init)
   bool strict = true;                         ///< missing/unexpected tensors are errors
   /// A model directory without weight files builds its architecture randomly initialised (logged)
@@ -56,5 +58,8 @@ struct ModelOptions {
   /// Dropout inside the encoders (hidden and attention); < 0 keeps the config's values (BERT 0.1,
   /// ViT and ViLT 0). Set 0 for runs that must be deterministic across world sizes.
   double encoder_dropout = -1;
+  /// Not a user option: run_model_options sets it from train.paper. Models reproduce the
+  /// reference code's quirks with it (lxmert: the ITC text vector is detached).
+  bool paper = false;
 };
 }  // namespace mmaux

@@ -20,6 +20,7 @@
 
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
+#include "mmaux/model/lxmert.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/model/torch_bin.h"
@@ -125,9 +126,26 @@ Results run_vilt(const CaseRun& r) {
           {"pooler_output", {out.pooled, r.output("pooler_output")}}};
 }
 
+/// LXMERT: sentence pairs with type-1 tokens, 6 regions; the :vmask cases pass a visual mask
+/// (their masked regions keep non-zero features, so ignoring the mask shows). Every region row of
+/// vision_output is compared (transformers masks keys only).
+Results run_lxmert(const CaseRun& r) {
+  auto model = r.model();
+  auto& lxmert = static_cast<LxmertModel&>(*model).backbone();
+  const at::Tensor ids = r.input("input_ids"), mask = r.input("attention_mask");
+  const at::Tensor vmask =
+      r.spec.at("visual_attention_mask").get<bool>() ? r.input("visual_attention_mask") : at::Tensor();
+  auto out = lxmert.forward(ids, mask, r.input("token_type_ids"), r.input("visual_feats"),
+                            r.input("visual_pos"), vmask);
+  return {{"language_output",
+           {masked(out.language, mask), masked(r.output("language_output"), mask)}},
+          {"vision_output", {out.vision, r.output("vision_output")}},
+          {"pooled_output", {out.pooled, r.output("pooled_output")}}};
+}
+
 const std::map<std::string, Runner>& runners() {
   static const std::map<std::string, Runner> r = {
-      {"text", run_text}, {"vision", run_vision}, {"vilt", run_vilt}};
+      {"text", run_text}, {"vision", run_vision}, {"vilt", run_vilt}, {"lxmert", run_lxmert}};
   return r;
 }
 
@@ -170,7 +188,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
       }
     }
   }
-  EXPECT_GE(compared, 2 * 34);  // 19 cases (BERT, RoBERTa, ViT, ViLT), 34 outputs
+  // 23 cases: BERT, RoBERTa, ViT, ViLT (19, 34 outputs) and LXMERT (4, 12 outputs).
+  EXPECT_GE(compared, 2 * 46);
 }
 
 /// The two ViT interpolation formulas really differ on the reference input (so the option matters
