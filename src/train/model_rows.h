@@ -1,7 +1,8 @@
 #pragma once
 // Private to train: rows of a model::ModelInput for the ITM pass of joint_loss. Every per-row
 // input moves together: token ids, attention mask and token type ids (when defined) follow the
-// text rows, pixels and pixel mask the image rows. Undefined token type ids stay undefined
+// text rows; pixels, pixel mask and region features, boxes and mask (when defined) the image
+// rows. Undefined token type ids stay undefined
 // (type 0 for every token, as the encoders read them), so both paths agree.
 
 #include <cstdint>
