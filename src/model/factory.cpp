@@ -95,6 +95,8 @@ ModelArchitecture preset_with_overrides(ModelKind kind, const nlohmann::json& j,
     get_to(j, "type_vocab_size", *field, origin);
   }
   get_to(j, "pad_token_id", c.text.pad_token_id, origin);
+  // Synthetic region features (mmaux synth --region-feature-dim) may be narrower than 2048.
+  get_to(j, "visual_feat_dim", c.lxmert.visual_feat_dim, origin);
   for (int64_t* field : {&c.vision.image_size, &c.vilt.image_size}) {
     get_to(j, "image_size", *field, origin);
   }

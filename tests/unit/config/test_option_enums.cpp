@@ -36,8 +36,8 @@ TEST(OptionEnums, EveryTableRoundTrips) {
   expect_round_trip<ItmMode>(2);
   expect_round_trip<ClassWeights>(2);
   expect_round_trip<CeNorm>(2);
-  expect_round_trip<ModelKind>(3);
-  expect_round_trip<ModelPreset>(4);
+  expect_round_trip<ModelKind>(4);
+  expect_round_trip<ModelPreset>(5);
   expect_round_trip<VitInterpolation>(3);
   expect_round_trip<Schedule>(3);
   expect_round_trip<SelectMetric>(4);
@@ -73,7 +73,7 @@ TEST(OptionEnums, ATypoNamesTheOptionAndTheAllowedValues) {
             "mpi, nccl");
   EXPECT_EQ(config_error([] { parse_option<ModelKind>("model.name", ""); }),
             "option 'model.name': invalid value ''; expected one of ber-vit-concat, ber-vit-att, "
-            "vilt");
+            "vilt, lxmert");
 }
 
 TEST(OptionEnums, ResumeIsNoneAutoOrAPath) {
