@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training throughput of `mmaux train` (the real trainer, real data): samples/s and peak memory for
-# the tiny and small presets at 1 and 2 ranks with each loss setting, and the share of the matmul
-# peak reached. Prints figures; never passes or fails on time.
+# the tiny and small presets of ber-vit-concat and lxmert (synthetic 2048-d region features) at 1
+# and 2 ranks with each loss setting, and the share of the matmul peak reached. Prints figures;
+# never passes or fails on time. MODELS="lxmert" (say) restricts the models.
 #   bash build/bench/train/bench_train.sh [BUILD_DIR] [STEPS]
 # FLOPs per sample: forward FLOPs of the preset × 3 (forward + backward) × the passes a step
 # makes: 1, plus 1 for random ITM (b pairs), plus 3 for hard ITM (3b pairs).
@@ -20,11 +21,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 field() { sed -nE "s/.*\"$2\": ([0-9.e+-]+).*/\1/p" "$1" | head -1; }
 
-printf '%-6s %-5s %-12s %10s %9s %9s %8s\n' preset ranks setting samples/s peak_MB "%peak" "GF/s"
+printf '%-14s %-6s %-5s %-12s %10s %9s %9s %8s\n' model preset ranks setting samples/s peak_MB "%peak" "GF/s"
+for model in ${MODELS:-ber-vit-concat lxmert}; do
 for preset in tiny small; do
   size=64; [ "$preset" = small ] && size=128
-  prepare "$preset" "$size"
-  len=$(sed -nE 's/.*"max_text_length": *([0-9]+).*/\1/p' "$work/$preset/raw/model/config.json")
+  data="$work/$preset"
+  if [ "$model" = lxmert ]; then
+    prepare_lxmert "$preset" "$size"
+    data="$work/lxmert-$preset"
+  else
+    prepare "$preset" "$size"
+  fi
+  len=$(sed -nE 's/.*"max_text_length": *([0-9]+).*/\1/p' "$data/raw/model/config.json")
   for ranks in 1 2; do
     threads=$((cores / ranks)); [ "$threads" -ge 1 ] || threads=1
     for setting in ce itc itm itc+itm-hard; do
@@ -34,24 +42,25 @@ for preset in tiny small; do
         itm) opts=(--loss.itc 0 --loss.itm 0.1); passes=2 ;;
         itc+itm-hard) opts=(--loss.itc 0.1 --loss.itm 0.1 --loss.itm-mode hard); passes=4 ;;
       esac
-      run="$work/run-$preset-$ranks-$setting"
+      run="$work/run-$model-$preset-$ranks-$setting"
       # One multi-threaded rank must not be bound to one core (mpirun's default for np <= 2).
       bind=(); [ "$threads" -gt 1 ] && bind=(--bind-to none)
       # The machine's neighbours change its speed from minute to minute: the matmul peak is
       # measured right before and right after each run, and the run is compared with their mean.
-      read -r gf peak_before < <("$flops" ber-vit-concat "$preset" "${len:-32}" "$cores")
-      mpirun -np "$ranks" "${bind[@]}" "$mmaux" train --data.dir "$work/$preset/shards" --model.preset "$preset" \
+      read -r gf peak_before < <("$flops" "$model" "$preset" "${len:-32}" "$cores")
+      mpirun -np "$ranks" "${bind[@]}" "$mmaux" train --data.dir "$data/shards" --model.name "$model" --model.preset "$preset" \
         --data.batch-size 32 --train.epochs 1000 --train.max-steps "$steps" --train.lr 1e-4 \
         --train.out "$run" --dist.threads "$threads" --train.log-every 1000 "${opts[@]}" \
         --log.level warn > "$run.log" 2>&1 || { echo "run failed: $run.log"; tail "$run.log"; continue; }
-      read -r gf peak_after < <("$flops" ber-vit-concat "$preset" "${len:-32}" "$cores")
+      read -r gf peak_after < <("$flops" "$model" "$preset" "${len:-32}" "$cores")
       peak=$(awk -v a="$peak_before" -v b="$peak_after" 'BEGIN {printf "%.1f", (a + b) / 2}')
       sps=$(field "$run/results.json" train_samples_per_s)
       mem=$(field "$run/results.json" peak_memory_mb)
       pct=$(awk -v s="$sps" -v g="$gf" -v p="$passes" -v k="$peak" 'BEGIN {printf "%.0f", 100 * s * g * 3 * p / k}')
-      printf '%-6s %-5s %-12s %10.1f %9.0f %8s%% %8.1f\n' "$preset" "$ranks" "$setting" "$sps" "$mem" "$pct" "$peak"
+      printf '%-14s %-6s %-5s %-12s %10.1f %9.0f %8s%% %8.1f\n' "$model" "$preset" "$ranks" "$setting" "$sps" "$mem" "$pct" "$peak"
     done
   done
+done
 done
 echo "GF/s: float32 1024x1024 matmul GFLOP/s with $cores threads in one process, mean of before and after the run"
 echo "peak_MB: rank 0's peak resident memory; samples/s excludes evaluation and checkpoints"
