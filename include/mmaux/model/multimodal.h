@@ -22,6 +22,12 @@ struct ModelInput {
   /// int64 [b, L] segment ids of the text tokens (BERT sentence pairs; MMBT gives its text type 1);
   /// undefined = type 0 everywhere.
   at::Tensor token_type_ids{};
+  /// float [b, R, F] region features (LXMERT: R <= 36 regions of F = 2048); undefined without regions.
+  at::Tensor region_features{};
+  /// float [b, R, 4] normalised boxes (x1, y1, x2, y2) of those regions, in [0, 1].
+  at::Tensor region_boxes{};
+  /// int64 [b, R]: 1 = a real region, 0 = padding.
+  at::Tensor region_mask{};
 };
 
 /// What one encode() pass returns.
