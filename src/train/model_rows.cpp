@@ -12,10 +12,10 @@ model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPla
   model::ModelInput out{rows.input_ids.index_select(0, t), rows.attention_mask.index_select(0, t),
                         rows.pixels.index_select(0, v), rows.pixel_mask.index_select(0, v)};
   if (rows.token_type_ids.defined()) out.token_type_ids = rows.token_type_ids.index_select(0, t);
-  if (rows.region_features.defined()) {
-    out.region_features = rows.region_features.index_select(0, v);
-    out.region_boxes = rows.region_boxes.index_select(0, v);
-    out.region_mask = rows.region_mask.index_select(0, v);
+  for (auto [to, from] : {std::pair{&out.region_features, &rows.region_features},
+                          {&out.region_boxes, &rows.region_boxes},
+                          {&out.region_mask, &rows.region_mask}}) {
+    if (from->defined()) *to = from->index_select(0, v);
   }
   return out;
 }
@@ -29,10 +29,11 @@ model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator
   if (local.token_type_ids.defined()) {
     out.token_type_ids = dist::all_gather_padded(local.token_type_ids, comm, 0);
   }
-  if (local.region_features.defined()) {
-    out.region_features = dist::all_gather_padded(local.region_features, comm, 0);
-    out.region_boxes = dist::all_gather_padded(local.region_boxes, comm, 0);
-    out.region_mask = dist::all_gather_padded(local.region_mask, comm, 0);
+  // Regions (LXMERT): padded regions get mask 0.
+  for (auto [to, from] : {std::pair{&out.region_features, &local.region_features},
+                          {&out.region_boxes, &local.region_boxes},
+                          {&out.region_mask, &local.region_mask}}) {
+    if (from->defined()) *to = dist::all_gather_padded(*from, comm, 0);
   }
   return out;
 }

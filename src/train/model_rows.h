@@ -1,7 +1,7 @@
 #pragma once
 // Private to train: rows of a model::ModelInput for the ITM pass of joint_loss. Every per-row
 // input moves together: token ids, attention mask and token type ids (when defined) follow the
-// text rows, pixels, pixel mask and region features, boxes and mask (when defined) the image
+// text rows; pixels, pixel mask and region features, boxes and mask (when defined) the image
 // rows. Undefined token type ids stay undefined
 // (type 0 for every token, as the encoders read them), so both paths agree.
 
@@ -21,9 +21,8 @@ model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPla
 
 /// Every rank's rows of `local` in rank order (no gradient), padded to the largest size over
 /// ranks: token ids with `pad_id`, attention masks and token type ids with 0 (masked anyway),
-/// variable-size images with zeros and a zero pixel mask, region inputs with zeros. Collective:
-/// every rank calls it, with token type ids and region inputs each defined on every rank or on
-/// none (they come from the same loader).
+/// variable-size images with zeros and a zero pixel mask. Collective: every rank calls it, with
+/// token type ids defined on every rank or on none (they come from the same loader).
 model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator& comm,
                               int64_t pad_id);
 
