@@ -54,6 +54,12 @@ function(mmaux_use_torch_pch target)
       <ATen/ATen.h> <torch/nn/module.h> <torch/nn/modules/linear.h> <torch/autograd.h>
       <fmt/format.h> <string> <vector> <memory>)
   endif()
+  # The header is compiled for a library (-fPIC); an executable compiled with -fPIE could not use it.
+  get_target_property(_type ${target} TYPE)
+  if(_type STREQUAL "EXECUTABLE")
+    set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
+    target_compile_options(${target} PRIVATE -fPIC)
+  endif()
   target_precompile_headers(${target} REUSE_FROM mmaux_torch_pch)
   target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:mmaux_torch_pch>)
 endfunction()

@@ -44,26 +44,49 @@ bool is_float(at::ScalarType t) {
 
 }  // namespace
 
+namespace {
+
+/// Parameters, then buffers (BatchNorm statistics), by name.
+std::vector<std::pair<std::string, at::Tensor>> named_state(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : module.named_parameters(true)) out.emplace_back(item.key(), item.value());
+  for (const auto& item : module.named_buffers(true)) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
 LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
                            const LoadRules& rules, const std::string& origin) {
   LoadReport report;
-  auto params = module.named_parameters(true);
   std::set<std::string> used;
   std::vector<std::pair<at::Tensor, at::Tensor>> copies;
-  for (const auto& item : params) {
-    const std::string& name = item.key();
+  for (const auto& [name, dst] : named_state(module)) {
     auto it = tensors.find(name);
     if (it == tensors.end()) {
-      report.missing.push_back(name);
+      // PyTorch fills a BatchNorm's num_batches_tracked that a checkpoint lacks (saved before
+      // 0.4.1) with 0; it is a counter, never a weight.
+      if (ends_with(name, ".num_batches_tracked") || name == "num_batches_tracked") {
+        copies.emplace_back(dst, at::zeros({}, at::kLong));
+        report.zero_filled.push_back(name);
+      } else {
+        report.missing.push_back(name);
+      }
       continue;
     }
     used.insert(name);
     const at::Tensor& src = it->second;
-    const at::Tensor& dst = item.value();
-    if (src.sizes() != dst.sizes() || !is_float(src.scalar_type())) {
+    const bool kinds_match = is_float(dst.scalar_type()) ? is_float(src.scalar_type())
+                                                         : !is_float(src.scalar_type());
+    if (src.sizes() != dst.sizes() || !kinds_match) {
       report.mismatched.push_back(
-          fmt::format("{}: checkpoint {} {} vs model {}", name, c10::toString(src.scalar_type()),
-                      shape_string(src.sizes()), shape_string(dst.sizes())));
+          fmt::format("{}: checkpoint {} {} vs model {} {}", name,
+                      c10::toString(src.scalar_type()), shape_string(src.sizes()),
+                      c10::toString(dst.scalar_type()), shape_string(dst.sizes())));
       continue;
     }
     copies.emplace_back(dst, src);
@@ -101,6 +124,10 @@ LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
     log_info("model", "{}: skipped on purpose (pre-training heads, buffers):{}", origin,
              list(report.ignored));
   }
+  if (!report.zero_filled.empty()) {
+    log_info("model", "{}: {} BatchNorm num_batches_tracked not in the checkpoint: set to 0",
+             origin, report.zero_filled.size());
+  }
   if (!report.missing.empty())
     log_warn("model", "{}: not in the checkpoint:{}", origin, list(report.missing));
   if (!report.unexpected.empty()) {
@@ -113,10 +140,8 @@ LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
 }
 
 std::vector<std::pair<std::string, at::Tensor>> state_tensors(const torch::nn::Module& module) {
-  std::vector<std::pair<std::string, at::Tensor>> out;
-  for (const auto& item : module.named_parameters(true)) {
-    out.emplace_back(item.key(), item.value().detach());
-  }
+  std::vector<std::pair<std::string, at::Tensor>> out = named_state(module);
+  for (auto& item : out) item.second = item.second.detach();
   return out;
 }
 

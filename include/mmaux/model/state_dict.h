@@ -19,6 +19,8 @@ struct LoadReport {
   std::vector<std::string> unexpected;  ///< tensors with no parameter
   std::vector<std::string> mismatched;  ///< "name: checkpoint [..] vs model [..]"
   std::vector<std::string> ignored;     ///< pre-training heads and buffers skipped on purpose
+  /// BatchNorm num_batches_tracked buffers the checkpoint lacks: set to 0, as PyTorch does.
+  std::vector<std::string> zero_filled;
 };
 
 /// Rules for matching checkpoint keys to parameter names.
@@ -31,17 +33,19 @@ struct LoadRules {
   std::vector<std::string> ignore;
 };
 
-/// Copies `tensors` into the parameters of `module` (converted to each parameter's dtype and
-/// device; float16 and bfloat16 checkpoints become float32 models). Everything that does not
+/// Copies `tensors` into the parameters and buffers of `module` (converted to each one's dtype and
+/// device; float16 and bfloat16 checkpoints become float32 models; integer buffers such as
+/// num_batches_tracked take integer tensors). Everything that does not
 /// match is reported by name; with rules.strict a DataError lists every problem (naming `origin`)
 /// and no parameter is changed. Not collective.
 LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
                            const LoadRules& rules, const std::string& origin);
 
-/// Every parameter of `module` in named_parameters() order (detached, on their device).
+/// Every parameter of `module` in named_parameters() order, then every buffer in named_buffers()
+/// order (detached, on their device).
 std::vector<std::pair<std::string, at::Tensor>> state_tensors(const torch::nn::Module& module);
 
-/// Saves every parameter of `module` to one safetensors file (keys = named_parameters()).
+/// Saves every parameter and buffer of `module` to one safetensors file (keys = their names).
 void save_state(const torch::nn::Module& module, const std::string& path,
                 const std::map<std::string, std::string>& metadata = {});
 /// Loads a file written by save_state (or any safetensors file with the same keys).

@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -21,6 +22,7 @@
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/lxmert.h"
+#include "mmaux/model/resnet.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/model/torch_bin.h"
@@ -143,9 +145,44 @@ Results run_lxmert(const CaseRun& r) {
           {"pooled_output", {out.pooled, r.output("pooled_output")}}};
 }
 
+/// torchvision's ResNet state dict loaded as an MMBT image/ directory is: eval outputs, then one
+/// train-mode forward (batch statistics) and the BatchNorm running statistics it leaves.
+Results run_resnet(const CaseRun& r) {
+  auto resnet = load_resnet((root() / r.spec.at("dir").get<std::string>()).string());
+  resnet->to(r.dtype);
+  resnet->eval();
+  const at::Tensor pixels = r.input("pixel_values").to(r.dtype);
+  Results res;
+  auto add = [&](const std::string& name, const at::Tensor& map) {
+    res[name + "layer4_output"] = {map, r.output(name + "layer4_output")};
+    res[name + "pooled_output"] = {ResNet::pool(map, 1).squeeze(1),
+                                   r.output(name + "pooled_output")};
+  };
+  add("", resnet->features(pixels));
+  if (!r.spec.contains("train_outputs")) return res;
+  resnet->train();
+  add("train/", resnet->features(pixels));
+  auto buffers = resnet->named_buffers();
+  const auto nbt = r.spec.at("num_batches_tracked_after_train").get<int64_t>();
+  for (const auto& bn : r.spec.at("train_bn")) {
+    const std::string name = bn.get<std::string>();
+    for (const char* stat : {".running_mean", ".running_var"}) {
+      res["train/" + name + stat] = {buffers[name + stat], r.output("train/" + name + stat)};
+    }
+    const at::Tensor& count = buffers[name + ".num_batches_tracked"];
+    EXPECT_EQ(count.scalar_type(), at::kLong) << name;
+    res["train/" + name + ".num_batches_tracked"] = {count.to(r.dtype),
+                                                     at::full({}, nbt, r.dtype)};
+  }
+  return res;
+}
+
 const std::map<std::string, Runner>& runners() {
-  static const std::map<std::string, Runner> r = {
-      {"text", run_text}, {"vision", run_vision}, {"vilt", run_vilt}, {"lxmert", run_lxmert}};
+  static const std::map<std::string, Runner> r = {{"text", run_text},
+                                                  {"vision", run_vision},
+                                                  {"vilt", run_vilt},
+                                                  {"resnet", run_resnet},
+                                                  {"lxmert", run_lxmert}};
   return r;
 }
 
@@ -175,21 +212,46 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
         continue;
       }
       for (const auto& output : spec.at("outputs")) {
-        auto it = res.find(output.get<std::string>());
-        ASSERT_NE(it, res.end()) << name << ": the runner gives no " << output;
-        const Compared& c = it->second;
+        ASSERT_NE(res.find(output.get<std::string>()), res.end())
+            << name << ": the runner gives no " << output;
+      }
+      // The listed outputs and the runner's extra comparisons, named "train/..." (ResNet's
+      // train-mode pass and BatchNorm statistics) or "framed/..." (MMBT through encode()).
+      for (const auto& [output, c] : res) {
+        const bool listed = std::any_of(spec.at("outputs").begin(), spec.at("outputs").end(),
+                                        [&](const auto& o) { return o == output; });
+        if (!listed && output.find('/') == std::string::npos) continue;
         ASSERT_EQ(c.ours.sizes(), c.theirs.sizes()) << name << " " << output;
         const double diff = (c.ours - c.theirs).abs().max().item<double>();
-        EXPECT_LE(diff, fp32 ? tol32 : tol64)
-            << name << " " << output << (fp32 ? " fp32" : " fp64");
-        std::printf("%-32s %-18s %s max |mmaux - transformers| = %.2e\n", name.c_str(),
-                    output.get<std::string>().c_str(), fp32 ? "fp32" : "fp64", diff);
+        std::printf("%-32s %-34s %s max |mmaux - reference| = %.2e\n", name.c_str(),
+                    output.c_str(), fp32 ? "fp32" : "fp64", diff);
         ++compared;
+        const fs::path exact = inputs / "fp64" / spec.value("outputs_dir", "") / (output + ".npy");
+        if (!fp32 || diff <= tol32 || !fs::exists(exact)) {
+          EXPECT_LE(diff, fp32 ? tol32 : tol64)
+              << name << " " << output << (fp32 ? " fp32" : " fp64");
+          continue;
+        }
+        // Deep convolution stacks: the fp32 reference is itself further than the tolerance from
+        // its fp64 run (ResNet layer4: 2.3e-5 at values up to 25, ~8 ulp), so no other fp32
+        // kernel can promise 1e-5 to it (a convolution computed exactly in double and rounded
+        // once is 2.6e-5 away). Then mmaux's fp32 must be as accurate as the reference's own fp32:
+        // within twice its distance to the fp64 reference (both are fp32 roundings of the same
+        // sums in different orders; measured 0.8-1.3x).
+        const at::Tensor truth = read_npy(exact).to(at::kDouble);
+        const double theirs = (c.theirs.to(at::kDouble) - truth).abs().max().item<double>();
+        const double ours = (c.ours.to(at::kDouble) - truth).abs().max().item<double>();
+        std::printf("%-32s %-34s fp32 vs fp64 reference: mmaux %.2e, reference's fp32 %.2e\n",
+                    name.c_str(), output.c_str(), ours, theirs);
+        EXPECT_GT(theirs, tol32) << name << " " << output;
+        EXPECT_LE(ours, 2 * theirs) << name << " " << output
+                                    << ": mmaux's fp32 is less accurate than the reference's";
       }
     }
   }
-  // 23 cases: BERT, RoBERTa, ViT, ViLT (19, 34 outputs) and LXMERT (4, 12 outputs).
-  EXPECT_GE(compared, 2 * 46);
+  // 19 cases (BERT, RoBERTa, ViT, ViLT) with 34 outputs; resnet and resnet_no_nbt 2 + 2 + 9 each,
+  // resnet:odd 2; LXMERT 4 cases with 3 outputs each.
+  EXPECT_GE(compared, 2 * (34 + 13 + 13 + 2 + 12));
 }
 
 /// The two ViT interpolation formulas really differ on the reference input (so the option matters
