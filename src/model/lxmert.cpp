@@ -212,8 +212,10 @@ LxmertBackbone::Output LxmertBackbone::forward(const at::Tensor& input_ids,
               "region_boxes); preprocess the data with --region-features");
   MMAUX_CHECK(features.dim() == 3 && features.size(0) == b &&
                   features.size(2) == config_.visual_feat_dim,
-              "lxmert: region_features must be [b = {}, R, {}], got {}", b,
-              config_.visual_feat_dim, shape_string(features.sizes()));
+              "lxmert: region_features must be [b = {}, R, {}] (the model's visual_feat_dim), got "
+              "{}; use region features of that size, or a model directory whose config.json "
+              "has the data's visual_feat_dim (mmaux synth writes one)",
+              b, config_.visual_feat_dim, shape_string(features.sizes()));
   const int64_t r = features.size(1);
   MMAUX_CHECK(boxes.dim() == 3 && boxes.size(0) == b && boxes.size(1) == r &&
                   boxes.size(2) == config_.visual_pos_dim,

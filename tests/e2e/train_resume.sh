@@ -5,9 +5,16 @@ source "$(dirname "$0")/train_lib.sh"
 ranks=$1
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-make_data "$work/data"
+# RESUME_MODEL=lxmert: the same check for LXMERT on synthetic region features.
+model=()
+if [ "${RESUME_MODEL:-}" = lxmert ]; then
+  make_region_data "$work/data" 200 64
+  model=(--model.name lxmert --model.dir "$work/data/raw/model")  # its visual_feat_dim 64
+else
+  make_data "$work/data"
+fi
 opts=(--train.max-steps 16 --train.checkpoint-every 8 --loss.itc 0.1 --loss.itm 0.1
-      --loss.itm-mode hard --train.keep-last 5)
+      --loss.itm-mode hard --train.keep-last 5 "${model[@]}")
 
 train "$ranks" "$work/a" "$work/data/shards" "${opts[@]}" > "$work/a.log" 2>&1 ||
   { cat "$work/a.log"; fail "uninterrupted run failed"; }
