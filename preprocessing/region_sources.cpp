@@ -27,11 +27,11 @@ at::Tensor read_rows(const fs::path& file, int64_t cols, const std::string& what
                       fmt::format("no {} file '{}' ({})", what, file.string(), ec.message()));
   }
   if (bytes > kMaxRegionFileBytes) {
-    throw RegionError(skip_reason::kInvalidRegions,
-                      fmt::format("{} file '{}' has {} bytes, more than the {} a file of {} "
-                                  "regions can need",
-                                  what, file.string(), bytes, kMaxRegionFileBytes,
-                                  data::kMaxRegions));
+    throw RegionError(
+        skip_reason::kInvalidRegions,
+        fmt::format("{} file '{}' has {} bytes, more than the {} a file of {} "
+                    "regions can need",
+                    what, file.string(), bytes, kMaxRegionFileBytes, data::kMaxRegions));
   }
   at::Tensor t;
   try {
@@ -46,8 +46,8 @@ at::Tensor read_rows(const fs::path& file, int64_t cols, const std::string& what
     throw RegionError(skip_reason::kInvalidRegions,
                       fmt::format("{} file '{}' holds a {} tensor of shape {}, expected floating "
                                   "point [1, n, {}] or [n, {}] with n <= {}",
-                                  what, file.string(), c10::toString(t.scalar_type()), shape,
-                                  cols, cols, data::kMaxRegions));
+                                  what, file.string(), c10::toString(t.scalar_type()), shape, cols,
+                                  cols, data::kMaxRegions));
   }
   return t.to(at::kFloat).contiguous();
 }
@@ -92,10 +92,10 @@ class TorchDirSource : public data::RegionSource {
     const at::Tensor f = read_rows(feature_file(id), feature_dim, "roi_features");
     const at::Tensor b = read_rows(box_file(id), 4, "normalized_boxes");
     if (f.size(0) != b.size(0)) {
-      throw RegionError(skip_reason::kInvalidRegions,
-                        fmt::format("post '{}': {} regions in '{}' but {} boxes in '{}'", id,
-                                    f.size(0), feature_file(id).string(), b.size(0),
-                                    box_file(id).string()));
+      throw RegionError(
+          skip_reason::kInvalidRegions,
+          fmt::format("post '{}': {} regions in '{}' but {} boxes in '{}'", id, f.size(0),
+                      feature_file(id).string(), b.size(0), box_file(id).string()));
     }
     RegionFeatures r;
     r.count = int32_t(f.size(0));

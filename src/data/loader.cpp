@@ -102,14 +102,14 @@ void check_rows(const ShardReader& r, const Manifest& m, const std::string& path
 void check_regions(const ShardReader& r, const Manifest& m, const std::string& path) {
   const RegionInfo& info = m.regions();
   MMAUX_CHECK_DATA(r.has_regions() == m.has_regions() &&
-                       (!m.has_regions() || (r.region_max() == info.max_regions &&
-                                             r.region_dim() == info.feature_dim)),
+                       (!m.has_regions() ||
+                        (r.region_max() == info.max_regions && r.region_dim() == info.feature_dim)),
                    "shard '{}' has {} region features of dimension {}, the manifest says {} of "
                    "dimension {}; re-run 'mmaux preprocess --force'",
                    path, r.region_max(), r.region_dim(), info.max_regions, info.feature_dim);
   for (uint8_t v : r.region_mask()) {
-    MMAUX_CHECK_DATA(v <= 1, "shard '{}': region mask value {} is not 0 or 1 (corrupt shard)",
-                     path, int(v));
+    MMAUX_CHECK_DATA(v <= 1, "shard '{}': region mask value {} is not 0 or 1 (corrupt shard)", path,
+                     int(v));
   }
 }
 

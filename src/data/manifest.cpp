@@ -233,8 +233,7 @@ Manifest Manifest::load(const std::string& dir, bool verify) {
                            m.regions_.feature_dim >= 1,
                        "manifest '{}': regions {} x {} features, expected 1..{} regions and "
                        "F >= 1; re-run 'mmaux preprocess --force'",
-                       path.string(), m.regions_.max_regions, m.regions_.feature_dim,
-                       kMaxRegions);
+                       path.string(), m.regions_.max_regions, m.regions_.feature_dim, kMaxRegions);
     }
     for (const auto& [name, s] : j.at("splits").items()) {
       SplitInfo info;

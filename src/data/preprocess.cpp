@@ -112,8 +112,8 @@ std::string input_fingerprint(const Context& ctx, const std::vector<double>& fra
   for (const auto& s : raw.skipped) h.update(s.post_id + "\x1f" + s.reason + "\x1e");
   for (const auto& s : raw.filtered) h.update("f" + s.post_id + "\x1f" + s.reason + "\x1e");
   if (ctx.regions != nullptr) {
-    h.update(fmt::format("regions|{}|{}|{}|", ctx.regions->kind(), ctx.regions->path(),
-                         ctx.region_dim));
+    h.update(
+        fmt::format("regions|{}|{}|{}|", ctx.regions->kind(), ctx.regions->path(), ctx.region_dim));
     std::vector<std::string> ids;
     ids.reserve(raw.posts.size());
     for (const auto& p : raw.posts) ids.push_back(p.post_id);
@@ -361,8 +361,8 @@ void write_manifest(const Context& ctx, const Plan& plan, const Merged& merged,
 
 }  // namespace
 
-PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw,
-                                PreprocessRanks* ranks, const RegionSource* regions) {
+PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw, PreprocessRanks* ranks,
+                                const RegionSource* regions) {
   auto t0 = std::chrono::steady_clock::now();
   SingleProcess single;
   PreprocessRanks& group = ranks != nullptr ? *ranks : single;

@@ -87,9 +87,9 @@ Result process(const Context& ctx, const RawPost& p) {
   if (ctx.regions != nullptr) {
     try {
       r.sample.regions = ctx.regions->read(p.post_id, ctx.region_dim);
-      validate_regions(r.sample.regions, ctx.region_dim,
-                       fmt::format("{} '{}' post '{}'", ctx.regions->kind(),
-                                   ctx.regions->path(), p.post_id));
+      validate_regions(
+          r.sample.regions, ctx.region_dim,
+          fmt::format("{} '{}' post '{}'", ctx.regions->kind(), ctx.regions->path(), p.post_id));
     } catch (const RegionError& e) {
       return skip(e.reason().c_str(), e.what());
     }

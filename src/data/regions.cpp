@@ -65,8 +65,8 @@ class H5Source : public RegionSource {
                      "roi_features [n, F] and /{{post_id}}/normalized_boxes [n, 4], or a "
                      "directory with features/feat_{{id}} and boxes/nbox_{{id}} torch.save files",
                      path);
-    file_ = Handle(MMAUX_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path),
-                   H5Fclose);
+    file_ =
+        Handle(MMAUX_H5_CHECK(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path), H5Fclose);
   }
   std::string kind() const override { return "hdf5"; }
   const std::string& path() const override { return path_; }
@@ -74,8 +74,8 @@ class H5Source : public RegionSource {
   void fingerprint(Sha256& h, const std::vector<std::string>&) const override {
     struct stat st {};
     ::stat(path_.c_str(), &st);
-    h.update(fmt::format("regions-h5|{}|{}|{}\x1e", path_, int64_t(st.st_size),
-                         int64_t(st.st_mtime)));
+    h.update(
+        fmt::format("regions-h5|{}|{}|{}\x1e", path_, int64_t(st.st_size), int64_t(st.st_mtime)));
   }
 
   RegionFeatures read(const std::string& id, int feature_dim) const override {
@@ -102,8 +102,8 @@ class H5Source : public RegionSource {
     const hsize_t n = region_rows(feats.get(), "roi_features", hsize_t(feature_dim), where);
     const hsize_t nb = region_rows(boxes.get(), "normalized_boxes", 4, where);
     if (n != nb) {
-      throw invalid(fmt::format("{}: {} rows of roi_features but {} normalized_boxes", where, n,
-                                nb));
+      throw invalid(
+          fmt::format("{}: {} rows of roi_features but {} normalized_boxes", where, n, nb));
     }
     RegionFeatures r;
     r.count = int32_t(n);
@@ -133,8 +133,8 @@ void validate_regions(const RegionFeatures& r, int feature_dim, const std::strin
   }
   for (int32_t i = 0; i < r.count; ++i) {
     const float* b = &r.boxes[size_t(i) * 4];
-    const bool finite = std::isfinite(b[0]) && std::isfinite(b[1]) && std::isfinite(b[2]) &&
-                        std::isfinite(b[3]);
+    const bool finite =
+        std::isfinite(b[0]) && std::isfinite(b[1]) && std::isfinite(b[2]) && std::isfinite(b[3]);
     const bool inside = finite && b[0] >= 0 && b[1] >= 0 && b[2] <= 1 && b[3] <= 1;
     if (!inside || b[2] < b[0] || b[3] < b[1]) {
       throw invalid(fmt::format(
@@ -159,9 +159,9 @@ class RegionFileWriter::Impl {
 RegionFileWriter::RegionFileWriter(const std::string& path) : impl_(std::make_unique<Impl>()) {
   quiet_hdf5();
   impl_->path = path;
-  impl_->file = Handle(
-      MMAUX_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path),
-      H5Fclose);
+  impl_->file =
+      Handle(MMAUX_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path),
+             H5Fclose);
 }
 
 RegionFileWriter::~RegionFileWriter() = default;
@@ -175,20 +175,19 @@ void RegionFileWriter::add(const std::string& post_id, const RegionFeatures& r, 
                "post '{}': {} regions with {} feature and {} box values", post_id, r.count,
                r.features.size(), r.boxes.size());
   Handle group(
-      MMAUX_H5_CHECK(H5Gcreate2(m.file.get(), post_id.c_str(), H5P_DEFAULT, H5P_DEFAULT,
-                                H5P_DEFAULT),
-                     m.path),
+      MMAUX_H5_CHECK(
+          H5Gcreate2(m.file.get(), post_id.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), m.path),
       H5Gclose);
   auto write = [&](const char* name, const std::vector<float>& v, hsize_t cols) {
     hsize_t dims[2] = {hsize_t(r.count), cols};
     Handle space(MMAUX_H5_CHECK(H5Screate_simple(2, dims, nullptr), m.path), H5Sclose);
-    Handle ds(MMAUX_H5_CHECK(H5Dcreate2(group.get(), name, H5T_IEEE_F32LE, space.get(),
-                                        H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+    Handle ds(MMAUX_H5_CHECK(H5Dcreate2(group.get(), name, H5T_IEEE_F32LE, space.get(), H5P_DEFAULT,
+                                        H5P_DEFAULT, H5P_DEFAULT),
                              m.path),
               H5Dclose);
     if (!v.empty()) {
-      MMAUX_H5_CHECK(
-          H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), m.path);
+      MMAUX_H5_CHECK(H5Dwrite(ds.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()),
+                     m.path);
     }
   };
   write("roi_features", r.features, hsize_t(feature_dim));

@@ -361,7 +361,7 @@ class ShardReader::Impl {
   std::vector<std::string> post_ids;
   Handle file, pixels;
   int fd = -1;
-  std::vector<haddr_t> chunk_addr;  ///< file offset of each row's pixel chunk (empty: use HDF5)
+  std::vector<haddr_t> chunk_addr;     ///< file offset of each row's pixel chunk (empty: use HDF5)
   int region_max = 0, region_dim = 0;  ///< 0: no region columns
   Handle regions;
   std::vector<float> region_boxes;
@@ -445,7 +445,8 @@ void ShardReader::Impl::open_regions() {
   hid_t f = file.get();
   region_max = read_int_attr(f, "region_max", path);
   region_dim = read_int_attr(f, "region_dim", path);
-  const uint64_t row_bytes = uint64_t(std::max(region_max, 0)) * uint64_t(std::max(region_dim, 0)) * 4;
+  const uint64_t row_bytes =
+      uint64_t(std::max(region_max, 0)) * uint64_t(std::max(region_dim, 0)) * 4;
   MMAUX_CHECK_DATA(region_max >= 1 && region_max <= kMaxRegions && region_dim >= 1 &&
                        region_dim <= (1 << 20) && uint64_t(rows) * row_bytes <= file_bytes,
                    "shard '{}' declares {} regions of {} features per row, which its {} rows and "
@@ -460,7 +461,8 @@ void ShardReader::Impl::open_regions() {
                    "shard '{}': region_features is [{}, {}], expected [{}, {}] (corrupt shard)",
                    path, dims[0], dims[1], rows, row_bytes / 4);
   const size_t n = size_t(rows), R = size_t(region_max);
-  region_boxes = read_column<float>(f, "region_boxes", H5T_NATIVE_FLOAT, n * R * 4, file_bytes, path);
+  region_boxes =
+      read_column<float>(f, "region_boxes", H5T_NATIVE_FLOAT, n * R * 4, file_bytes, path);
   region_mask = read_column<uint8_t>(f, "region_mask", H5T_NATIVE_UINT8, n * R, file_bytes, path);
 }
 

@@ -266,7 +266,8 @@ RegionFeatures synth_regions(const SynthPost& p, int width, int height, uint64_t
     const int j = int(rng.below(uint64_t(i + 1)));
     std::swap_ranges(r.features.begin() + i * dim, r.features.begin() + (i + 1) * dim,
                      r.features.begin() + j * dim);
-    std::swap_ranges(r.boxes.begin() + i * 4, r.boxes.begin() + (i + 1) * 4, r.boxes.begin() + j * 4);
+    std::swap_ranges(r.boxes.begin() + i * 4, r.boxes.begin() + (i + 1) * 4,
+                     r.boxes.begin() + j * 4);
   }
   return r;
 }

@@ -414,8 +414,7 @@ ModelArchitecture parse_model_config(const std::string& json_text, const std::st
   if (c.kind == ModelKind::kVilt) {
     c.vilt = parse_vilt_config(sub("vilt_config"), ViltConfig{}, origin + " vilt_config");
   } else if (c.kind == ModelKind::kLxmert) {
-    c.lxmert =
-        parse_lxmert_config(sub("lxmert_config"), LxmertConfig{}, origin + " lxmert_config");
+    c.lxmert = parse_lxmert_config(sub("lxmert_config"), LxmertConfig{}, origin + " lxmert_config");
   } else {
     c.text = parse_text_config(sub("text_config"), TextConfig{}, origin + " text_config");
     c.vision = parse_vision_config(sub("vision_config"), VisionConfig{}, origin + " vision_config");

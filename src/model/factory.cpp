@@ -236,8 +236,7 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
         config_path.string(), model_type);
     MMAUX_CHECK_CONFIG(o.name != ModelKind::kVilt && o.name != ModelKind::kLxmert,
                        "model.dir '{}' is a {} text model; {} needs a {} directory", o.dir,
-                       model_type, name_of(o.name),
-                       o.name == ModelKind::kVilt ? "ViLT" : "LXMERT");
+                       model_type, name_of(o.name), o.name == ModelKind::kVilt ? "ViLT" : "LXMERT");
     c = preset_config(o.name, o.preset);
     c.text = parse_text_config(text, TextConfig{}, config_path.string());
     log_info("model",
@@ -254,8 +253,8 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
   } else if (c.kind == ModelKind::kVilt) {
     load_tower(static_cast<ViltModel&>(*model).backbone(), o.dir, kViltPrefixes, kViltIgnore, o);
   } else if (c.kind == ModelKind::kLxmert) {
-    load_tower(static_cast<LxmertModel&>(*model).backbone(), o.dir, kLxmertPrefixes,
-               kLxmertIgnore, o);
+    load_tower(static_cast<LxmertModel&>(*model).backbone(), o.dir, kLxmertPrefixes, kLxmertIgnore,
+               o);
   } else {
     load_tower(static_cast<DualStreamModel&>(*model).text(), o.dir, kTextPrefixes, kTextIgnore, o);
   }

@@ -142,8 +142,8 @@ class LxmertVisualEncoder : public torch::nn::Module {
 class LxmertXLayer : public torch::nn::Module {
  public:
   explicit LxmertXLayer(const LxmertConfig& c)
-      : visual_attention_(register_module("visual_attention",
-                                          std::make_shared<AttentionBlock>(c, "att"))),
+      : visual_attention_(
+            register_module("visual_attention", std::make_shared<AttentionBlock>(c, "att"))),
         lang_self_(register_module("lang_self_att", std::make_shared<AttentionBlock>(c, "self"))),
         visn_self_(register_module("visn_self_att", std::make_shared<AttentionBlock>(c, "self"))),
         lang_ffn_(*this, "lang", c),
@@ -173,10 +173,9 @@ LxmertBackbone::LxmertBackbone(const LxmertConfig& c) : config_(c) {
     auto list = group(*encoder, name);
     for (int64_t i = 0; i < n; ++i) {
       to.push_back(list->register_module(
-          std::to_string(i),
-          std::make_shared<BertLayer>(c.hidden_size, c.num_attention_heads, c.intermediate_size,
-                                      kEps, c.hidden_dropout_prob,
-                                      c.attention_probs_dropout_prob)));
+          std::to_string(i), std::make_shared<BertLayer>(
+                                 c.hidden_size, c.num_attention_heads, c.intermediate_size, kEps,
+                                 c.hidden_dropout_prob, c.attention_probs_dropout_prob)));
     }
   };
   bert_layers("layer", c.l_layers, layers_);
@@ -210,19 +209,19 @@ LxmertBackbone::Output LxmertBackbone::forward(const at::Tensor& input_ids,
   MMAUX_CHECK(features.defined() && boxes.defined(),
               "lxmert needs region features and boxes (ModelInput::region_features and "
               "region_boxes); preprocess the data with --region-features");
-  MMAUX_CHECK(features.dim() == 3 && features.size(0) == b &&
-                  features.size(2) == config_.visual_feat_dim,
-              "lxmert: region_features must be [b = {}, R, {}] (the model's visual_feat_dim), got "
-              "{}; use region features of that size, or a model directory whose config.json "
-              "has the data's visual_feat_dim (mmaux synth writes one)",
-              b, config_.visual_feat_dim, shape_string(features.sizes()));
+  MMAUX_CHECK(
+      features.dim() == 3 && features.size(0) == b && features.size(2) == config_.visual_feat_dim,
+      "lxmert: region_features must be [b = {}, R, {}] (the model's visual_feat_dim), got "
+      "{}; use region features of that size, or a model directory whose config.json "
+      "has the data's visual_feat_dim (mmaux synth writes one)",
+      b, config_.visual_feat_dim, shape_string(features.sizes()));
   const int64_t r = features.size(1);
   MMAUX_CHECK(boxes.dim() == 3 && boxes.size(0) == b && boxes.size(1) == r &&
                   boxes.size(2) == config_.visual_pos_dim,
               "lxmert: region_boxes must be [{}, {}, {}], got {}", b, r, config_.visual_pos_dim,
               shape_string(boxes.sizes()));
-  MMAUX_CHECK(!visual_mask.defined() || (visual_mask.dim() == 2 && visual_mask.size(0) == b &&
-                                         visual_mask.size(1) == r),
+  MMAUX_CHECK(!visual_mask.defined() ||
+                  (visual_mask.dim() == 2 && visual_mask.size(0) == b && visual_mask.size(1) == r),
               "lxmert: region_mask must be [{}, {}], got {}", b, r,
               visual_mask.defined() ? shape_string(visual_mask.sizes()) : std::string("-"));
   at::Tensor lang = embeddings_->forward(input_ids, token_type_ids);
@@ -233,7 +232,8 @@ LxmertBackbone::Output LxmertBackbone::forward(const at::Tensor& input_ids,
   if (visual_mask.defined()) visn_bias = attention_bias(visual_mask, dtype);
   for (auto& layer : layers_) lang = layer->forward(lang, lang_bias);
   for (auto& layer : r_layers_) visn = layer->forward(visn, visn_bias);
-  for (auto& layer : x_layers_) std::tie(lang, visn) = layer->forward(lang, lang_bias, visn, visn_bias);
+  for (auto& layer : x_layers_)
+    std::tie(lang, visn) = layer->forward(lang, lang_bias, visn, visn_bias);
   return {lang, visn, pooler_->forward(lang)};
 }
 

@@ -47,13 +47,13 @@ void validate(const ResNetConfig& c) {
                        k + 1, c.layers[k], c.planes[k]);
   }
   MMAUX_CHECK_CONFIG(c.stem_width > 0 && c.expansion > 0,
-                     "ResNet config: stem_width {} and expansion {} must be positive",
-                     c.stem_width, c.expansion);
-  MMAUX_CHECK_CONFIG(c.batch_norm_eps > 0 && c.batch_norm_momentum >= 0 &&
-                         c.batch_norm_momentum <= 1,
-                     "ResNet config: batch_norm_eps {} must be > 0 and batch_norm_momentum {} in "
-                     "[0, 1]",
-                     c.batch_norm_eps, c.batch_norm_momentum);
+                     "ResNet config: stem_width {} and expansion {} must be positive", c.stem_width,
+                     c.expansion);
+  MMAUX_CHECK_CONFIG(
+      c.batch_norm_eps > 0 && c.batch_norm_momentum >= 0 && c.batch_norm_momentum <= 1,
+      "ResNet config: batch_norm_eps {} must be > 0 and batch_norm_momentum {} in "
+      "[0, 1]",
+      c.batch_norm_eps, c.batch_norm_momentum);
 }
 
 ResNetConfig parse_resnet_config(const std::string& json_text, const std::string& origin) {
@@ -97,8 +97,8 @@ ResNetConfig parse_resnet_config(const std::string& json_text, const std::string
   if (j.contains("replace_stride_with_dilation")) {
     for (const auto& v : j["replace_stride_with_dilation"]) {
       MMAUX_CHECK_DATA(v.is_boolean() && !v.get<bool>(),
-                       "{}: replace_stride_with_dilation {} is not supported (no dilation)",
-                       origin, j["replace_stride_with_dilation"].dump());
+                       "{}: replace_stride_with_dilation {} is not supported (no dilation)", origin,
+                       j["replace_stride_with_dilation"].dump());
     }
   }
   try {
@@ -239,9 +239,9 @@ class Bottleneck : public torch::nn::Module {
 ResNet::ResNet(const ResNetConfig& config) : config_(config) {
   validate(config);
   conv1_ = register_module("conv1", std::make_shared<ResNetConv>(3, config.stem_width, 7, 2, 3));
-  bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(config.stem_width,
-                                                               config.batch_norm_eps,
-                                                               config.batch_norm_momentum));
+  bn1_ =
+      register_module("bn1", std::make_shared<BatchNorm2d>(config.stem_width, config.batch_norm_eps,
+                                                           config.batch_norm_momentum));
   norms_.push_back(bn1_);
   int64_t in = config.stem_width;
   for (size_t k = 0; k < 4; ++k) {
@@ -259,8 +259,8 @@ ResNet::ResNet(const ResNetConfig& config) : config_(config) {
 }
 
 at::Tensor ResNet::features(const at::Tensor& pixels) {
-  MMAUX_CHECK(pixels.defined() && pixels.dim() == 4 && pixels.size(1) == 3 &&
-                  pixels.size(2) > 0 && pixels.size(3) > 0,
+  MMAUX_CHECK(pixels.defined() && pixels.dim() == 4 && pixels.size(1) == 3 && pixels.size(2) > 0 &&
+                  pixels.size(3) > 0,
               "resnet: pixels must be float [b, 3, H, W], got {}",
               pixels.defined() ? shape_string(pixels.sizes()) : std::string("undefined"));
   at::Tensor x = at::relu(bn1_->forward(conv1_->forward(pixels)));

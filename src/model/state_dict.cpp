@@ -55,7 +55,8 @@ std::vector<std::pair<std::string, at::Tensor>> named_state(const torch::nn::Mod
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -80,13 +81,12 @@ LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
     }
     used.insert(name);
     const at::Tensor& src = it->second;
-    const bool kinds_match = is_float(dst.scalar_type()) ? is_float(src.scalar_type())
-                                                         : !is_float(src.scalar_type());
+    const bool kinds_match =
+        is_float(dst.scalar_type()) ? is_float(src.scalar_type()) : !is_float(src.scalar_type());
     if (src.sizes() != dst.sizes() || !kinds_match) {
-      report.mismatched.push_back(
-          fmt::format("{}: checkpoint {} {} vs model {} {}", name,
-                      c10::toString(src.scalar_type()), shape_string(src.sizes()),
-                      c10::toString(dst.scalar_type()), shape_string(dst.sizes())));
+      report.mismatched.push_back(fmt::format(
+          "{}: checkpoint {} {} vs model {} {}", name, c10::toString(src.scalar_type()),
+          shape_string(src.sizes()), c10::toString(dst.scalar_type()), shape_string(dst.sizes())));
       continue;
     }
     copies.emplace_back(dst, src);

@@ -131,8 +131,10 @@ at::Tensor read_torch_tensor(const std::string& path) {
   auto source = file_source(path);
   bool bare = false;
   auto entries = read_archive(*source, true, &bare);
-  MMAUX_CHECK_DATA(bare, "{}: holds a dict of {} tensors, expected one tensor saved with "
-                   "torch.save(tensor, ...)", path, entries.size());
+  MMAUX_CHECK_DATA(bare,
+                   "{}: holds a dict of {} tensors, expected one tensor saved with "
+                   "torch.save(tensor, ...)",
+                   path, entries.size());
   return entries.front().second;
 }
 

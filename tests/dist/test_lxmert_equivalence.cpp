@@ -109,12 +109,11 @@ Rows global_rows(int64_t step) {
 Rows slice(const Rows& g, int64_t offset, int64_t b) {
   Rows s;
   const model::ModelInput& in = g.input;
-  s.input = model::ModelInput{in.input_ids.narrow(0, offset, b), in.attention_mask.narrow(0, offset, b),
-                              in.pixels.narrow(0, offset, b), in.pixel_mask.narrow(0, offset, b),
-                              in.token_type_ids.narrow(0, offset, b),
-                              in.region_features.narrow(0, offset, b),
-                              in.region_boxes.narrow(0, offset, b),
-                              in.region_mask.narrow(0, offset, b)};
+  s.input = model::ModelInput{
+      in.input_ids.narrow(0, offset, b),      in.attention_mask.narrow(0, offset, b),
+      in.pixels.narrow(0, offset, b),         in.pixel_mask.narrow(0, offset, b),
+      in.token_type_ids.narrow(0, offset, b), in.region_features.narrow(0, offset, b),
+      in.region_boxes.narrow(0, offset, b),   in.region_mask.narrow(0, offset, b)};
   s.labels = g.labels.narrow(0, offset, b);
   s.offset = offset;
   return s;
@@ -135,20 +134,20 @@ double step_loss(Lxmert& m, const Rows& rows, ItmMode mode, int64_t step, dist::
                  dist::GradSync* sync, const loss::ItmPlan* plan_override) {
   model::Encoded e = m.model->encode(rows.input);
   at::Tensor ce = loss::cross_entropy(m.model->classify(e.fused), rows.labels,
-                                      loss::balanced_class_weights({3, 3, 2}), CeNorm::kBatch,
-                                      comm, kGlobalBatch);
+                                      loss::balanced_class_weights({3, 3, 2}), CeNorm::kBatch, comm,
+                                      kGlobalBatch);
   loss::ItcResult itc = loss::itc_loss(e.itc_text, e.itc_image, m.scale, comm);
   loss::SamplingKey key{kSeed, step};
   loss::ItmPlan plan;
   at::Tensor logits;
   if (mode == ItmMode::kRandom) {
-    plan = plan_override != nullptr
-               ? *plan_override
-               : loss::plan_itm_random(rows.labels.size(0), rows.offset, key);
+    plan = plan_override != nullptr ? *plan_override
+                                    : loss::plan_itm_random(rows.labels.size(0), rows.offset, key);
     logits = m.model->itm_logits(train::select_pairs(rows.input, plan, rows.offset), {});
   } else {
     plan = loss::plan_itm_hard(itc, keys(rows.input), key, 1e-4, comm);
-    logits = m.model->itm_logits(train::select_pairs(train::gather_rows(rows.input, comm, 0), plan, 0), {});
+    logits = m.model->itm_logits(
+        train::select_pairs(train::gather_rows(rows.input, comm, 0), plan, 0), {});
   }
   const int64_t pairs = (mode == ItmMode::kHard ? 3 : 1) * kGlobalBatch;
   at::Tensor itm = loss::itm_loss(logits, plan.labels, comm, pairs);
@@ -218,11 +217,12 @@ TEST_P(LxmertEquivalence, RanksTrainLikeOneProcessOnTheGlobalBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Itm, LxmertEquivalence,
-                         ::testing::Values(Case{ItmMode::kHard, false}, Case{ItmMode::kRandom, true},
+                         ::testing::Values(Case{ItmMode::kHard, false},
+                                           Case{ItmMode::kRandom, true},
                                            Case{ItmMode::kHard, true}),
                          [](const auto& info) {
                            return std::string(info.param.mode == ItmMode::kHard ? "Hard"
-                                                                                 : "Random") +
+                                                                                : "Random") +
                                   (info.param.paper ? "Paper" : "");
                          });
 

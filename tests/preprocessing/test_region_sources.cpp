@@ -73,8 +73,8 @@ struct Pipeline {
     std::string csv = "post_id,text,label,split,image\n";
     for (size_t i = 0; i < ids.size(); ++i) {
       mmaux::testing::write_image(tmp / "raw/images" / (ids[i] + ".jpg"), int(10 * i));
-      csv += fmt::format("{},post {},{},train,images/{}.jpg\n", ids[i], i, i % 2 ? "a" : "b",
-                         ids[i]);
+      csv +=
+          fmt::format("{},post {},{},train,images/{}.jpg\n", ids[i], i, i % 2 ? "a" : "b", ids[i]);
     }
     mmaux::testing::write_file(tmp / "raw/posts.csv", csv);
   }
@@ -130,8 +130,9 @@ struct Pipeline {
 };
 
 const std::vector<std::string> kCommonIds = {
-    "ok_full", "bad_dim",     "ok_few",       "bad_many", "bad_count",  "bad_nan",      "ok_zero",
-    "bad_int", "bad_inf_box", "bad_outside",  "bad_reversed", "bad_no_boxes", "no_such_post"};
+    "ok_full",      "bad_dim",      "ok_few",      "bad_many",    "bad_count",
+    "bad_nan",      "ok_zero",      "bad_int",     "bad_inf_box", "bad_outside",
+    "bad_reversed", "bad_no_boxes", "no_such_post"};
 
 }  // namespace
 
@@ -188,9 +189,15 @@ TEST(RegionSources, TheSpecChoosesTheLayout) {
 TEST(RegionSources, BothLayoutsGiveTheSameShardsAndSkipLines) {
   Pipeline p(kCommonIds);
   const std::map<std::string, std::string> want_skips = {
-      {"bad_dim", kInvalid},      {"bad_many", kInvalid},    {"bad_count", kInvalid},
-      {"bad_nan", kInvalid},      {"bad_int", kInvalid},     {"bad_inf_box", kInvalid},
-      {"bad_outside", kInvalid},  {"bad_reversed", kInvalid}, {"no_such_post", kMissing},
+      {"bad_dim", kInvalid},
+      {"bad_many", kInvalid},
+      {"bad_count", kInvalid},
+      {"bad_nan", kInvalid},
+      {"bad_int", kInvalid},
+      {"bad_inf_box", kInvalid},
+      {"bad_outside", kInvalid},
+      {"bad_reversed", kInvalid},
+      {"no_such_post", kMissing},
       // The HDF5 group exists without boxes (invalid); the torch.save box file is absent.
       {"bad_no_boxes", "*"}};
   for (const auto& [out, spec] :
@@ -209,7 +216,8 @@ TEST(RegionSources, BothLayoutsGiveTheSameShardsAndSkipLines) {
     }
     auto stored = p.stored(out);
     ASSERT_EQ(stored.size(), 3u);
-    for (auto [id, n] : {std::pair<const char*, int>{"ok_full", 36}, {"ok_few", 5}, {"ok_zero", 0}}) {
+    for (auto [id, n] :
+         {std::pair<const char*, int>{"ok_full", 36}, {"ok_few", 5}, {"ok_zero", 0}}) {
       EXPECT_EQ(stored[id].count, n) << id;
       EXPECT_EQ(stored[id].features, expected(n).features) << id;
       EXPECT_EQ(stored[id].boxes, expected(n).boxes) << id;

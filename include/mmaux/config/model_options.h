@@ -44,9 +44,10 @@ struct EnumNames<VitInterpolation> {
 /// model::ModelArchitecture).
 struct ModelOptions {
   ModelKind name = ModelKind::kBerVitConcat;  ///< ber-vit-concat | ber-vit-att | vilt | lxmert
-  ModelPreset preset = ModelPreset::kTiny;  ///< tiny | small | ber-vit-base | vilt-b32 | lxmert-base
-  std::string dir;                            ///< Hugging Face model directory ("" = random init)
-  bool strict = true;                         ///< missing/unexpected tensors are errors
+  /// tiny | small | ber-vit-base | vilt-b32 | lxmert-base
+  ModelPreset preset = ModelPreset::kTiny;
+  std::string dir;     ///< Hugging Face model directory ("" = random init)
+  bool strict = true;  ///< missing/unexpected tensors are errors
   /// A model directory without weight files builds its architecture randomly initialised (logged)
   /// instead of failing. Directories written by `mmaux synth` ("mmaux_preset") never need it.
   bool allow_no_weights = false;

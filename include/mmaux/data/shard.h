@@ -17,9 +17,9 @@
 ///   region_boxes    float32 [n, R·4]     normalised (x1, y1, x2, y2), 0 for padding
 ///   region_mask     uint8 [n, R]         1 = real region
 /// Shards without them are those of earlier builds, unchanged.
-/// Pixels (and region features) are chunked one sample per chunk, uncompressed, so reading a sample touches exactly one
-/// chunk and can bypass HDF5 (a positioned read at the chunk's address, see ShardReader). The
-/// small columns are chunked by 256 rows and read whole when a reader opens.
+/// Pixels (and region features) are chunked one sample per chunk, uncompressed, so reading a sample
+/// touches exactly one chunk and can bypass HDF5 (a positioned read at the chunk's address, see
+/// ShardReader). The small columns are chunked by 256 rows and read whole when a reader opens.
 
 #include <cstdint>
 #include <memory>

@@ -1,5 +1,6 @@
 #pragma once
-/// The interface the trainer uses for every multimodal model (ber-vit-concat, ber-vit-att, vilt, lxmert).
+/// The interface the trainer uses for every multimodal model (ber-vit-concat, ber-vit-att, vilt,
+/// lxmert).
 ///
 /// Contract between the model, loss and train areas.
 
@@ -22,7 +23,8 @@ struct ModelInput {
   /// int64 [b, L] segment ids of the text tokens (BERT sentence pairs; MMBT gives its text type 1);
   /// undefined = type 0 everywhere.
   at::Tensor token_type_ids{};
-  /// float [b, R, F] region features (LXMERT: R <= 36 regions of F = 2048); undefined without regions.
+  /// float [b, R, F] region features (LXMERT: R <= 36 regions of F = 2048); undefined without
+  /// regions.
   at::Tensor region_features{};
   /// float [b, R, 4] normalised boxes (x1, y1, x2, y2) of those regions, in [0, 1].
   at::Tensor region_boxes{};

@@ -28,10 +28,10 @@ namespace mmaux::model {
 
 /// The shape of a ResNet (torchvision's ResNet(Bottleneck, layers) with its widths).
 struct ResNetConfig {
-  std::vector<int64_t> layers = {3, 8, 36, 3};       ///< bottlenecks per stage (152)
-  int64_t stem_width = 64;                           ///< conv1 output channels
+  std::vector<int64_t> layers = {3, 8, 36, 3};        ///< bottlenecks per stage (152)
+  int64_t stem_width = 64;                            ///< conv1 output channels
   std::vector<int64_t> planes = {64, 128, 256, 512};  ///< bottleneck width per stage
-  int64_t expansion = 4;                             ///< stage output = planes × expansion
+  int64_t expansion = 4;                              ///< stage output = planes × expansion
   double batch_norm_eps = 1e-5;
   double batch_norm_momentum = 0.1;
 

@@ -17,11 +17,9 @@ namespace {
 struct Fixture {
   TempDir dir{"mmaux-loader"};
   Manifest manifest;
-  Fixture(int train = 23, int val = 10, const std::string& preset = "fixed:8",
-          int region_dim = 0) {
-    mmaux::testing::write_fixture_dataset(dir.path().string(),
-                                          {{"train", train}, {"validation", val}}, 5, preset,
-                                          region_dim);
+  Fixture(int train = 23, int val = 10, const std::string& preset = "fixed:8", int region_dim = 0) {
+    mmaux::testing::write_fixture_dataset(
+        dir.path().string(), {{"train", train}, {"validation", val}}, 5, preset, region_dim);
     manifest = Manifest::load(dir.path().string());
   }
 };
@@ -293,8 +291,7 @@ TEST(Loader, RegionFeaturesFollowTheirSamplesAtAnyWorldSize) {
       const RegionFeatures want = mmaux::testing::fixture_regions(i, F);
       at::Tensor w_feats = at::zeros({kMaxRegions, F}), w_boxes = at::zeros({kMaxRegions, 4});
       if (want.count > 0) {
-        w_feats.narrow(0, 0, want.count)
-            .copy_(at::tensor(want.features).reshape({want.count, F}));
+        w_feats.narrow(0, 0, want.count).copy_(at::tensor(want.features).reshape({want.count, F}));
         w_boxes.narrow(0, 0, want.count).copy_(at::tensor(want.boxes).reshape({want.count, 4}));
       }
       EXPECT_TRUE(at::equal(feats[row], w_feats)) << "sample " << i;

@@ -144,9 +144,9 @@ TEST(Regions, WriterRoundTrip) {
     w.close();
   }
   auto src = open_region_h5(path);
-  for (const auto& [id, want] :
-       {std::pair<std::string, RegionFeatures>{"a", ramp(36, 3, 1.0f)}, {"b", ramp(0, 3, 0.0f)},
-        {"c", ramp(2, 3, -5.0f)}}) {
+  for (const auto& [id, want] : {std::pair<std::string, RegionFeatures>{"a", ramp(36, 3, 1.0f)},
+                                 {"b", ramp(0, 3, 0.0f)},
+                                 {"c", ramp(2, 3, -5.0f)}}) {
     RegionFeatures got = src->read(id, 3);
     EXPECT_EQ(got.count, want.count) << id;
     EXPECT_EQ(got.features, want.features) << id;

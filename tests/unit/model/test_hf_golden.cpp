@@ -22,8 +22,8 @@
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/lxmert.h"
-#include "mmaux/model/resnet.h"
 #include "mmaux/model/multimodal.h"
+#include "mmaux/model/resnet.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/model/torch_bin.h"
 #include "mmaux/model/vilt.h"
@@ -135,14 +135,15 @@ Results run_lxmert(const CaseRun& r) {
   auto model = r.model();
   auto& lxmert = static_cast<LxmertModel&>(*model).backbone();
   const at::Tensor ids = r.input("input_ids"), mask = r.input("attention_mask");
-  const at::Tensor vmask =
-      r.spec.at("visual_attention_mask").get<bool>() ? r.input("visual_attention_mask") : at::Tensor();
+  const at::Tensor vmask = r.spec.at("visual_attention_mask").get<bool>()
+                               ? r.input("visual_attention_mask")
+                               : at::Tensor();
   auto out = lxmert.forward(ids, mask, r.input("token_type_ids"), r.input("visual_feats"),
                             r.input("visual_pos"), vmask);
-  return {{"language_output",
-           {masked(out.language, mask), masked(r.output("language_output"), mask)}},
-          {"vision_output", {out.vision, r.output("vision_output")}},
-          {"pooled_output", {out.pooled, r.output("pooled_output")}}};
+  return {
+      {"language_output", {masked(out.language, mask), masked(r.output("language_output"), mask)}},
+      {"vision_output", {out.vision, r.output("vision_output")}},
+      {"pooled_output", {out.pooled, r.output("pooled_output")}}};
 }
 
 /// torchvision's ResNet state dict loaded as an MMBT image/ directory is: eval outputs, then one
@@ -171,8 +172,7 @@ Results run_resnet(const CaseRun& r) {
     }
     const at::Tensor& count = buffers[name + ".num_batches_tracked"];
     EXPECT_EQ(count.scalar_type(), at::kLong) << name;
-    res["train/" + name + ".num_batches_tracked"] = {count.to(r.dtype),
-                                                     at::full({}, nbt, r.dtype)};
+    res["train/" + name + ".num_batches_tracked"] = {count.to(r.dtype), at::full({}, nbt, r.dtype)};
   }
   return res;
 }
@@ -223,8 +223,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
         if (!listed && output.find('/') == std::string::npos) continue;
         ASSERT_EQ(c.ours.sizes(), c.theirs.sizes()) << name << " " << output;
         const double diff = (c.ours - c.theirs).abs().max().item<double>();
-        std::printf("%-32s %-34s %s max |mmaux - reference| = %.2e\n", name.c_str(),
-                    output.c_str(), fp32 ? "fp32" : "fp64", diff);
+        std::printf("%-32s %-34s %s max |mmaux - reference| = %.2e\n", name.c_str(), output.c_str(),
+                    fp32 ? "fp32" : "fp64", diff);
         ++compared;
         const fs::path exact = inputs / "fp64" / spec.value("outputs_dir", "") / (output + ".npy");
         if (!fp32 || diff <= tol32 || !fs::exists(exact)) {
@@ -244,8 +244,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
         std::printf("%-32s %-34s fp32 vs fp64 reference: mmaux %.2e, reference's fp32 %.2e\n",
                     name.c_str(), output.c_str(), ours, theirs);
         EXPECT_GT(theirs, tol32) << name << " " << output;
-        EXPECT_LE(ours, 2 * theirs) << name << " " << output
-                                    << ": mmaux's fp32 is less accurate than the reference's";
+        EXPECT_LE(ours, 2 * theirs)
+            << name << " " << output << ": mmaux's fp32 is less accurate than the reference's";
       }
     }
   }

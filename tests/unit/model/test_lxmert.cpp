@@ -148,7 +148,8 @@ TEST(Lxmert, PaperModeDetachesTheItcTextSide) {
     EXPECT_EQ(e.itc_text.requires_grad(), !paper);
     EXPECT_TRUE(e.itc_image.requires_grad());
     e.itc_image.sum().backward();  // the image side still reaches the shared cross layers
-    EXPECT_TRUE(model->named_parameters()["lxmert.encoder.visn_fc.visn_fc.weight"].grad().defined());
+    EXPECT_TRUE(
+        model->named_parameters()["lxmert.encoder.visn_fc.visn_fc.weight"].grad().defined());
   }
   EXPECT_TRUE(at::equal(values[false], values[true]));
 }
@@ -188,8 +189,8 @@ TEST(Lxmert, PretrainingBinLoadsLikeSafetensors) {
   }
   EXPECT_EQ(backbone, 147);
   std::set<std::string> names;
-  for (const auto& [name, t] :
-       read_torch_bin((data() / "lxmert" / "lxmert_pretraining_bin" / "pytorch_model.bin").string())) {
+  for (const auto& [name, t] : read_torch_bin(
+           (data() / "lxmert" / "lxmert_pretraining_bin" / "pytorch_model.bin").string())) {
     names.insert(name);
   }
   EXPECT_EQ(names.size(), 168u);

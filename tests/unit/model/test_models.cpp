@@ -282,10 +282,10 @@ TEST(MakeModel, SyntheticDataDirectoryWithoutWeights) {
     o.dir = (dir / "model").string();
     auto model = make_model(o, 3);
     auto names = model->named_parameters();
-    const std::string emb = std::string(name) == "vilt"
-                                ? "vilt.embeddings.text_embeddings.word_embeddings.weight"
-                            : std::string(name) == "lxmert" ? "lxmert.embeddings.word_embeddings.weight"
-                                                            : "text.embeddings.word_embeddings.weight";
+    const std::string emb =
+        std::string(name) == "vilt"     ? "vilt.embeddings.text_embeddings.word_embeddings.weight"
+        : std::string(name) == "lxmert" ? "lxmert.embeddings.word_embeddings.weight"
+                                        : "text.embeddings.word_embeddings.weight";
     EXPECT_EQ(names[emb].sizes(), (std::vector<int64_t>{321, 128})) << name;
     Encoded e = model->encode(random_input(2, 32, 64, 64, 321));
     EXPECT_EQ(e.fused.size(0), 2);
