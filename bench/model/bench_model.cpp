@@ -2,7 +2,7 @@
 // of a large matmul's GFLOP/s measured in the same run, per model and preset.
 //
 //   bench_model [--threads 2] [--batch 16] [--steps 10] [--presets tiny,small]
-//               [--models ber-vit-concat,ber-vit-att,vilt,mmbt] [--no-dropout 1]
+//               [--models ber-vit-concat,ber-vit-att,vilt,mmbt,lxmert] [--no-dropout 1]
 //   bench_model --one-model vilt --one-preset small [--profile trace.json]   (one run, raw line)
 //   bench_model --sizes 1        (parameters and forward FLOPs of every model and preset)
 //   BENCH_DEFAULT_MALLOC=1 bench_model ...  (glibc's default allocator settings, see
@@ -44,7 +44,7 @@ struct Args {
   int64_t batch = 16;
   int steps = 10;
   std::string presets = "tiny,small";
-  std::string models = "ber-vit-concat,ber-vit-att,vilt,mmbt";
+  std::string models = "ber-vit-concat,ber-vit-att,vilt,mmbt,lxmert";
   std::string one_model, one_preset;
   std::string profile;         ///< with --one-model: write a Chrome trace of the timed steps here
   bool sizes = false;          ///< --sizes 1: print parameters and FLOPs of every preset, no timing
@@ -82,14 +82,20 @@ void run_one(const Args& args) {
   model->train();
   mmaux::model::ModelArchitecture c = mmaux::model::preset_config(o.name, o.preset);
   const bool vilt = o.name == mmaux::ModelKind::kVilt;
+  const bool lxmert = o.name == mmaux::ModelKind::kLxmert;
   const int64_t image = vilt ? c.vilt.image_size : c.vision.image_size;
-  const int64_t vocab = vilt ? c.vilt.vocab_size : c.text.vocab_size;
+  const int64_t vocab = vilt ? c.vilt.vocab_size : lxmert ? c.lxmert.vocab_size : c.text.vocab_size;
   const int64_t b = args.batch, length = text_length(args.one_preset);
   mmaux::model::ModelInput in;
   in.input_ids = at::randint(1, vocab, {b, length}, at::kLong);
   in.attention_mask = at::ones({b, length}, at::kLong);
   in.pixels = at::randn({b, 3, image, image});
   in.pixel_mask = at::ones({b, image, image}, at::kLong);
+  if (lxmert) {  // 36 regions, as the paper's extractor gives (what forward_flops counts)
+    in.region_features = at::rand({b, 36, c.lxmert.visual_feat_dim});
+    in.region_boxes = at::rand({b, 36, 4});
+    in.region_mask = at::ones({b, 36}, at::kLong);
+  }
   at::Tensor labels = at::randint(0, 4, {b}, at::kLong);
   if (args.no_dropout) model->eval();  // dropout off, the graph and backward unchanged
   auto step = [&] {
@@ -152,8 +158,8 @@ void run_one(const Args& args) {
 void print_sizes() {
   std::printf("%-15s %-13s %12s %8s %14s\n", "model", "preset", "parameters", "text L",
               "GFLOP/sample");
-  for (const char* preset : {"tiny", "small", "ber-vit-base", "vilt-b32", "mmbt-base"}) {
-    for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt", "mmbt"}) {
+  for (const char* preset : {"tiny", "small", "ber-vit-base", "vilt-b32", "mmbt-base", "lxmert-base"}) {
+    for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt", "mmbt", "lxmert"}) {
       mmaux::ModelOptions o;
       o.name = mmaux::parse_option<mmaux::ModelKind>("model", name);
       o.preset = mmaux::parse_option<mmaux::ModelPreset>("preset", preset);

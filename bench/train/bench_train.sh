@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Training throughput of `mmaux train` (the real trainer, real data): samples/s and peak memory for
-# the tiny and small presets of each model in $MODELS (default ber-vit-concat and mmbt) at 1 and 2
-# ranks with each loss setting, and the share of the matmul peak reached. Prints figures; never
-# passes or fails on time.
-#   [MODELS="ber-vit-concat mmbt"] bash build/bench/train/bench_train.sh [BUILD_DIR] [STEPS]
+# the tiny and small presets of each model in $MODELS (default ber-vit-concat, mmbt and lxmert,
+# the last on synthetic 2048-d region features) at 1 and 2 ranks with each loss setting, and the
+# share of the matmul peak reached. Prints figures; never passes or fails on time.
+#   [MODELS="ber-vit-concat mmbt lxmert"] bash build/bench/train/bench_train.sh [BUILD_DIR] [STEPS]
 # FLOPs per sample: forward FLOPs of the preset × 3 (forward + backward) × the passes a step
 # makes: 1, plus 1 for random ITM (b pairs), plus 3 for hard ITM (3b pairs). MMBT's ITC adds a
 # text-only BERT pass that this count leaves out, so its share is a lower bound with ITC.
@@ -22,13 +22,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 field() { sed -nE "s/.*\"$2\": ([0-9.e+-]+).*/\1/p" "$1" | head -1; }
 
-models=${MODELS:-ber-vit-concat mmbt}
 printf '%-14s %-6s %-5s %-12s %10s %9s %9s %8s\n' model preset ranks setting samples/s peak_MB "%peak" "GF/s"
-for model in $models; do
+for model in ${MODELS:-ber-vit-concat mmbt lxmert}; do
 for preset in tiny small; do
   size=64; [ "$preset" = small ] && size=128
-  [ -d "$work/$preset/shards" ] || prepare "$preset" "$size"
-  len=$(sed -nE 's/.*"max_text_length": *([0-9]+).*/\1/p' "$work/$preset/raw/model/config.json")
+  data="$work/$preset"
+  if [ "$model" = lxmert ]; then
+    prepare_lxmert "$preset" "$size"
+    data="$work/lxmert-$preset"
+  else
+    [ -d "$work/$preset/shards" ] || prepare "$preset" "$size"
+  fi
+  len=$(sed -nE 's/.*"max_text_length": *([0-9]+).*/\1/p' "$data/raw/model/config.json")
   for ranks in 1 2; do
     threads=$((cores / ranks)); [ "$threads" -ge 1 ] || threads=1
     for setting in ce itc itm itc+itm-hard; do
@@ -44,7 +49,7 @@ for preset in tiny small; do
       # The machine's neighbours change its speed from minute to minute: the matmul peak is
       # measured right before and right after each run, and the run is compared with their mean.
       read -r gf peak_before < <("$flops" "$model" "$preset" "${len:-32}" "$cores")
-      mpirun -np "$ranks" "${bind[@]}" "$mmaux" train --data.dir "$work/$preset/shards" --model.preset "$preset" --model.name "$model" \
+      mpirun -np "$ranks" "${bind[@]}" "$mmaux" train --data.dir "$data/shards" --model.name "$model" --model.preset "$preset" \
         --data.batch-size 32 --train.epochs 1000 --train.max-steps "$steps" --train.lr 1e-4 \
         --train.out "$run" --dist.threads "$threads" --train.log-every 1000 "${opts[@]}" \
         --log.level warn > "$run.log" 2>&1 || { echo "run failed: $run.log"; tail "$run.log"; continue; }

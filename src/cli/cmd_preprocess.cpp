@@ -11,6 +11,7 @@
 #include "mmaux/dist/runtime.h"
 #include "rank_exchange.h"
 #include "readers.h"
+#include "region_sources.h"
 
 namespace mmaux::cli {
 namespace {
@@ -31,12 +32,16 @@ int run_preprocess_command(PreprocessOptions o, const dist::Topology& topology) 
   auto comm = dist::make_communicator(dist, false, topology);
   auto ranks = preprocessing::make_preprocess_ranks(comm);
   auto raw = preprocessing::read_raw_dataset(o);
+  auto regions = preprocessing::open_region_source(o.region_features);
   log_info("data",
            "read {} posts, {} unusable rows and {} filtered by the data set's rules from "
            "'{}' ({}); {} rank(s) of {} thread(s)",
            raw.posts.size(), raw.skipped.size(), raw.filtered.size(), o.raw, name_of(*o.dataset),
            topology.world_size, o.threads);
-  auto report = data::run_preprocess(o, std::move(raw), ranks.get());
+  if (regions) {
+    log_info("data", "region features from '{}' ({})", regions->path(), regions->kind());
+  }
+  auto report = data::run_preprocess(o, std::move(raw), ranks.get(), regions.get());
   if (topology.rank != 0) return 0;
   if (report.up_to_date) {
     fmt::print("{} is up to date (read {} posts); use --force to rebuild\n", o.out, report.read);

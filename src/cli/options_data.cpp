@@ -34,7 +34,11 @@ void declare_synth_options(OptionSet& set, SynthOptions& o) {
       .add("class-balance", &o.class_balance, "comma-separated class weights (\"\" = uniform)")
       .add("relation-mix", &o.relation_mix, "weights of the relations describes,loose,unrelated")
       .add("decided-by-mix", &o.decided_by_mix, "weights of labels decided by text,image,both")
-      .add("label-noise", &o.label_noise, "probability of a random label", in_range(0, 1));
+      .add("label-noise", &o.label_noise, "probability of a random label", in_range(0, 1))
+      .add("region-feature-dim", &o.region_feature_dim,
+           "> 0: also write OUT/regions.h5, synthetic region features of this many dimensions "
+           "(for mmaux preprocess --region-features; 2048 = LXMERT's)",
+           int_range(0, 65536));
 }
 
 void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
@@ -64,7 +68,12 @@ void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
            int_range(0, 1LL << 40))
       .add("max-image-bytes", &o.max_image_bytes,
            "skip image files larger than this (0 = no limit)", int_range(0, 1LL << 40))
-      .add("force", &o.force, "rebuild even when the output is up to date");
+      .add("force", &o.force, "rebuild even when the output is up to date")
+      .add("region-features", &o.region_features,
+           "region features to store with each post (LXMERT): an HDF5 file "
+           "(/{post_id}/roi_features [n, F], /{post_id}/normalized_boxes [n, 4], n <= 36) or the "
+           "paper scripts' directory (features/feat_{id}, boxes/nbox_{id}: torch.save files); F "
+           "= the model's visual_feat_dim (2048)");
 }
 
 }  // namespace mmaux::cli

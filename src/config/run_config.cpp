@@ -100,6 +100,7 @@ void validate(const RunConfig& config) {
 
 ModelOptions run_model_options(const RunConfig& config) {
   ModelOptions o = config.model;
+  o.paper = config.train.paper;
   if (config.train.paper && o.vit_interpolation == VitInterpolation::kAuto) {
     o.vit_interpolation = VitInterpolation::kScaleFactor;
   }

@@ -31,3 +31,36 @@ inline std::string h5_last_error() {
     }                                                                                           \
     return mmaux_h5_rc_;                                                                        \
   }())
+
+namespace mmaux::data::detail {
+
+/// HDF5 prints its error stack to stderr by default; our exceptions carry the message instead.
+/// The setting is per thread in thread-safe builds, so every entry point calls this.
+inline void quiet_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+/// Closes an HDF5 handle with the right function when it goes out of scope.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+    return *this;
+  }
+  ~Handle() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_ != nullptr) close_(id_);
+    id_ = -1;
+  }
+  hid_t get() const { return id_; }
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+}  // namespace mmaux::data::detail

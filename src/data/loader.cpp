@@ -99,6 +99,22 @@ void check_rows(const ShardReader& r, const Manifest& m, const std::string& path
   }
 }
 
+// The shard holds region features exactly when the manifest says so, of the manifest's shape,
+// with a 0/1 mask.
+void check_regions(const ShardReader& r, const Manifest& m, const std::string& path) {
+  const RegionInfo& info = m.regions();
+  MMAUX_CHECK_DATA(r.has_regions() == m.has_regions() &&
+                       (!m.has_regions() ||
+                        (r.region_max() == info.max_regions && r.region_dim() == info.feature_dim)),
+                   "shard '{}' has {} region features of dimension {}, the manifest says {} of "
+                   "dimension {}; re-run 'mmaux preprocess --force'",
+                   path, r.region_max(), r.region_dim(), info.max_regions, info.feature_dim);
+  for (uint8_t v : r.region_mask()) {
+    MMAUX_CHECK_DATA(v <= 1, "shard '{}': region mask value {} is not 0 or 1 (corrupt shard)", path,
+                     int(v));
+  }
+}
+
 }  // namespace
 
 /// Reads the split's small columns once, streams pixels per sample, and runs a small pool of
@@ -115,6 +131,8 @@ class Loader::Impl {
     const SplitInfo& info = manifest.split(o.split);
     preset = manifest.image_preset();
     text_length = manifest.text_max_length();
+    region_max = manifest.regions().max_regions;
+    region_dim = manifest.regions().feature_dim;
     for (const auto& sh : info.shards) {
       auto path = (std::filesystem::path(manifest.dir()) / sh.file).string();
       readers.push_back(std::make_unique<ShardReader>(path));
@@ -124,6 +142,7 @@ class Loader::Impl {
                        "length {}; re-run 'mmaux preprocess --force'",
                        path, r.rows(), r.text_length(), sh.rows, text_length);
       check_rows(r, manifest, path);
+      check_regions(r, manifest, path);
       for (int64_t row = 0; row < r.rows(); ++row) {
         MMAUX_CHECK_DATA(r.sample_index()[row] == int64_t(where.size()),
                          "shard '{}' row {} has sample index {}, expected {}", path, row,
@@ -149,6 +168,7 @@ class Loader::Impl {
   }
 
   Batch build(const Plan& plan) const;
+  void fill_regions(Batch& b, const std::vector<int64_t>& samples) const;
 
   std::shared_future<Batch> submit(const Plan& plan) {
     auto task = std::make_shared<std::packaged_task<Batch()>>([this, plan] { return build(plan); });
@@ -178,6 +198,7 @@ class Loader::Impl {
   LoaderOptions options;
   ImagePreset preset;
   int64_t text_length = 0;
+  int64_t region_max = 0, region_dim = 0;  ///< 0: no regions
   int64_t n = 0;
   std::vector<std::unique_ptr<ShardReader>> readers;
   std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
@@ -259,7 +280,29 @@ Batch Loader::Impl::build(const Plan& plan) const {
     for (int y = 0; y < std::min(h, H); ++y)
       std::fill(mrow + y * W, mrow + y * W + std::min(w, W), 1);
   }
+  if (region_dim > 0) {
+    fill_regions(b, std::vector<int64_t>(b.sample_index.data_ptr<int64_t>(),
+                                         b.sample_index.data_ptr<int64_t>() + count));
+  }
   return b;
+}
+
+void Loader::Impl::fill_regions(Batch& b, const std::vector<int64_t>& samples) const {
+  const int64_t count = int64_t(samples.size()), R = region_max, F = region_dim;
+  b.region_features = pool_buffers->empty({count, R, F}, at::kFloat);
+  b.region_boxes = at::empty({count, R, 4}, at::kFloat);
+  b.region_mask = at::empty({count, R}, at::kLong);
+  float* feats = b.region_features.data_ptr<float>();
+  float* boxes = b.region_boxes.data_ptr<float>();
+  int64_t* mask = b.region_mask.data_ptr<int64_t>();
+  for (int64_t i = 0; i < count; ++i) {
+    auto [s, r] = where[samples[size_t(i)]];
+    const ShardReader& rd = *readers[s];
+    rd.read_region_features(r, feats + i * R * F);
+    std::copy_n(&rd.region_boxes()[size_t(r * R * 4)], R * 4, boxes + i * R * 4);
+    const uint8_t* m = &rd.region_mask()[size_t(r * R)];
+    for (int64_t k = 0; k < R; ++k) mask[i * R + k] = m[k];
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

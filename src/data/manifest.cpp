@@ -8,6 +8,7 @@
 #include "mmaux/core/files.h"
 #include "mmaux/core/hash.h"
 #include "mmaux/core/strings.h"
+#include "mmaux/data/regions.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -153,6 +154,11 @@ std::string Manifest::fingerprint() const {
   h.update(fmt::format("{}|{}|{}|{}|{}|", schema_version_, dataset_, tokenizer_fingerprint_,
                        image_fingerprint_, split_seed_));
   for (const auto& c : class_names_) h.update(c + "|");
+  // Only data sets with regions hash them, so that earlier manifests keep their fingerprint.
+  if (has_regions()) {
+    h.update(fmt::format("regions|{}|{}|{}|", regions_.max_regions, regions_.feature_dim,
+                         regions_.fingerprint));
+  }
   for (const auto& [name, info] : splits_) {
     for (const auto& s : info.shards) h.update(s.file + ":" + s.sha256 + "|");
   }
@@ -176,6 +182,13 @@ void Manifest::save(const std::string& dir) const {
                 {"std", channels(image_preset_.std)},
                 {"fingerprint", image_fingerprint_}};
   j["split_seed"] = split_seed_;
+  if (has_regions()) {
+    j["regions"] = {{"max_regions", regions_.max_regions},
+                    {"feature_dim", regions_.feature_dim},
+                    {"source_kind", regions_.source_kind},
+                    {"source", regions_.source},
+                    {"fingerprint", regions_.fingerprint}};
+  }
   json splits = json::object();
   for (const auto& [name, info] : splits_) {
     json s;
@@ -239,6 +252,19 @@ Manifest Manifest::load(const std::string& dir, bool verify) {
     m.image_preset_.std = channels(im.at("std"));
     m.image_fingerprint_ = im.at("fingerprint").get<std::string>();
     m.split_seed_ = j.at("split_seed").get<uint64_t>();
+    if (j.contains("regions")) {
+      const auto& r = j.at("regions");
+      m.regions_.max_regions = r.at("max_regions").get<int>();
+      m.regions_.feature_dim = r.at("feature_dim").get<int>();
+      m.regions_.source_kind = r.at("source_kind").get<std::string>();
+      m.regions_.source = r.at("source").get<std::string>();
+      m.regions_.fingerprint = r.at("fingerprint").get<std::string>();
+      MMAUX_CHECK_DATA(m.regions_.max_regions >= 1 && m.regions_.max_regions <= kMaxRegions &&
+                           m.regions_.feature_dim >= 1,
+                       "manifest '{}': regions {} x {} features, expected 1..{} regions and "
+                       "F >= 1; re-run 'mmaux preprocess --force'",
+                       path.string(), m.regions_.max_regions, m.regions_.feature_dim, kMaxRegions);
+    }
     for (const auto& [name, s] : j.at("splits").items()) {
       SplitInfo info;
       info.size = s.at("size").get<int64_t>();

@@ -111,6 +111,14 @@ std::string input_fingerprint(const Context& ctx, const std::vector<double>& fra
   }
   for (const auto& s : raw.skipped) h.update(s.post_id + "\x1f" + s.reason + "\x1e");
   for (const auto& s : raw.filtered) h.update("f" + s.post_id + "\x1f" + s.reason + "\x1e");
+  if (ctx.regions != nullptr) {
+    h.update(
+        fmt::format("regions|{}|{}|{}|", ctx.regions->kind(), ctx.regions->path(), ctx.region_dim));
+    std::vector<std::string> ids;
+    ids.reserve(raw.posts.size());
+    for (const auto& p : raw.posts) ids.push_back(p.post_id);
+    ctx.regions->fingerprint(h, ids);
+  }
   return h.hex_digest();
 }
 
@@ -307,9 +315,26 @@ void write_reports(const Context& ctx, const Plan& plan, const Merged& merged, u
                    (out / "skipped.csv").string(), report.summary());
 }
 
+// The manifest's record of the stored regions: the units' digests in unit order, so the same
+// posts and values give the same fingerprint whatever the shard size or number of ranks.
+RegionInfo region_info(const Context& ctx, const Plan& plan, const Merged& merged) {
+  Sha256 h;
+  h.update(fmt::format("regions-v1|{}|{}|", kMaxRegions, ctx.region_dim));
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    if (merged.units[u].rows > 0) h.update(merged.units[u].region_digest + "|");
+  }
+  RegionInfo info;
+  info.max_regions = kMaxRegions;
+  info.feature_dim = ctx.region_dim;
+  info.source_kind = ctx.regions->kind();
+  info.source = ctx.regions->path();
+  info.fingerprint = h.hex_digest();
+  return info;
+}
+
 // Step 5b on rank 0: manifest.json, written last so that a half-written output never looks
 // complete.
-void write_manifest(const Context& ctx, const Plan& plan,
+void write_manifest(const Context& ctx, const Plan& plan, const Merged& merged,
                     const std::map<std::string, SplitInfo>& infos, const PreprocessReport& report,
                     const std::string& fingerprint) {
   const RawDataset& raw = *ctx.raw;
@@ -323,6 +348,7 @@ void write_manifest(const Context& ctx, const Plan& plan,
   manifest.set_image_preset(ctx.preset);
   manifest.set_split_seed(plan.used_random_split ? o.seed : 0);
   for (const auto& [s, info] : infos) manifest.set_split(s, info);
+  if (ctx.regions != nullptr) manifest.set_regions(region_info(ctx, plan, merged));
   manifest.extra()["input_fingerprint"] = fingerprint;
   manifest.extra()["raw"] = raw.raw_dir;
   manifest.extra()["model"] = o.model;
@@ -335,15 +361,15 @@ void write_manifest(const Context& ctx, const Plan& plan,
 
 }  // namespace
 
-PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw,
-                                PreprocessRanks* ranks) {
+PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw, PreprocessRanks* ranks,
+                                const RegionSource* regions) {
   auto t0 = std::chrono::steady_clock::now();
   SingleProcess single;
   PreprocessRanks& group = ranks != nullptr ? *ranks : single;
   const bool root = group.rank() == 0;
   MMAUX_CHECK_CONFIG(!raw.class_names.empty(), "data set '{}' declares no classes", raw.name);
   auto fractions = parse_split_fractions(o.split_fractions);
-  const Context ctx = detail::make_context(o, raw);
+  const Context ctx = detail::make_context(o, raw, regions);
   if (root) {
     for (const auto& w : raw.warnings) log_warn("data", "{}", w);
   }
@@ -373,7 +399,7 @@ PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw,
   // Step 5: rank 0 writes the reports, and the manifest unless too many posts were skipped.
   if (root) {
     write_reports(ctx, plan, merged, worker_count(o.threads), group.size(), report);
-    write_manifest(ctx, plan, infos, report, fingerprint);
+    write_manifest(ctx, plan, merged, infos, report, fingerprint);
   }
   return report;
 }

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 namespace mmaux::data::detail {
 
-Context make_context(const PreprocessOptions& o, const RawDataset& raw) {
+Context make_context(const PreprocessOptions& o, const RawDataset& raw,
+                     const RegionSource* regions) {
   Context ctx;
   ctx.options = &o;
   ctx.raw = &raw;
@@ -38,6 +39,8 @@ Context make_context(const PreprocessOptions& o, const RawDataset& raw) {
   for (size_t c = 0; c < raw.relation_names.size(); ++c) {
     ctx.relation_id[raw.relation_names[c]] = int(c);
   }
+  ctx.regions = regions;
+  ctx.region_dim = regions != nullptr ? model.visual_feat_dim : 0;
   return ctx;
 }
 
@@ -71,6 +74,16 @@ Result process(const Context& ctx, const RawPost& p) {
     r.sample.width = img.width;
   } catch (const ImageError& e) {
     return skip(e.reason().c_str(), e.what());
+  }
+  if (ctx.regions != nullptr) {
+    try {
+      r.sample.regions = ctx.regions->read(p.post_id, ctx.region_dim);
+      validate_regions(
+          r.sample.regions, ctx.region_dim,
+          fmt::format("{} '{}' post '{}'", ctx.regions->kind(), ctx.regions->path(), p.post_id));
+    } catch (const RegionError& e) {
+      return skip(e.reason().c_str(), e.what());
+    }
   }
   r.sample.post_id = p.post_id;
   r.sample.input_ids = std::move(enc.ids);
@@ -208,13 +221,15 @@ class UnitSink {
     if (!writer_ || unit != current_.unit) {
       close();
       current_ = UnitResult{unit, 0, std::vector<int64_t>(ctx_.raw->class_names.size(), 0),
-                            std::vector<int64_t>(ctx_.raw->relation_names.size(), 0)};
+                            std::vector<int64_t>(ctx_.raw->relation_names.size(), 0), ""};
       auto path = fs::path(ctx_.options->out) / plan_.units[unit].file();
       writer_ = std::make_unique<ShardWriter>(path.string(), ctx_.max_length, ctx_.preset,
-                                              ctx_.raw->meta_names);
+                                              ctx_.raw->meta_names, ctx_.region_dim);
+      if (ctx_.regions != nullptr) digest_ = std::make_unique<Sha256>();
     }
     sample.sample_index = current_.rows++;
     writer_->append(sample);
+    if (digest_) digest_regions(sample);
     current_.class_counts[size_t(sample.label)]++;
     if (sample.relation >= 0) current_.relation_counts[size_t(sample.relation)]++;
   }
@@ -230,12 +245,23 @@ class UnitSink {
     if (!writer_) return;
     writer_->finish(false);
     writer_.reset();
+    if (digest_) current_.region_digest = digest_->hex_digest();
+    digest_.reset();
     done_.push_back(std::move(current_));
+  }
+
+  // What the shard stores of the post's regions, independent of the container they came from.
+  void digest_regions(const Sample& s) {
+    const RegionFeatures& r = s.regions;
+    digest_->update(fmt::format("{}\x1f{}\x1f", s.post_id, r.count));
+    digest_->update(r.features.data(), r.features.size() * sizeof(float));
+    digest_->update(r.boxes.data(), r.boxes.size() * sizeof(float));
   }
 
   const Context& ctx_;
   const Plan& plan_;
   std::unique_ptr<ShardWriter> writer_;
+  std::unique_ptr<Sha256> digest_;
   UnitResult current_;
   std::vector<UnitResult> done_;
 };
@@ -328,6 +354,7 @@ std::string encode(const RankResult& r) {
     out.u64(uint64_t(u.rows));
     out.vec(u.class_counts);
     out.vec(u.relation_counts);
+    out.str(u.region_digest);
   }
   out.u64(r.skipped.size());
   for (const auto& s : r.skipped) {
@@ -350,6 +377,7 @@ RankResult decode_rank_result(const std::string& bytes) {
     u.rows = int64_t(in.u64());
     u.class_counts = in.vec();
     u.relation_counts = in.vec();
+    u.region_digest = in.str();
   }
   r.skipped.resize(size_t(in.u64()));
   for (auto& s : r.skipped) {

@@ -29,9 +29,12 @@ struct Context {
   ImagePreset preset;
   ImageLimits limits;
   std::map<std::string, int> class_id, relation_id;
+  const RegionSource* regions = nullptr;  ///< null: no region features
+  int region_dim = 0;                     ///< F when regions is set, else 0
 };
 
-Context make_context(const PreprocessOptions& options, const RawDataset& raw);
+Context make_context(const PreprocessOptions& options, const RawDataset& raw,
+                     const RegionSource* regions);
 
 /// A post the pipeline did not write, with its index in RawDataset::posts (the order of the
 /// skip report).
@@ -69,6 +72,8 @@ struct UnitResult {
   int64_t rows = 0;
   std::vector<int64_t> class_counts;
   std::vector<int64_t> relation_counts;
+  /// SHA-256 of the unit's stored region features in row order ("" without regions).
+  std::string region_digest;
 };
 
 /// A digest of the plan (every unit's post ids and the options that shape it): equal on every

@@ -14,36 +14,10 @@
 namespace mmaux::data {
 namespace {
 
+using detail::Handle;
+using detail::quiet_hdf5;
+
 constexpr hsize_t kSmallChunk = 256;
-
-/// HDF5 prints its error stack to stderr by default; our exceptions carry the message instead.
-/// The setting is per thread in thread-safe builds, so every entry point calls this.
-void quiet_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
-
-/// Closes an HDF5 handle with the right function when it goes out of scope.
-class Handle {
- public:
-  Handle() = default;
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
-  Handle& operator=(Handle&& o) noexcept {
-    reset();
-    id_ = o.id_;
-    close_ = o.close_;
-    o.id_ = -1;
-    return *this;
-  }
-  ~Handle() { reset(); }
-  void reset() {
-    if (id_ >= 0 && close_ != nullptr) close_(id_);
-    id_ = -1;
-  }
-  hid_t get() const { return id_; }
-
- private:
-  hid_t id_ = -1;
-  herr_t (*close_)(hid_t) = nullptr;
-};
 
 Handle string_type() { return Handle(H5Tcopy(H5T_C_S1), H5Tclose); }
 
@@ -146,6 +120,77 @@ void write_int_attr(hid_t file, const char* name, int value, const std::string& 
   MMAUX_H5_CHECK(H5Awrite(a.get(), H5T_NATIVE_INT, &value), path);
 }
 
+/// An extendible dataset of `row_elems` values per row, one row per chunk, that starts empty.
+Handle create_row_dataset(hid_t file, const char* name, hid_t type, hsize_t row_elems,
+                          const std::string& path) {
+  hsize_t dims[2] = {0, row_elems};
+  hsize_t maxdims[2] = {H5S_UNLIMITED, row_elems};
+  hsize_t chunk[2] = {1, row_elems};
+  Handle space(MMAUX_H5_CHECK(H5Screate_simple(2, dims, maxdims), path), H5Sclose);
+  Handle dcpl = object_properties(H5P_DATASET_CREATE, path);
+  MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), 2, chunk), path);
+  // Every chunk is written whole exactly once: no fill value writes needed.
+  MMAUX_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), path);
+  return Handle(
+      MMAUX_H5_CHECK(
+          H5Dcreate2(file, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), path),
+      H5Dclose);
+}
+
+/// Appends row `row` (= the current number of rows) of a create_row_dataset dataset.
+void append_row(hid_t ds, hid_t type, hsize_t row, hsize_t row_elems, const void* data,
+                const std::string& path) {
+  hsize_t dims[2] = {row + 1, row_elems};
+  MMAUX_H5_CHECK(H5Dset_extent(ds, dims), path);
+  Handle fspace(MMAUX_H5_CHECK(H5Dget_space(ds), path), H5Sclose);
+  hsize_t start[2] = {row, 0};
+  hsize_t count[2] = {1, row_elems};
+  MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                 path);
+  Handle mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
+  MMAUX_H5_CHECK(H5Dwrite(ds, type, mspace.get(), fspace.get(), H5P_DEFAULT, data), path);
+}
+
+/// The file offset of each of the `n` one-row chunks of `ds`, or nothing when any chunk is
+/// filtered, of another size or unallocated (then the reader goes through HDF5).
+std::vector<haddr_t> chunk_addresses(hid_t ds, size_t n, size_t chunk_bytes) {
+  std::vector<haddr_t> addr(n);
+  for (size_t r = 0; r < n; ++r) {
+    hsize_t off[2] = {hsize_t(r), 0};
+    unsigned mask = 0;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(ds, off, &mask, &addr[r], &size) < 0 || mask != 0 ||
+        size != chunk_bytes || addr[r] == HADDR_UNDEF) {
+      return {};
+    }
+  }
+  return addr;
+}
+
+/// Reads `bytes` bytes at `offset` of `fd`; false at an unexpected end of file or an error.
+bool pread_all(int fd, void* out, size_t bytes, uint64_t offset) {
+  size_t done = 0;
+  while (done < bytes) {
+    ssize_t got = ::pread(fd, static_cast<char*>(out) + done, bytes - done, off_t(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    done += size_t(got);
+  }
+  return true;
+}
+
+/// Reads `bytes` bytes of row `row` of a one-row-chunk dataset through HDF5.
+void read_row_h5(hid_t ds, hid_t type, int64_t row, hsize_t elems, void* out,
+                 const std::string& path) {
+  Handle fspace(MMAUX_H5_CHECK(H5Dget_space(ds), path), H5Sclose);
+  hsize_t start[2] = {hsize_t(row), 0};
+  hsize_t count[2] = {1, elems};
+  MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+                 path);
+  Handle mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
+  MMAUX_H5_CHECK(H5Dread(ds, type, mspace.get(), fspace.get(), H5P_DEFAULT, out), path);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -163,10 +208,14 @@ class ShardWriter::Impl {
   std::vector<std::string> post_ids;
   std::vector<std::vector<std::string>> meta;
   std::vector<uint8_t> canvas;
+  int region_dim = 0;  ///< 0: no region columns
+  Handle regions;
+  std::vector<float> region_canvas, region_boxes;
+  std::vector<uint8_t> region_mask;
 };
 
 ShardWriter::ShardWriter(const std::string& path, int text_length, const ImagePreset& preset,
-                         std::vector<std::string> meta_names)
+                         std::vector<std::string> meta_names, int region_dim)
     : impl_(std::make_unique<Impl>()) {
   quiet_hdf5();
   auto& m = *impl_;
@@ -181,24 +230,36 @@ ShardWriter::ShardWriter(const std::string& path, int text_length, const ImagePr
   m.file =
       Handle(MMAUX_H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), path),
              H5Fclose);
-  hsize_t dims[2] = {0, m.row_bytes};
-  hsize_t maxdims[2] = {H5S_UNLIMITED, m.row_bytes};
-  hsize_t chunk[2] = {1, m.row_bytes};
-  Handle space(MMAUX_H5_CHECK(H5Screate_simple(2, dims, maxdims), path), H5Sclose);
-  Handle dcpl = object_properties(H5P_DATASET_CREATE, path);
-  MMAUX_H5_CHECK(H5Pset_chunk(dcpl.get(), 2, chunk), path);
-  // Every chunk is written whole exactly once: no fill value writes needed.
-  MMAUX_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), path);
-  m.pixels = Handle(MMAUX_H5_CHECK(H5Dcreate2(m.file.get(), "pixels", H5T_NATIVE_UINT8, space.get(),
-                                              H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
-                                   path),
-                    H5Dclose);
+  m.pixels = create_row_dataset(m.file.get(), "pixels", H5T_NATIVE_UINT8, m.row_bytes, path);
   m.canvas.resize(size_t(m.row_bytes));
+  MMAUX_ASSERT(region_dim >= 0, "region_dim {} < 0", region_dim);
+  m.region_dim = region_dim;
+  if (region_dim > 0) {
+    const hsize_t elems = hsize_t(kMaxRegions) * hsize_t(region_dim);
+    m.regions = create_row_dataset(m.file.get(), "region_features", H5T_NATIVE_FLOAT, elems, path);
+    m.region_canvas.resize(size_t(elems));
+  }
 }
 
 ShardWriter::~ShardWriter() = default;
 
 int64_t ShardWriter::rows() const { return impl_->rows; }
+
+void ShardWriter::append_regions(const RegionFeatures& r) {
+  auto& m = *impl_;
+  const size_t F = size_t(m.region_dim), n = size_t(r.count);
+  MMAUX_ASSERT(r.count >= 0 && r.count <= kMaxRegions && r.features.size() == n * F &&
+                   r.boxes.size() == n * 4,
+               "{} regions with {} feature and {} box values do not fit F = {}", r.count,
+               r.features.size(), r.boxes.size(), F);
+  std::copy(r.features.begin(), r.features.end(), m.region_canvas.begin());
+  std::fill(m.region_canvas.begin() + std::ptrdiff_t(n * F), m.region_canvas.end(), 0.0f);
+  append_row(m.regions.get(), H5T_NATIVE_FLOAT, hsize_t(m.rows), m.region_canvas.size(),
+             m.region_canvas.data(), m.path);
+  m.region_boxes.insert(m.region_boxes.end(), r.boxes.begin(), r.boxes.end());
+  m.region_boxes.resize(m.region_boxes.size() + (kMaxRegions - n) * 4, 0.0f);
+  for (int k = 0; k < kMaxRegions; ++k) m.region_mask.push_back(size_t(k) < n ? 1 : 0);
+}
 
 void ShardWriter::append(const Sample& s) {
   auto& m = *impl_;
@@ -212,17 +273,9 @@ void ShardWriter::append(const Sample& s) {
   MMAUX_ASSERT(s.meta.size() == m.meta_names.size(), "meta columns mismatch");
   std::memcpy(m.canvas.data(), s.pixels.data(), bytes);
   std::fill(m.canvas.begin() + bytes, m.canvas.end(), 0);
-  hsize_t dims[2] = {hsize_t(m.rows + 1), m.row_bytes};
-  MMAUX_H5_CHECK(H5Dset_extent(m.pixels.get(), dims), m.path);
-  Handle fspace(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), m.path), H5Sclose);
-  hsize_t start[2] = {hsize_t(m.rows), 0};
-  hsize_t count[2] = {1, m.row_bytes};
-  MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-                 m.path);
-  Handle mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
-  MMAUX_H5_CHECK(H5Dwrite(m.pixels.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT,
-                          m.canvas.data()),
-                 m.path);
+  append_row(m.pixels.get(), H5T_NATIVE_UINT8, hsize_t(m.rows), m.row_bytes, m.canvas.data(),
+             m.path);
+  if (m.region_dim > 0) append_regions(s.regions);
   m.ids.insert(m.ids.end(), s.input_ids.begin(), s.input_ids.end());
   m.lengths.push_back(s.length);
   m.hw.push_back(s.height);
@@ -255,6 +308,15 @@ ShardInfo ShardWriter::finish(bool checksum) {
     write_strings(group.get(), m.meta_names[k].c_str(), m.meta[k], m.path);
   }
   group.reset();
+  if (m.region_dim > 0) {
+    write_int_attr(f, "region_max", kMaxRegions, m.path);
+    write_int_attr(f, "region_dim", m.region_dim, m.path);
+    write_column(f, "region_boxes", H5T_NATIVE_FLOAT, m.region_boxes, n, hsize_t(kMaxRegions) * 4,
+                 m.path);
+    write_column(f, "region_mask", H5T_NATIVE_UINT8, m.region_mask, n, hsize_t(kMaxRegions),
+                 m.path);
+    m.regions.reset();
+  }
   m.pixels.reset();
   MMAUX_H5_CHECK(H5Fflush(f, H5F_SCOPE_GLOBAL), m.path);
   m.file.reset();
@@ -299,7 +361,13 @@ class ShardReader::Impl {
   std::vector<std::string> post_ids;
   Handle file, pixels;
   int fd = -1;
-  std::vector<haddr_t> chunk_addr;  ///< file offset of each row's pixel chunk (empty: use HDF5)
+  std::vector<haddr_t> chunk_addr;     ///< file offset of each row's pixel chunk (empty: use HDF5)
+  int region_max = 0, region_dim = 0;  ///< 0: no region columns
+  Handle regions;
+  std::vector<float> region_boxes;
+  std::vector<uint8_t> region_mask;
+  std::vector<haddr_t> region_addr;  ///< as chunk_addr, for region_features
+  void open_regions();
   ~Impl() {
     if (fd >= 0) ::close(fd);
   }
@@ -355,24 +423,47 @@ ShardReader::ShardReader(const std::string& path, bool direct_reads)
   m.post_ids = read_strings(f, "post_ids", fb, path);
   MMAUX_CHECK_DATA(m.post_ids.size() == n, "shard '{}': {} post ids for {} rows", path,
                    m.post_ids.size(), n);
+  if (H5Aexists(f, "region_dim") > 0) m.open_regions();
   // Uncompressed one-sample chunks can be read with pread, concurrently and without HDF5's global
   // lock. Any chunk that is filtered or of an unexpected size makes the reader use HDF5 instead.
-  size_t chunk_bytes = size_t(m.row_bytes);
-  std::vector<haddr_t> addr(n);
-  bool direct = direct_reads;
-  for (size_t r = 0; r < n && direct; ++r) {
-    hsize_t off[2] = {hsize_t(r), 0};
-    unsigned mask = 0;
-    hsize_t size = 0;
-    if (H5Dget_chunk_info_by_coord(m.pixels.get(), off, &mask, &addr[r], &size) < 0 || mask != 0 ||
-        size != chunk_bytes || addr[r] == HADDR_UNDEF) {
-      direct = false;
-    }
+  if (!direct_reads) return;
+  auto pixel_addr = chunk_addresses(m.pixels.get(), n, size_t(m.row_bytes));
+  std::vector<haddr_t> region_addr;
+  if (m.region_dim > 0) {
+    region_addr = chunk_addresses(m.regions.get(), n,
+                                  size_t(m.region_max) * size_t(m.region_dim) * sizeof(float));
   }
-  if (direct) {
-    m.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (m.fd >= 0) m.chunk_addr = std::move(addr);
-  }
+  if (pixel_addr.empty() && region_addr.empty()) return;
+  m.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (m.fd < 0) return;
+  m.chunk_addr = std::move(pixel_addr);
+  m.region_addr = std::move(region_addr);
+}
+
+// The region columns, each count checked against the file's size before it sizes anything.
+void ShardReader::Impl::open_regions() {
+  hid_t f = file.get();
+  region_max = read_int_attr(f, "region_max", path);
+  region_dim = read_int_attr(f, "region_dim", path);
+  const uint64_t row_bytes =
+      uint64_t(std::max(region_max, 0)) * uint64_t(std::max(region_dim, 0)) * 4;
+  MMAUX_CHECK_DATA(region_max >= 1 && region_max <= kMaxRegions && region_dim >= 1 &&
+                       region_dim <= (1 << 20) && uint64_t(rows) * row_bytes <= file_bytes,
+                   "shard '{}' declares {} regions of {} features per row, which its {} rows and "
+                   "{} bytes cannot hold (corrupt shard); re-run 'mmaux preprocess --force'",
+                   path, region_max, region_dim, rows, file_bytes);
+  regions = Handle(MMAUX_H5_CHECK(H5Dopen2(f, "region_features", H5P_DEFAULT), path), H5Dclose);
+  Handle space(MMAUX_H5_CHECK(H5Dget_space(regions.get()), path), H5Sclose);
+  hsize_t dims[2] = {0, 0};
+  MMAUX_CHECK_DATA(H5Sget_simple_extent_ndims(space.get()) == 2 &&
+                       H5Sget_simple_extent_dims(space.get(), dims, nullptr) == 2 &&
+                       dims[0] == hsize_t(rows) && dims[1] == row_bytes / 4,
+                   "shard '{}': region_features is [{}, {}], expected [{}, {}] (corrupt shard)",
+                   path, dims[0], dims[1], rows, row_bytes / 4);
+  const size_t n = size_t(rows), R = size_t(region_max);
+  region_boxes =
+      read_column<float>(f, "region_boxes", H5T_NATIVE_FLOAT, n * R * 4, file_bytes, path);
+  region_mask = read_column<uint8_t>(f, "region_mask", H5T_NATIVE_UINT8, n * R, file_bytes, path);
 }
 
 ShardReader::~ShardReader() = default;
@@ -420,26 +511,36 @@ void ShardReader::read_pixels(int64_t row, uint8_t* out, int64_t nbytes) const {
                m.row_bytes);
   size_t bytes = size_t(nbytes);
   if (!m.chunk_addr.empty()) {
-    size_t done = 0;
-    while (done < bytes) {
-      ssize_t got = ::pread(m.fd, out + done, bytes - done, off_t(m.chunk_addr[row] + done));
-      if (got < 0 && errno == EINTR) continue;
-      MMAUX_CHECK_DATA(got > 0, "shard '{}': reading the pixels of row {} failed: {}", m.path, row,
-                       got < 0 ? std::strerror(errno) : "unexpected end of file");
-      done += size_t(got);
-    }
+    errno = 0;
+    MMAUX_CHECK_DATA(pread_all(m.fd, out, bytes, m.chunk_addr[row]),
+                     "shard '{}': reading the pixels of row {} failed: {}", m.path, row,
+                     errno != 0 ? std::strerror(errno) : "unexpected end of file");
     return;
   }
   quiet_hdf5();
-  Handle fspace(MMAUX_H5_CHECK(H5Dget_space(m.pixels.get()), m.path), H5Sclose);
-  hsize_t start[2] = {hsize_t(row), 0};
-  hsize_t count[2] = {1, hsize_t(bytes)};
-  MMAUX_H5_CHECK(H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-                 m.path);
-  Handle mspace(H5Screate_simple(2, count, nullptr), H5Sclose);
-  MMAUX_H5_CHECK(
-      H5Dread(m.pixels.get(), H5T_NATIVE_UINT8, mspace.get(), fspace.get(), H5P_DEFAULT, out),
-      m.path);
+  read_row_h5(m.pixels.get(), H5T_NATIVE_UINT8, row, hsize_t(bytes), out, m.path);
+}
+
+bool ShardReader::has_regions() const { return impl_->region_dim > 0; }
+int ShardReader::region_max() const { return impl_->region_max; }
+int ShardReader::region_dim() const { return impl_->region_dim; }
+const std::vector<float>& ShardReader::region_boxes() const { return impl_->region_boxes; }
+const std::vector<uint8_t>& ShardReader::region_mask() const { return impl_->region_mask; }
+
+void ShardReader::read_region_features(int64_t row, float* out) const {
+  auto& m = *impl_;
+  MMAUX_ASSERT(m.region_dim > 0, "shard '{}' has no region features", m.path);
+  MMAUX_ASSERT(row >= 0 && row < m.rows, "row {} outside shard of {} rows", row, m.rows);
+  const size_t elems = size_t(m.region_max) * size_t(m.region_dim);
+  if (!m.region_addr.empty()) {
+    errno = 0;
+    MMAUX_CHECK_DATA(pread_all(m.fd, out, elems * sizeof(float), m.region_addr[row]),
+                     "shard '{}': reading the region features of row {} failed: {}", m.path, row,
+                     errno != 0 ? std::strerror(errno) : "unexpected end of file");
+    return;
+  }
+  quiet_hdf5();
+  read_row_h5(m.regions.get(), H5T_NATIVE_FLOAT, row, hsize_t(elems), out, m.path);
 }
 
 }  // namespace mmaux::data

@@ -127,19 +127,43 @@ std::vector<SynthPost> generate_synth_posts(const SynthOptions& o) {
   return posts;
 }
 
+namespace {
+
+/// Where a post's image puts its object: the first draws of the image's generator, shared by
+/// draw_synth_image and synth_regions so that region boxes match the pixels.
+struct Layout {
+  uint8_t bg[3];
+  int band_top;
+  double size, cx, cy;
+};
+
+SplitMix64 image_rng(const SynthPost& p, uint64_t seed) {
+  return SplitMix64(mix_seed(seed, std::hash<std::string>{}(p.post_id), 0x696d67ULL));
+}
+
+Layout draw_layout(SplitMix64& rng, int width, int height) {
+  Layout l;
+  for (auto& c : l.bg) c = uint8_t(200 + rng.below(40));
+  l.band_top = height * 3 / 4;
+  l.size = std::min(width, l.band_top) * (0.25 + 0.1 * rng.uniform());
+  l.cx = l.size + rng.uniform() * std::max(1.0, width - 2 * l.size);
+  l.cy = l.size + rng.uniform() * std::max(1.0, l.band_top - 2 * l.size);
+  return l;
+}
+
+}  // namespace
+
 Image draw_synth_image(const SynthPost& p, int width, int height, uint64_t seed) {
-  SplitMix64 rng(mix_seed(seed, std::hash<std::string>{}(p.post_id), 0x696d67ULL));
+  SplitMix64 rng = image_rng(p, seed);
   Image img;
   img.width = width;
   img.height = height;
   const size_t plane = size_t(width) * height;
   img.pixels.resize(3 * plane);
-  uint8_t bg[3] = {uint8_t(200 + rng.below(40)), uint8_t(200 + rng.below(40)),
-                   uint8_t(200 + rng.below(40))};
-  const int band_top = height * 3 / 4;
-  const double size = std::min(width, band_top) * (0.25 + 0.1 * rng.uniform());
-  const double cx = size + rng.uniform() * std::max(1.0, width - 2 * size);
-  const double cy = size + rng.uniform() * std::max(1.0, band_top - 2 * size);
+  const Layout layout = draw_layout(rng, width, height);
+  const uint8_t* bg = layout.bg;
+  const int band_top = layout.band_top;
+  const double size = layout.size, cx = layout.cx, cy = layout.cy;
   const int period = std::max(2, std::min(width, height) / 16);
   const uint8_t* fg = kRgb[p.colour];
   for (int y = 0; y < height; ++y) {
@@ -185,6 +209,91 @@ Image draw_synth_image(const SynthPost& p, int width, int height, uint64_t seed)
     }
   }
   return img;
+}
+
+namespace {
+
+// Region prototypes: sparse non-negative vectors (like the detector's ReLU-pooled RoI features),
+// fixed for all data sets. Kinds: 0 object shapes, 1 colours, 2 moods, 3 plain band, 4 background.
+std::vector<float> prototype(int kind, int index, int dim) {
+  SplitMix64 rng(mix_seed(0x70726f746fULL, uint64_t(kind), uint64_t(index)));
+  std::vector<float> v(size_t(dim), 0.0f);
+  for (auto& x : v) {
+    if (rng.uniform() < 0.25) x = float(0.5 + 1.5 * rng.uniform());
+  }
+  return v;
+}
+
+constexpr float kRegionNoise = 0.05f;
+
+void add_region(RegionFeatures& r, const std::vector<const std::vector<float>*>& parts,
+                const float box[4], SplitMix64& rng, int dim) {
+  for (int k = 0; k < dim; ++k) {
+    float v = float(kRegionNoise * rng.uniform());
+    for (const auto* p : parts) v += (*p)[size_t(k)];
+    r.features.push_back(v);
+  }
+  for (int k = 0; k < 4; ++k) r.boxes.push_back(std::clamp(box[k], 0.0f, 1.0f));
+  ++r.count;
+}
+
+}  // namespace
+
+RegionFeatures synth_regions(const SynthPost& p, int width, int height, uint64_t seed, int dim) {
+  SplitMix64 image = image_rng(p, seed);
+  const Layout l = draw_layout(image, width, height);
+  SplitMix64 rng(mix_seed(seed, fnv1a64(p.post_id), 0x726567ULL));
+  const float W = float(width), H = float(height), top = float(l.band_top) / H;
+  const auto object = prototype(0, p.object, dim), colour = prototype(1, p.colour, dim);
+  const auto band = p.image_mood >= 0 ? prototype(2, p.image_mood, dim) : prototype(3, 0, dim);
+  const auto background = prototype(4, 0, dim);
+  const int total = 8 + int(rng.below(kMaxRegions - 7));  // 8 .. 36 regions
+  RegionFeatures r;
+  const float obj[4] = {float(l.cx - l.size) / W, float(l.cy - l.size) / H,
+                        float(l.cx + l.size) / W, float(l.cy + l.size) / H};
+  add_region(r, {&object, &colour}, obj, rng, dim);
+  for (int k = 0; k < 3; ++k) {  // the band, in thirds
+    const float b[4] = {k / 3.0f, top, (k + 1) / 3.0f, 1.0f};
+    add_region(r, {&band}, b, rng, dim);
+  }
+  while (r.count < total) {
+    const float x = float(rng.uniform()) * 0.8f, y = float(rng.uniform()) * top * 0.8f;
+    const float b[4] = {x, y, x + 0.2f * float(rng.uniform()), y + 0.2f * float(rng.uniform())};
+    add_region(r, {&background}, b, rng, dim);
+  }
+  // Detectors order regions by score, not by kind: shuffle them (Fisher-Yates).
+  for (int i = r.count - 1; i > 0; --i) {
+    const int j = int(rng.below(uint64_t(i + 1)));
+    std::swap_ranges(r.features.begin() + i * dim, r.features.begin() + (i + 1) * dim,
+                     r.features.begin() + j * dim);
+    std::swap_ranges(r.boxes.begin() + i * 4, r.boxes.begin() + (i + 1) * 4,
+                     r.boxes.begin() + j * 4);
+  }
+  return r;
+}
+
+int synth_region_mood(const RegionFeatures& r, int dim) {
+  int best = -1;
+  double best_cos = 0.9;  // a region "is" a mood band only when it points at the prototype
+  for (int m = 0; m < 3; ++m) {
+    const auto proto = prototype(2, m, dim);
+    double pp = 0;
+    for (float v : proto) pp += double(v) * v;
+    for (int i = 0; i < r.count; ++i) {
+      const float* x = &r.features[size_t(i) * dim];
+      double xp = 0, xx = 0;
+      for (int k = 0; k < dim; ++k) {
+        xp += double(x[k]) * proto[size_t(k)];
+        xx += double(x[k]) * x[k];
+      }
+      const double c = xp / std::sqrt(std::max(pp * xx, 1e-30));
+      if (c > best_cos) {
+        best_cos = c;
+        best = m;
+      }
+    }
+  }
+  return best;
 }
 
 int synth_text_mood(const std::string& text) {
@@ -244,6 +353,14 @@ std::vector<SynthPost> write_synth_dataset(const SynthOptions& o) {
     save_image((out / posts[i].image_file).string(),
                draw_synth_image(posts[i], width, height, o.seed));
   });
+  if (o.region_feature_dim > 0) {
+    RegionFileWriter regions((out / "regions.h5").string());
+    for (const auto& p : posts) {
+      regions.add(p.post_id, synth_regions(p, width, height, o.seed, o.region_feature_dim),
+                  o.region_feature_dim);
+    }
+    regions.close();
+  }
 
   std::ofstream csv(out / "posts.csv", std::ios::binary);
   MMAUX_CHECK(csv.good(), "cannot write '{}'", (out / "posts.csv").string());
@@ -288,6 +405,7 @@ std::vector<SynthPost> write_synth_dataset(const SynthOptions& o) {
                         {"vocab_size", vocab_size}, {"max_position_embeddings", 64},
                         {"image_size", 64},         {"patch_size", 16},
                         {"max_text_length", 32}};
+  if (o.region_feature_dim > 0) cfg["visual_feat_dim"] = o.region_feature_dim;
   std::ofstream(out / "model" / "config.json") << cfg.dump(2) << "\n";
   return posts;
 }

@@ -180,6 +180,10 @@ ModelDirectory read_model_directory(const std::string& dir_text) {
     m.image_preset = ImagePreset::parse(fmt::format("fixed:{}", cfg["image_size"].get<int>()));
     m.has_image_preset = true;
   }
+  m.visual_feat_dim = cfg.value("visual_feat_dim", m.visual_feat_dim);
+  MMAUX_CHECK_CONFIG(m.visual_feat_dim >= 1 && m.visual_feat_dim <= (1 << 16),
+                     "'{}': visual_feat_dim {} must be in 1..65536", (dir / "config.json").string(),
+                     m.visual_feat_dim);
   return m;
 }
 

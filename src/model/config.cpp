@@ -93,6 +93,28 @@ ResNetConfig resnet_preset(ModelPreset preset) {
   return r;
 }
 
+LxmertConfig lxmert_preset(ModelPreset preset) {
+  LxmertConfig x;  // defaults: unc-nlp/lxmert-base-uncased
+  if (preset == ModelPreset::kTiny) {
+    x.hidden_size = 128;
+    x.num_attention_heads = 4;
+    x.intermediate_size = 512;
+    x.max_position_embeddings = 64;
+    x.l_layers = 2;
+    x.r_layers = 1;
+    x.x_layers = 1;
+  } else if (preset == ModelPreset::kSmall) {
+    x.hidden_size = 256;
+    x.num_attention_heads = 4;
+    x.intermediate_size = 1024;
+    x.max_position_embeddings = 128;
+    x.l_layers = 3;
+    x.r_layers = 2;
+    x.x_layers = 2;
+  }
+  return x;
+}
+
 void check_positive(int64_t value, const char* field) {
   MMAUX_CHECK_CONFIG(value > 0, "model config: {} = {} must be positive", field, value);
 }
@@ -125,6 +147,7 @@ ModelArchitecture preset_config(ModelKind kind, ModelPreset preset) {
   if (kind == ModelKind::kMmbt && preset != ModelPreset::kTiny && preset != ModelPreset::kSmall) {
     c.vision.image_size = 224;  // the resnet image preset's crop
   }
+  c.lxmert = lxmert_preset(preset);
   c.projection_dim = preset == ModelPreset::kTiny ? 64 : preset == ModelPreset::kSmall ? 128 : 512;
   return c;
 }
@@ -157,6 +180,19 @@ void validate(const ModelArchitecture& c) {
                        "model config: the image block needs {} positions, the text model has {}",
                        c.num_image_embeds + 2, c.text.max_position_embeddings);
     validate(c.resnet);
+  } else if (c.kind == ModelKind::kLxmert) {
+    const LxmertConfig& x = c.lxmert;
+    check_heads(x.hidden_size, x.num_attention_heads, "lxmert");
+    check_positive(x.vocab_size, "lxmert vocab_size");
+    check_positive(x.max_position_embeddings, "lxmert max_position_embeddings");
+    check_positive(x.type_vocab_size, "lxmert type_vocab_size");
+    check_positive(x.intermediate_size, "lxmert intermediate_size");
+    check_positive(x.l_layers, "lxmert l_layers");
+    check_positive(x.x_layers, "lxmert x_layers");
+    check_positive(x.visual_feat_dim, "lxmert visual_feat_dim");
+    check_positive(x.visual_pos_dim, "lxmert visual_pos_dim");
+    MMAUX_CHECK_CONFIG(x.r_layers >= 0, "model config: lxmert r_layers = {} must be >= 0",
+                       x.r_layers);
   } else {
     check_heads(c.text.hidden_size, c.text.num_attention_heads, "text");
     check_heads(c.vision.hidden_size, c.vision.num_attention_heads, "vision");
@@ -259,6 +295,27 @@ ViltConfig parse_vilt_config(const std::string& json_text, const ViltConfig& bas
   return v;
 }
 
+LxmertConfig parse_lxmert_config(const std::string& json_text, const LxmertConfig& base,
+                                 const std::string& origin) {
+  json j = parse_json_object(json_text, origin);
+  LxmertConfig x = base;
+  get_to(j, "vocab_size", x.vocab_size, origin);
+  get_to(j, "hidden_size", x.hidden_size, origin);
+  get_to(j, "num_attention_heads", x.num_attention_heads, origin);
+  get_to(j, "intermediate_size", x.intermediate_size, origin);
+  get_to(j, "max_position_embeddings", x.max_position_embeddings, origin);
+  get_to(j, "type_vocab_size", x.type_vocab_size, origin);
+  get_to(j, "l_layers", x.l_layers, origin);
+  get_to(j, "r_layers", x.r_layers, origin);
+  get_to(j, "x_layers", x.x_layers, origin);
+  get_to(j, "visual_feat_dim", x.visual_feat_dim, origin);
+  get_to(j, "visual_pos_dim", x.visual_pos_dim, origin);
+  get_to(j, "hidden_dropout_prob", x.hidden_dropout_prob, origin);
+  get_to(j, "attention_probs_dropout_prob", x.attention_probs_dropout_prob, origin);
+  check_gelu(j, origin);
+  return x;
+}
+
 namespace {
 
 json text_json(const TextConfig& c) {
@@ -318,9 +375,30 @@ json vilt_json(const ViltConfig& c) {
               {"qkv_bias", c.qkv_bias}};
 }
 
+json lxmert_json(const LxmertConfig& c) {
+  return json{{"model_type", "lxmert"},
+              {"architectures", json::array({"LxmertModel"})},
+              {"vocab_size", c.vocab_size},
+              {"hidden_size", c.hidden_size},
+              {"num_attention_heads", c.num_attention_heads},
+              {"intermediate_size", c.intermediate_size},
+              {"max_position_embeddings", c.max_position_embeddings},
+              {"type_vocab_size", c.type_vocab_size},
+              {"l_layers", c.l_layers},
+              {"r_layers", c.r_layers},
+              {"x_layers", c.x_layers},
+              {"visual_feat_dim", c.visual_feat_dim},
+              {"visual_pos_dim", c.visual_pos_dim},
+              {"layer_norm_eps", 1e-12},
+              {"hidden_act", "gelu"},
+              {"hidden_dropout_prob", c.hidden_dropout_prob},
+              {"attention_probs_dropout_prob", c.attention_probs_dropout_prob}};
+}
+
 }  // namespace
 
 std::string text_config_json(const TextConfig& c) { return text_json(c).dump(2); }
+std::string lxmert_config_json(const LxmertConfig& c) { return lxmert_json(c).dump(2); }
 std::string vision_config_json(const VisionConfig& c) { return vision_json(c).dump(2); }
 std::string vilt_config_json(const ViltConfig& c) { return vilt_json(c).dump(2); }
 
@@ -339,6 +417,12 @@ std::string model_config_json(const ModelArchitecture& c) {
     const json vilt = vilt_json(c.vilt);
     for (auto it = vilt.begin(); it != vilt.end(); ++it) j[it.key()] = *it;
     j["vilt_config"] = vilt;
+  } else if (c.kind == ModelKind::kLxmert) {
+    // LXMERT fields at the top level too: LxmertModel.from_pretrained reads this directory
+    // (lxmert.* keys, heads extra).
+    const json lxmert = lxmert_json(c.lxmert);
+    for (auto it = lxmert.begin(); it != lxmert.end(); ++it) j[it.key()] = *it;
+    j["lxmert_config"] = lxmert;
   } else {
     j["projection_dim"] = c.projection_dim;
     j["text_config"] = text_json(c.text);
@@ -373,6 +457,8 @@ ModelArchitecture parse_model_config(const std::string& json_text, const std::st
     c.resnet = parse_resnet_config(sub("resnet_config"), origin + " resnet_config");
   } else if (c.kind == ModelKind::kVilt) {
     c.vilt = parse_vilt_config(sub("vilt_config"), ViltConfig{}, origin + " vilt_config");
+  } else if (c.kind == ModelKind::kLxmert) {
+    c.lxmert = parse_lxmert_config(sub("lxmert_config"), LxmertConfig{}, origin + " lxmert_config");
   } else {
     c.text = parse_text_config(sub("text_config"), TextConfig{}, origin + " text_config");
     c.vision = parse_vision_config(sub("vision_config"), VisionConfig{}, origin + " vision_config");
@@ -391,6 +477,14 @@ double layer_flops(int64_t tokens, int64_t hidden, int64_t inter) {
 
 }  // namespace
 
+/// One LXMERT cross layer: cross attention both ways (projections and scores), the two self
+/// attentions and the two FFNs.
+static double lxmert_x_flops(int64_t lt, int64_t lv, int64_t hidden, int64_t inter) {
+  double t = static_cast<double>(lt), v = static_cast<double>(lv), h = static_cast<double>(hidden);
+  double cross = 2.0 * (t + v) * 4.0 * h * h + 2.0 * 4.0 * t * v * h;
+  return cross + layer_flops(lt, hidden, inter) + layer_flops(lv, hidden, inter);
+}
+
 double forward_flops(const ModelArchitecture& c, int64_t text_length) {
   if (c.kind == ModelKind::kMmbt) {
     const TextConfig& t = c.text;
@@ -401,6 +495,17 @@ double forward_flops(const ModelArchitecture& c, int64_t text_length) {
            2.0 * c.num_image_embeds * features * ht +
            t.num_hidden_layers * layer_flops(tokens, t.hidden_size, t.intermediate_size) +
            2.0 * ht * ht + 2.0 * ht * static_cast<double>(c.num_classes);
+  }
+  if (c.kind == ModelKind::kLxmert) {
+    // 36 regions, the paper's (and the extractor's) count.
+    const LxmertConfig& x = c.lxmert;
+    const int64_t regions = 36;
+    double h = static_cast<double>(x.hidden_size);
+    double visn = 2.0 * regions * (x.visual_feat_dim + x.visual_pos_dim) * h;
+    return visn + x.l_layers * layer_flops(text_length, x.hidden_size, x.intermediate_size) +
+           x.r_layers * layer_flops(regions, x.hidden_size, x.intermediate_size) +
+           x.x_layers * lxmert_x_flops(text_length, regions, x.hidden_size, x.intermediate_size) +
+           2.0 * h * h + 2.0 * h * 2.0;
   }
   if (c.kind == ModelKind::kVilt) {
     const ViltConfig& v = c.vilt;

@@ -6,6 +6,7 @@
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/mmbt.h"
+#include "mmaux/model/lxmert.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/safetensors.h"
 #include "mmaux/model/state_dict.h"
@@ -38,6 +39,11 @@ const std::vector<std::string> kViltIgnore = {"mlm_score.", "itm_score.", "class
                                               "embeddings.text_embeddings.token_type_ids"};
 // ViltForMaskedLM & co. save the backbone under "vilt."; ViltModel.save_pretrained without it.
 const std::vector<std::string> kViltPrefixes = {"vilt."};
+// LxmertForPreTraining / LxmertForQuestionAnswering: backbone under "lxmert." plus these heads
+// (LxmertModel.save_pretrained has neither); listed in the log as skipped.
+const std::vector<std::string> kLxmertIgnore = {"cls.", "obj_predict_head.", "answer_head.",
+                                                "embeddings.position_ids"};
+const std::vector<std::string> kLxmertPrefixes = {"lxmert."};
 
 /// A directory that should hold weights but holds none mmaux reads: an error unless the user
 /// opted in, and always when it holds another framework's weights (never a silent replacement).
@@ -78,16 +84,20 @@ ModelArchitecture preset_with_overrides(ModelKind kind, const nlohmann::json& j,
   ModelArchitecture c = preset_config(kind, *preset);
   get_to(j, "model_type", c.text.model_type, origin);
   if (!is_text_type(c.text.model_type)) c.text.model_type = "bert";
-  for (int64_t* field : {&c.text.vocab_size, &c.vilt.vocab_size}) {
+  for (int64_t* field : {&c.text.vocab_size, &c.vilt.vocab_size, &c.lxmert.vocab_size}) {
     get_to(j, "vocab_size", *field, origin);
   }
-  for (int64_t* field : {&c.text.max_position_embeddings, &c.vilt.max_position_embeddings}) {
+  for (int64_t* field : {&c.text.max_position_embeddings, &c.vilt.max_position_embeddings,
+                         &c.lxmert.max_position_embeddings}) {
     get_to(j, "max_position_embeddings", *field, origin);
   }
-  for (int64_t* field : {&c.text.type_vocab_size, &c.vilt.type_vocab_size}) {
+  for (int64_t* field :
+       {&c.text.type_vocab_size, &c.vilt.type_vocab_size, &c.lxmert.type_vocab_size}) {
     get_to(j, "type_vocab_size", *field, origin);
   }
   get_to(j, "pad_token_id", c.text.pad_token_id, origin);
+  // Synthetic region features (mmaux synth --region-feature-dim) may be narrower than 2048.
+  get_to(j, "visual_feat_dim", c.lxmert.visual_feat_dim, origin);
   for (int64_t* field : {&c.vision.image_size, &c.vilt.image_size}) {
     get_to(j, "image_size", *field, origin);
   }
@@ -115,6 +125,7 @@ void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes)
     c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = o.encoder_dropout;
     c.vision.hidden_dropout_prob = c.vision.attention_probs_dropout_prob = o.encoder_dropout;
     c.vilt.hidden_dropout_prob = c.vilt.attention_probs_dropout_prob = o.encoder_dropout;
+    c.lxmert.hidden_dropout_prob = c.lxmert.attention_probs_dropout_prob = o.encoder_dropout;
   }
   validate(c);
 }
@@ -122,6 +133,7 @@ void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes)
 std::shared_ptr<MultimodalModel> build(const ModelArchitecture& c, const ModelOptions& o) {
   if (c.kind == ModelKind::kVilt) return std::make_shared<ViltModel>(c, o);
   if (c.kind == ModelKind::kMmbt) return std::make_shared<MmbtModel>(c, o);
+  if (c.kind == ModelKind::kLxmert) return std::make_shared<LxmertModel>(c, o);
   return std::make_shared<DualStreamModel>(c, o);
 }
 
@@ -179,10 +191,10 @@ std::shared_ptr<MultimodalModel> from_mmbt_directory(const ModelOptions& o, int 
 std::shared_ptr<MultimodalModel> from_dual_directory(const ModelOptions& o, int num_classes) {
   if (o.name == ModelKind::kMmbt) return from_mmbt_directory(o, num_classes);
   MMAUX_CHECK_CONFIG(
-      o.name != ModelKind::kVilt,
+      o.name != ModelKind::kVilt && o.name != ModelKind::kLxmert,
       "model.dir '{}' is a dual-stream directory (text/ and image/) but model.name is "
-      "vilt; use ber-vit-concat or ber-vit-att, or a ViLT directory",
-      o.dir);
+      "{}; use ber-vit-concat or ber-vit-att, or a {} directory",
+      o.dir, name_of(o.name), o.name == ModelKind::kVilt ? "ViLT" : "LXMERT");
   const fs::path root(o.dir);
   ModelArchitecture c = preset_config(o.name, o.preset);
   c.text = parse_text_config(read_whole_file((root / "text" / "config.json").string()),
@@ -264,15 +276,22 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
                        o.dir, name_of(o.name));
     c = preset_config(ModelKind::kVilt, o.preset);
     c.vilt = parse_vilt_config(text, ViltConfig{}, config_path.string());
+  } else if (model_type == "lxmert") {
+    MMAUX_CHECK_CONFIG(o.name == ModelKind::kLxmert,
+                       "model.dir '{}' is an LXMERT model but model.name is {}; set --model.name "
+                       "lxmert",
+                       o.dir, name_of(o.name));
+    c = preset_config(ModelKind::kLxmert, o.preset);
+    c.lxmert = parse_lxmert_config(text, LxmertConfig{}, config_path.string());
   } else {
     MMAUX_CHECK_CONFIG(
         is_text_type(model_type),
-        "{}: model_type '{}' is not supported here; expected vilt, a BERT-family "
+        "{}: model_type '{}' is not supported here; expected vilt, lxmert, a BERT-family "
         "text model (bert, roberta, xlm-roberta) or a directory with text/ and image/",
         config_path.string(), model_type);
-    MMAUX_CHECK_CONFIG(o.name != ModelKind::kVilt,
-                       "model.dir '{}' is a {} text model; vilt needs a ViLT directory", o.dir,
-                       model_type);
+    MMAUX_CHECK_CONFIG(o.name != ModelKind::kVilt && o.name != ModelKind::kLxmert,
+                       "model.dir '{}' is a {} text model; {} needs a {} directory", o.dir,
+                       model_type, name_of(o.name), o.name == ModelKind::kVilt ? "ViLT" : "LXMERT");
     c = preset_config(o.name, o.preset);
     c.text = parse_text_config(text, TextConfig{}, config_path.string());
     log_info("model",
@@ -288,6 +307,9 @@ std::shared_ptr<MultimodalModel> from_directory(const ModelOptions& o, int num_c
              o.dir, j["mmaux_preset"].dump());
   } else if (c.kind == ModelKind::kVilt) {
     load_tower(static_cast<ViltModel&>(*model).backbone(), o.dir, kViltPrefixes, kViltIgnore, o);
+  } else if (c.kind == ModelKind::kLxmert) {
+    load_tower(static_cast<LxmertModel&>(*model).backbone(), o.dir, kLxmertPrefixes, kLxmertIgnore,
+               o);
   } else {
     load_tower(text_tower(*model), o.dir, kTextPrefixes, kTextIgnore, o);
   }

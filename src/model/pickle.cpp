@@ -467,6 +467,13 @@ void Unpickler::persistent_id() {
 }
 
 PickledStateDict Unpickler::result(uint32_t dict) const {
+  if (at(dict).kind == Kind::kTensor) {  // torch.save(tensor, ...): one unnamed tensor
+    PickledStateDict out;
+    out.storages = out_.storages;
+    out.tensors.push_back(out_.tensors[at(dict).ref]);
+    out.bare_tensor = true;
+    return out;
+  }
   const auto& items = containers_[expect(dict, Kind::kDict, "the pickled object").ref];
   PickledStateDict out;
   out.storages = out_.storages;

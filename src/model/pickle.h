@@ -8,8 +8,9 @@
 //   torch.{Float,Double,Half,BFloat16,Long,Int,Short,Char,Byte,Bool}Storage (persistent ids only).
 // Every other GLOBAL, REDUCE or BUILD, and every opcode a state dict does not use (INST, OBJ,
 // NEWOBJ, EXT*, PERSID, ...), is a DataError naming the file, the byte offset and the callable.
-// The result must be a flat dict of tensors. Memory is bounded by the pickle's size (at most
-// kMaxPickleBytes) and by kMaxPickleObjects; nothing recurses, so nesting cannot exhaust the stack.
+// The result must be a flat dict of tensors or a single tensor (torch.save(tensor, f)). Memory is
+// bounded by the pickle's size (at most kMaxPickleBytes) and by kMaxPickleObjects; nothing
+// recurses, so nesting cannot exhaust the stack.
 
 #include <c10/core/ScalarType.h>
 
@@ -44,6 +45,8 @@ struct PickledTensor {
 struct PickledStateDict {
   std::vector<PickledStorage> storages;
   std::vector<PickledTensor> tensors;  ///< in the dict's order
+  /// The pickle is one tensor, not a dict (tensors then holds it alone, with an empty name).
+  bool bare_tensor = false;
 };
 
 /// Interprets `bytes` (the data.pkl of `origin`) as a state dict. Throws DataError.

@@ -120,6 +120,10 @@ LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors,
            "mis-shaped, {} pre-training tensors skipped",
            origin, report.loaded.size(), report.missing.size(), report.unexpected.size(),
            report.mismatched.size(), report.ignored.size());
+  if (!report.ignored.empty()) {
+    log_info("model", "{}: skipped on purpose (pre-training heads, buffers):{}", origin,
+             list(report.ignored));
+  }
   if (!report.zero_filled.empty()) {
     log_info("model", "{}: {} BatchNorm num_batches_tracked not in the checkpoint: set to 0",
              origin, report.zero_filled.size());

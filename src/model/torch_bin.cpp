@@ -81,8 +81,9 @@ at::Tensor load_storage(const ZipArchive& zip, const std::string& prefix, const 
   return data;
 }
 
+/// `bare` (may be null) receives whether the file holds one tensor rather than a dict.
 std::vector<std::pair<std::string, at::Tensor>> read_archive(const ByteSource& source,
-                                                             bool verify_crc) {
+                                                             bool verify_crc, bool* bare) {
   const std::string& origin = source.origin();
   refuse_legacy(source);
   ZipArchive zip(source);
@@ -92,6 +93,11 @@ std::vector<std::pair<std::string, at::Tensor>> read_archive(const ByteSource& s
                    "{}: data.pkl is {} bytes, beyond the limit of {} for a state dict", origin,
                    pickle.size, kMaxPickleBytes);
   const PickledStateDict dict = unpickle_state_dict(zip.read_string(pickle, verify_crc), origin);
+  MMAUX_CHECK_DATA(bare != nullptr || !dict.bare_tensor,
+                   "{}: holds a single tensor (torch.save(tensor, ...)), not a state dict; save "
+                   "the weights with torch.save(model.state_dict(), ...)",
+                   origin);
+  if (bare != nullptr) *bare = dict.bare_tensor;
   std::map<size_t, at::Tensor> storages;  // only those a tensor uses, each read once
   std::vector<std::pair<std::string, at::Tensor>> out;
   out.reserve(dict.tensors.size());
@@ -113,12 +119,23 @@ std::vector<std::pair<std::string, at::Tensor>> parse_torch_bin(const char* data
                                                                 const std::string& origin,
                                                                 bool verify_crc) {
   auto source = memory_source(data, size, origin);
-  return read_archive(*source, verify_crc);
+  return read_archive(*source, verify_crc, nullptr);
 }
 
 std::vector<std::pair<std::string, at::Tensor>> read_torch_bin(const std::string& path) {
   auto source = file_source(path);
-  return read_archive(*source, true);
+  return read_archive(*source, true, nullptr);
+}
+
+at::Tensor read_torch_tensor(const std::string& path) {
+  auto source = file_source(path);
+  bool bare = false;
+  auto entries = read_archive(*source, true, &bare);
+  MMAUX_CHECK_DATA(bare,
+                   "{}: holds a dict of {} tensors, expected one tensor saved with "
+                   "torch.save(tensor, ...)",
+                   path, entries.size());
+  return entries.front().second;
 }
 
 }  // namespace mmaux::model

@@ -83,8 +83,14 @@ void add_itm(StepLosses& out, const LossModel& m, const data::Batch& batch,
 }  // namespace
 
 model::ModelInput to_model_input(const data::Batch& b, c10::Device device) {
-  return model::ModelInput{b.input_ids.to(device), b.attention_mask.to(device), b.pixels.to(device),
-                           b.pixel_mask.to(device)};
+  model::ModelInput in{b.input_ids.to(device), b.attention_mask.to(device), b.pixels.to(device),
+                       b.pixel_mask.to(device)};
+  if (b.region_features.defined()) {
+    in.region_features = b.region_features.to(device, at::kFloat);
+    in.region_boxes = b.region_boxes.to(device, at::kFloat);
+    in.region_mask = b.region_mask.to(device, at::kLong);
+  }
+  return in;
 }
 
 JointLossOptions joint_loss_options(const RunConfig& config, int64_t pad_id) {

@@ -43,6 +43,11 @@ model::ModelInput select_pairs(const model::ModelInput& rows, const loss::ItmPla
   model::ModelInput out{rows.input_ids.index_select(0, t), rows.attention_mask.index_select(0, t),
                         rows.pixels.index_select(0, v), rows.pixel_mask.index_select(0, v)};
   if (rows.token_type_ids.defined()) out.token_type_ids = rows.token_type_ids.index_select(0, t);
+  for (auto [to, from] : {std::pair{&out.region_features, &rows.region_features},
+                          {&out.region_boxes, &rows.region_boxes},
+                          {&out.region_mask, &rows.region_mask}}) {
+    if (from->defined()) *to = from->index_select(0, v);
+  }
   return out;
 }
 
@@ -54,6 +59,12 @@ model::ModelInput gather_rows(const model::ModelInput& local, dist::Communicator
                         dist::all_gather_padded(local.pixel_mask, comm, 0)};
   if (local.token_type_ids.defined()) {
     out.token_type_ids = dist::all_gather_padded(local.token_type_ids, comm, 0);
+  }
+  // Regions (LXMERT): padded regions get mask 0.
+  for (auto [to, from] : {std::pair{&out.region_features, &local.region_features},
+                          {&out.region_boxes, &local.region_boxes},
+                          {&out.region_mask, &local.region_mask}}) {
+    if (from->defined()) *to = dist::all_gather_padded(*from, comm, 0);
   }
   return out;
 }
@@ -76,6 +87,17 @@ model::ModelInput concat_rows(const std::vector<model::ModelInput>& parts, int64
                         field(&model::ModelInput::pixels, 0),
                         field(&model::ModelInput::pixel_mask, 0)};
   if (types) out.token_type_ids = field(&model::ModelInput::token_type_ids, 0);
+  // Regions (LXMERT) go with the image rows; padded regions get mask 0.
+  const bool regions = parts.front().region_features.defined();
+  for (const model::ModelInput& p : parts) {
+    MMAUX_ASSERT(p.region_features.defined() == regions,
+                 "concat_rows: region features defined in some parts only");
+  }
+  if (regions) {
+    out.region_features = field(&model::ModelInput::region_features, 0);
+    out.region_boxes = field(&model::ModelInput::region_boxes, 0);
+    out.region_mask = field(&model::ModelInput::region_mask, 0);
+  }
   return out;
 }
 
@@ -83,6 +105,12 @@ model::ModelInput to_device(const model::ModelInput& in, c10::Device device) {
   model::ModelInput out{in.input_ids.to(device), in.attention_mask.to(device), in.pixels.to(device),
                         in.pixel_mask.to(device)};
   if (in.token_type_ids.defined()) out.token_type_ids = in.token_type_ids.to(device);
+  for (auto [to, from] : {std::pair{&out.region_features, &in.region_features},
+                          {&out.region_boxes, &in.region_boxes},
+                          {&out.region_mask, &in.region_mask}}) {
+    if (from->defined()) *to = from->to(device);
+  }
+  out.need_itc = in.need_itc;
   return out;
 }
 

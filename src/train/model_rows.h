@@ -2,7 +2,8 @@
 // Private to train: rows of a model::ModelInput for the ITM pass of joint_loss and of
 // contrastive_accumulation_step. Every per-row
 // input moves together: token ids, attention mask and token type ids (when defined) follow the
-// text rows, pixels and pixel mask the image rows. Undefined token type ids stay undefined
+// text rows; pixels, pixel mask and region features, boxes and mask (when defined) the image
+// rows. Undefined token type ids stay undefined
 // (type 0 for every token, as the encoders read them), so both paths agree.
 
 #include <c10/core/Device.h>

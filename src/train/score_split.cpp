@@ -89,6 +89,8 @@ EvalResult score_split(Session& s, const std::string& split, std::vector<Predict
   at::Tensor weights =
       s.class_weights.defined() ? s.class_weights.cpu().to(at::kDouble) : at::Tensor();
 
+  // The caller's mode is restored after: the trainer decides it per epoch (trains_with_dropout).
+  const bool was_training = s.model->is_training();
   s.model->eval();
   at::NoGradGuard no_grad;
   while (auto batch = loader.next()) {
@@ -104,7 +106,7 @@ EvalResult score_split(Session& s, const std::string& split, std::vector<Predict
     tally.add(batch->labels, preds, batch->relation);
     if (predictions != nullptr) add_predictions(*batch, logits, preds, *predictions);
   }
-  s.model->train();
+  s.model->train(was_training);
   return reduce(tally, s.manifest, *s.comm);
 }
 

@@ -319,6 +319,14 @@ bool Trainer::train_epoch() {
   const TrainOptions& t = s_.config.train;
   loader_->start_epoch(state_.cursor_epoch, state_.cursor_step);
   state_.epoch = state_.cursor_epoch;
+  const bool dropout = trains_with_dropout(s_.config, state_.epoch);
+  if (!dropout && s_.model->is_training()) {
+    log_info("train",
+             "epoch {}: {} trains in eval mode (no dropout) from now on, as the paper's "
+             "reference code did (train.paper)",
+             state_.epoch + 1, name_of(s_.config.model.name));
+  }
+  s_.model->train(dropout);
   auto window_start = Clock::now();
   int64_t window_samples = 0;
   bool data_ended = false;
@@ -380,7 +388,10 @@ void Trainer::end_of_epoch() {
   }
   state_.last_eval_step = state_.step;
   state_.last_eval_epoch = state_.epoch;
-  nlohmann::json rec = {{"kind", "epoch"}, {"epoch", state_.epoch}, {"step", state_.step}};
+  nlohmann::json rec = {{"kind", "epoch"},
+                        {"epoch", state_.epoch},
+                        {"step", state_.step},
+                        {"dropout", s_.model->is_training()}};
   if (s_.manifest.has_split("validation")) {
     EvalResult r = score_split(s_, "validation", nullptr);
     double value = best_.score(r);
@@ -475,6 +486,11 @@ int Trainer::run() {
 }
 
 }  // namespace
+
+bool trains_with_dropout(const RunConfig& config, int64_t epoch) {
+  const ModelKind m = config.model.name;
+  return !(config.train.paper && (m == ModelKind::kVilt || m == ModelKind::kLxmert) && epoch >= 1);
+}
 
 int run_training(const RunConfig& config) {
   Trainer trainer(config);

@@ -14,6 +14,16 @@ make_data() {
     --log.level warn
 }
 
+# make_region_data DIR POSTS DIM: synth with DIM-dimensional synthetic region features +
+# preprocess --region-features (what --model.name lxmert reads).
+make_region_data() {
+  local dir=$1 posts=$2 dim=$3
+  "$MMAUX" synth --out "$dir/raw" --posts "$posts" --seed 3 --region-feature-dim "$dim" \
+    --log.level warn
+  "$MMAUX" preprocess --dataset csv --raw "$dir/raw" --out "$dir/shards" --model "$dir/raw/model" \
+    --region-features "$dir/raw/regions.h5" --log.level warn
+}
+
 # train RANKS RUN_DIR DATA_DIR [extra options...]: one training run under mpirun.
 train() {
   local ranks=$1 run=$2 data=$3

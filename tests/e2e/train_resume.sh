@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Exact resume: n steps uninterrupted == n/2 steps, SIGKILL, resume (bit-identical parameters,
 # identical logged losses). Usage: train_resume.sh RANKS [MODEL]: MODEL mmbt also checks its
-# ResNet's BatchNorm running statistics (in model.safetensors), which move in every forward.
+# ResNet's BatchNorm running statistics (in model.safetensors), which move in every forward;
+# MODEL lxmert trains on synthetic region features.
 source "$(dirname "$0")/train_lib.sh"
 ranks=$1
 model=${2:-ber-vit-concat}
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-make_data "$work/data"
+# MODEL lxmert: the same check for LXMERT on synthetic region features.
+model_opts=(--model.name "$model")
+if [ "$model" = lxmert ]; then
+  make_region_data "$work/data" 200 64
+  model_opts+=(--model.dir "$work/data/raw/model")  # its visual_feat_dim 64
+else
+  make_data "$work/data"
+fi
 opts=(--train.max-steps 16 --train.checkpoint-every 8 --loss.itc 0.1 --loss.itm 0.1
-      --loss.itm-mode hard --train.keep-last 5 --model.name "$model")
+      --loss.itm-mode hard --train.keep-last 5 "${model_opts[@]}")
 
 train "$ranks" "$work/a" "$work/data/shards" "${opts[@]}" > "$work/a.log" 2>&1 ||
   { cat "$work/a.log"; fail "uninterrupted run failed"; }

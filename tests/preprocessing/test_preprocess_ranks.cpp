@@ -14,6 +14,7 @@
 #include "mmaux/core/files.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/preprocess.h"
+#include "mmaux/data/regions.h"
 #include "mmaux/data/shard.h"
 #include "preprocessing/fixture_util.h"
 #include "rank_exchange.h"
@@ -84,7 +85,76 @@ void expect_same_shard(const fs::path& a, const fs::path& b) {
   }
 }
 
+// Region features (F = 4) for the fixture's posts in `dir`/regions.h5: post i has i % 37
+// regions; p02 and p08 have none in the file, p04 a box outside [0, 1].
+void write_region_fixture(const fs::path& dir) {
+  mmaux::testing::write_file(
+      dir / "model/config.json",
+      R"({"model_type": "bert", "image_size": 16, "max_text_length": 12, "visual_feat_dim": 4})");
+  data::RegionFileWriter w((dir / "regions.h5").string());
+  for (int i = 0; i < 45; ++i) {
+    if (i == 2 || i == 8) continue;
+    data::RegionFeatures r;
+    r.count = i % 37;
+    for (int q = 0; q < r.count; ++q) {
+      for (int k = 0; k < 4; ++k) r.features.push_back(float(i * 100 + q * 4 + k));
+      for (float v : {0.0f, q / 40.0f, 0.5f, q / 40.0f + (i == 4 ? 2.0f : 0.1f)}) {
+        r.boxes.push_back(v);
+      }
+    }
+    w.add(fmt::format("p{:02d}", i), r, 4);
+  }
+  w.close();
+}
+
 }  // namespace
+
+// With region features: the same shards (their region columns included, byte for byte), skip
+// report and manifest (with the features' fingerprint) at any number of ranks.
+MMAUX_COLLECTIVE_TEST(PreprocessRanks, SameRegionFeaturesAtAnyNumberOfRanks, 120) {
+  auto ranks = make_preprocess_ranks(comm);
+  std::unique_ptr<mmaux::testing::TempDir> tmp;
+  if (r == 0) {
+    tmp = std::make_unique<mmaux::testing::TempDir>("mmaux-ranks");
+    write_fixture(tmp->path());
+    write_region_fixture(tmp->path());
+  }
+  const fs::path dir = ranks->all_gather(r == 0 ? tmp->path().string() : "")[0];
+  const std::string out = fmt::format("regions-w{}", w);
+  auto regions = data::open_region_h5((dir / "regions.h5").string());
+  auto o = options(dir, out);
+  auto report = data::run_preprocess(o, read_raw_dataset(o), ranks.get(), regions.get());
+  ranks->all_gather("");
+  if (r != 0) return;
+  auto one = options(dir, "regions-1");
+  auto single = data::run_preprocess(one, read_raw_dataset(one), nullptr, regions.get());
+  EXPECT_EQ(single.summary(), report.summary());
+  EXPECT_EQ(report.skipped_by_reason.at("missing region features"), 2);
+  EXPECT_EQ(report.skipped_by_reason.at("invalid region features"), 1);
+  for (const char* file : {"manifest.json", "skipped.csv", "splits.csv"}) {
+    EXPECT_EQ(mmaux::testing::read_file(dir / "regions-1" / file),
+              mmaux::testing::read_file(dir / out / file))
+        << file;
+  }
+  auto m1 = data::Manifest::load((dir / "regions-1").string());
+  ASSERT_TRUE(m1.has_regions());
+  EXPECT_EQ(m1.regions().feature_dim, 4);
+  for (const auto& split : m1.split_names()) {
+    for (const auto& sh : m1.split(split).shards) {
+      expect_same_shard(dir / "regions-1" / sh.file, dir / out / sh.file);
+      data::ShardReader reader((dir / out / sh.file).string());
+      ASSERT_TRUE(reader.has_regions());
+      std::vector<float> feats(size_t(data::kMaxRegions) * 4);
+      for (int64_t row = 0; row < reader.rows(); ++row) {
+        const int i = std::stoi(reader.post_ids()[size_t(row)].substr(1));
+        reader.read_region_features(row, feats.data());
+        const int n = i % 37;
+        EXPECT_EQ(feats[0], n > 0 ? float(i * 100) : 0.0f) << i;
+        EXPECT_EQ(reader.region_mask()[size_t(row) * data::kMaxRegions + 0], n > 0 ? 1 : 0) << i;
+      }
+    }
+  }
+}
 
 MMAUX_COLLECTIVE_TEST(PreprocessRanks, SameDataSetAtAnyNumberOfRanks, 120) {
   auto ranks = make_preprocess_ranks(comm);

@@ -38,6 +38,8 @@ struct SynthOptions {
   std::string relation_mix = "0.4,0.3,0.3";    ///< describes,loose,unrelated
   std::string decided_by_mix = "0.3,0.3,0.4";  ///< text,image,both
   double label_noise = 0.05;
+  /// > 0: also write OUT/regions.h5, synthetic region features of this many dimensions.
+  int region_feature_dim = 0;
 };
 
 /// Options of `mmaux preprocess`.
@@ -58,5 +60,8 @@ struct PreprocessOptions {
   int64_t max_image_pixels = 89478485;          ///< PIL's limit; 0 = none
   int64_t max_image_bytes = int64_t(64) << 20;  ///< image file size limit; 0 = none
   bool force = false;
+  /// Region features to store with each post ("" = none): an HDF5 file or the paper scripts'
+  /// directory of torch.save files (data/regions.h).
+  std::string region_features = "";
 };
 }  // namespace mmaux

@@ -6,24 +6,26 @@
 namespace mmaux {
 
 /// model.name: the multimodal architecture (METHOD.md §2).
-enum class ModelKind { kBerVitConcat, kBerVitAtt, kVilt, kMmbt };
+enum class ModelKind { kBerVitConcat, kBerVitAtt, kVilt, kMmbt, kLxmert };
 template <>
 struct EnumNames<ModelKind> {
   static constexpr EnumName<ModelKind> table[] = {{ModelKind::kBerVitConcat, "ber-vit-concat"},
                                                   {ModelKind::kBerVitAtt, "ber-vit-att"},
                                                   {ModelKind::kVilt, "vilt"},
-                                                  {ModelKind::kMmbt, "mmbt"}};
+                                                  {ModelKind::kMmbt, "mmbt"},
+                                                  {ModelKind::kLxmert, "lxmert"}};
 };
 
 /// model.preset: the size of a randomly initialised model, smallest first.
-enum class ModelPreset { kTiny, kSmall, kBerVitBase, kViltB32, kMmbtBase };
+enum class ModelPreset { kTiny, kSmall, kBerVitBase, kViltB32, kMmbtBase, kLxmertBase };
 template <>
 struct EnumNames<ModelPreset> {
   static constexpr EnumName<ModelPreset> table[] = {{ModelPreset::kTiny, "tiny"},
                                                     {ModelPreset::kSmall, "small"},
                                                     {ModelPreset::kBerVitBase, "ber-vit-base"},
                                                     {ModelPreset::kViltB32, "vilt-b32"},
-                                                    {ModelPreset::kMmbtBase, "mmbt-base"}};
+                                                    {ModelPreset::kMmbtBase, "mmbt-base"},
+                                                    {ModelPreset::kLxmertBase, "lxmert-base"}};
 };
 
 /// model.mmbt-mode: how MMBT computes its ITC and ITM inputs (README, "MMBT"). kPaper: the
@@ -54,10 +56,12 @@ struct EnumNames<VitInterpolation> {
 /// [model] section: the user's choice of model (the architecture it resolves to is
 /// model::ModelArchitecture).
 struct ModelOptions {
-  ModelKind name = ModelKind::kBerVitConcat;  ///< ber-vit-concat | ber-vit-att | vilt | mmbt
-  ModelPreset preset = ModelPreset::kTiny;  ///< tiny | small | ber-vit-base | vilt-b32 | mmbt-base
-  std::string dir;                          ///< Hugging Face model directory ("" = random init)
-  bool strict = true;                       ///< missing/unexpected tensors are errors
+  /// ber-vit-concat | ber-vit-att | vilt | mmbt | lxmert
+  ModelKind name = ModelKind::kBerVitConcat;
+  /// tiny | small | ber-vit-base | vilt-b32 | mmbt-base | lxmert-base
+  ModelPreset preset = ModelPreset::kTiny;
+  std::string dir;     ///< Hugging Face model directory ("" = random init)
+  bool strict = true;  ///< missing/unexpected tensors are errors
   /// A model directory without weight files builds its architecture randomly initialised (logged)
   /// instead of failing. Directories written by `mmaux synth` ("mmaux_preset") never need it.
   bool allow_no_weights = false;
@@ -71,5 +75,8 @@ struct ModelOptions {
   double encoder_dropout = -1;
   MmbtMode mmbt_mode = MmbtMode::kAuto;  ///< mmbt only
   int image_embeds = 1;                  ///< mmbt: N pooled ResNet embeddings (1..9; paper 1)
+  /// Not a user option: run_model_options sets it from train.paper. Models reproduce the
+  /// reference code's quirks with it (lxmert: the ITC text vector is detached).
+  bool paper = false;
 };
 }  // namespace mmaux

@@ -54,8 +54,9 @@ std::vector<std::string> trajectory_keys(const OptionValues& options);
 std::map<std::string, std::string> option_texts(const OptionValues& options);
 
 /// The model options the run builds its model with: in paper mode (train.paper) an `auto`
-/// model.vit-interpolation becomes scale-factor, the formula of the paper's transformers 4.25.1;
-/// every other value is kept. Not collective.
+/// model.vit-interpolation becomes scale-factor, the formula of the paper's transformers 4.25.1,
+/// and ModelOptions::paper is set (lxmert detaches its ITC text vector); every other value is
+/// kept. Not collective.
 ModelOptions run_model_options(const RunConfig& config);
 
 /// Checks the rules that involve more than one option (single values are checked when parsed):

@@ -24,6 +24,10 @@ struct Batch {
   at::Tensor global_row;
   /// int64 [b] stable sample index inside the split (identifies the post; duplicate detection).
   at::Tensor sample_index;
+  /// Region features, when the data set has them (Manifest::has_regions), else undefined:
+  at::Tensor region_features;  ///< float32 [b, R, F] (R = 36), zero for padding regions
+  at::Tensor region_boxes;     ///< float32 [b, R, 4] normalised (x1, y1, x2, y2), zero padding
+  at::Tensor region_mask;      ///< int64 [b, R] 1 = real region
   std::vector<std::string> post_ids;
   int64_t global_batch_size = 0;  ///< rows of the global batch across all ranks
   int64_t row_offset = 0;         ///< global row of this rank's first row

@@ -66,6 +66,17 @@ struct ShardInfo {
   std::string sha256;  ///< lower-case hex SHA-256 of the whole file
 };
 
+/// The region features stored in the shards (absent: region_dim = 0).
+struct RegionInfo {
+  int max_regions = 0;      ///< R, regions per sample in the shards (kMaxRegions)
+  int feature_dim = 0;      ///< F
+  std::string source_kind;  ///< "hdf5", "torch-dir", ...
+  std::string source;       ///< the file or directory read
+  /// SHA-256 of the stored features, boxes and counts of every written post in split order
+  /// (independent of the container, shard size and number of ranks).
+  std::string fingerprint;
+};
+
 /// Counts of one split.
 struct SplitInfo {
   int64_t size = 0;
@@ -115,6 +126,9 @@ class Manifest {
   const ImagePreset& image_preset() const { return image_preset_; }
   const std::string& tokenizer_fingerprint() const { return tokenizer_fingerprint_; }
   const std::string& image_fingerprint() const { return image_fingerprint_; }
+  /// Whether the shards hold region features (regions().feature_dim > 0).
+  bool has_regions() const { return regions_.feature_dim > 0; }
+  const RegionInfo& regions() const { return regions_; }
   /// Seed of the random split (0 when every split came with the data set).
   uint64_t split_seed() const { return split_seed_; }
   /// Digest of the whole content (fingerprints, counts, shard checksums): a checkpoint can
@@ -129,6 +143,7 @@ class Manifest {
   void set_text(int64_t max_length, int64_t pad_id, const std::string& tokenizer_fingerprint);
   void set_image_preset(const ImagePreset& preset);
   void set_split_seed(uint64_t seed) { split_seed_ = seed; }
+  void set_regions(RegionInfo info) { regions_ = std::move(info); }
   void set_split(const std::string& name, SplitInfo info) { splits_[name] = std::move(info); }
   /// Free-form provenance (source directory, tool version, skip counts) stored as strings.
   std::map<std::string, std::string>& extra() { return extra_; }
@@ -147,6 +162,7 @@ class Manifest {
   std::string tokenizer_fingerprint_;
   std::string image_fingerprint_;
   uint64_t split_seed_ = 0;
+  RegionInfo regions_;
   std::map<std::string, std::string> extra_;
 };
 

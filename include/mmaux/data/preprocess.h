@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "mmaux/config/data_options.h"
+#include "mmaux/data/regions.h"
 
 namespace mmaux::data {
 
@@ -50,6 +51,8 @@ inline constexpr const char* kDuplicateId = "duplicate id";
 inline constexpr const char* kPathEscapes = "path escapes data directory";
 inline constexpr const char* kInvalidUtf8 = "invalid UTF-8";
 inline constexpr const char* kMalformedRow = "malformed row";
+inline constexpr const char* kMissingRegions = "missing region features";
+inline constexpr const char* kInvalidRegions = "invalid region features";
 }  // namespace skip_reason
 
 /// Rules of a data set that remove posts (reported as "filtered", never counted as data loss).
@@ -125,8 +128,15 @@ class PreprocessRanks {
 /// options). Collective over `ranks` (null = this process alone). Every rank returns the same
 /// report; only rank 0 writes the reports and the manifest, and only rank 0 throws the
 /// max_skip_fraction DataError.
+///
+/// `regions` (may be null; the same source on every rank): each post's region features, with
+/// F = the model directory's config.json visual_feat_dim (else 2048), are read and validated in
+/// step 3 (a post without usable ones is skipped as "missing region features" or "invalid
+/// region features", with the detail) and stored in the shards; step 1 fingerprints the source
+/// and the manifest records RegionInfo, whose fingerprint digests the stored values.
 PreprocessReport run_preprocess(const PreprocessOptions& options, RawDataset raw,
-                                PreprocessRanks* ranks = nullptr);
+                                PreprocessRanks* ranks = nullptr,
+                                const RegionSource* regions = nullptr);
 
 /// Deterministic split for a post without one: hash(seed, post id) against the fractions.
 std::string random_split(const std::string& post_id, uint64_t seed,

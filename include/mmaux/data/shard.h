@@ -12,9 +12,14 @@
 ///   sample_index int64 [n]               index inside the split
 ///   post_ids     string [n]
 ///   meta/<name>  string [n]              free metadata columns (e.g. decided_by)
-/// Pixels are chunked one sample per chunk, uncompressed, so reading a sample touches exactly one
-/// chunk and can bypass HDF5 (a positioned read at the chunk's address, see ShardReader). The
-/// small columns are chunked by 256 rows and read whole when a reader opens.
+/// and, only in shards written with region features (attributes region_max R and region_dim F):
+///   region_features float32 [n, R·F]     rows 0 .. k−1 of each sample's regions, the rest 0
+///   region_boxes    float32 [n, R·4]     normalised (x1, y1, x2, y2), 0 for padding
+///   region_mask     uint8 [n, R]         1 = real region
+/// Shards without them are those of earlier builds, unchanged.
+/// Pixels (and region features) are chunked one sample per chunk, uncompressed, so reading a sample
+/// touches exactly one chunk and can bypass HDF5 (a positioned read at the chunk's address, see
+/// ShardReader). The small columns are chunked by 256 rows and read whole when a reader opens.
 
 #include <cstdint>
 #include <memory>
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "mmaux/data/manifest.h"
+#include "mmaux/data/regions.h"
 
 namespace mmaux::data {
 
@@ -37,14 +43,16 @@ struct Sample {
   int32_t relation = -1;
   int64_t sample_index = 0;
   std::vector<std::string> meta;  ///< values of the writer's meta columns, in order
+  RegionFeatures regions;         ///< for a writer with region_dim > 0 (count ≤ kMaxRegions)
 };
 
 /// Writes one shard. Not thread-safe; one writer per file.
 class ShardWriter {
  public:
-  /// Creates `path` (truncating). Throws DataError naming the path on failure.
+  /// Creates `path` (truncating). Throws DataError naming the path on failure. `region_dim` > 0:
+  /// every sample carries up to kMaxRegions regions of that many features.
   ShardWriter(const std::string& path, int text_length, const ImagePreset& preset,
-              std::vector<std::string> meta_names);
+              std::vector<std::string> meta_names, int region_dim = 0);
   ~ShardWriter();
   ShardWriter(const ShardWriter&) = delete;
   ShardWriter& operator=(const ShardWriter&) = delete;
@@ -58,6 +66,7 @@ class ShardWriter {
   ShardInfo finish(bool checksum = true);
 
  private:
+  void append_regions(const RegionFeatures& regions);
   class Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -97,6 +106,15 @@ class ShardReader {
   /// Copies the first `bytes` bytes of row `row`'s pixels (3 · h · w for its image) into `out`.
   /// Thread-safe.
   void read_pixels(int64_t row, uint8_t* out, int64_t bytes) const;
+
+  /// Whether the shard holds region features; then R = region_max(), F = region_dim().
+  bool has_regions() const;
+  int region_max() const;
+  int region_dim() const;
+  const std::vector<float>& region_boxes() const;   ///< [rows * R * 4]
+  const std::vector<uint8_t>& region_mask() const;  ///< [rows * R]
+  /// Copies row `row`'s R · F region features into `out`. Thread-safe.
+  void read_region_features(int64_t row, float* out) const;
 
  private:
   class Impl;

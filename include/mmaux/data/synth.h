@@ -19,6 +19,7 @@
 
 #include "mmaux/config/data_options.h"
 #include "mmaux/data/image.h"
+#include "mmaux/data/regions.h"
 
 namespace mmaux::data {
 
@@ -51,8 +52,21 @@ std::vector<SynthPost> generate_synth_posts(const SynthOptions& options);
 /// Draws post `post`'s image at width × height.
 Image draw_synth_image(const SynthPost& post, int width, int height, uint64_t seed);
 
+/// Post `post`'s synthetic region features of `dim` dimensions for its image drawn at width ×
+/// height: 8 .. 36 regions in a shuffled order, each a fixed sparse non-negative prototype plus
+/// small noise: one region of the object (shape prototype + colour prototype, its box the
+/// object's box in the image), three regions tiling the bottom-quarter band (the image mood's
+/// prototype, or a plain-band one when the image has no mood) and background regions with random
+/// boxes above the band. So the regions carry exactly the image's label signal.
+RegionFeatures synth_regions(const SynthPost& post, int width, int height, uint64_t seed, int dim);
+
+/// The image mood read back from region features (-1 when no region is close to a mood
+/// prototype): the rule an image-only oracle on regions can apply.
+int synth_region_mood(const RegionFeatures& regions, int dim);
+
 /// Writes OUT/posts.csv, OUT/images/* and OUT/model/{vocab.txt, tokenizer_config.json,
-/// config.json}. Returns the posts.
+/// config.json}; with options.region_feature_dim > 0 also OUT/regions.h5 (synth_regions of every
+/// post, the layout of data/regions.h) and visual_feat_dim in config.json. Returns the posts.
 std::vector<SynthPost> write_synth_dataset(const SynthOptions& options);
 
 /// The mood word of a text (-1 when none): the rule a text-only oracle can apply.

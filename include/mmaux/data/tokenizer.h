@@ -67,7 +67,8 @@ struct ModelDirectory {
   int max_text_length =
       128;  ///< max_text_length, else 40 for vilt, else min(128, model_max_length)
   bool has_image_preset = false;
-  ImagePreset image_preset;  ///< image_size → fixed:N; model_type vilt → vilt
+  ImagePreset image_preset;    ///< image_size → fixed:N; model_type vilt → vilt
+  int visual_feat_dim = 2048;  ///< config.json visual_feat_dim (LXMERT's region feature size)
 };
 
 /// Reads DIR/config.json (required) and DIR/tokenizer_config.json (optional). A directory with

@@ -88,6 +88,24 @@ struct ViltConfig {
   bool qkv_bias = true;
 };
 
+/// LXMERT (Hugging Face LxmertConfig; defaults: unc-nlp/lxmert-base-uncased). Layer norms use
+/// eps 1e-12 whatever the file says: transformers hard-codes it for LXMERT.
+struct LxmertConfig {
+  int64_t vocab_size = 30522;
+  int64_t hidden_size = 768;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  int64_t l_layers = 9;  ///< language layers (encoder.layer.N)
+  int64_t r_layers = 5;  ///< object-relation layers over the regions (encoder.r_layers.N)
+  int64_t x_layers = 5;  ///< cross-modality layers (encoder.x_layers.N)
+  int64_t visual_feat_dim = 2048;
+  int64_t visual_pos_dim = 4;
+  double hidden_dropout_prob = 0.1;
+  double attention_probs_dropout_prob = 0.1;
+};
+
 /// Everything needed to build one multimodal model: the architecture that ModelOptions (the
 /// user's [model] section) resolves to, and what a saved model's config.json records.
 struct ModelArchitecture {
@@ -97,15 +115,17 @@ struct ModelArchitecture {
   ViltConfig vilt;               ///< vilt only
   ResNetConfig resnet;           ///< mmbt only
   int64_t num_image_embeds = 1;  ///< mmbt: N pooled ResNet embeddings
+  LxmertConfig lxmert;           ///< lxmert only
   int64_t projection_dim = 512;  ///< dual stream ITC projections (bias-free)
   int64_t num_classes = 2;
   double classifier_dropout = 0.05;
 };
 
 /// The preset `preset` for model `kind`. Dual-stream kinds get text + vision, vilt gets vilt,
-/// mmbt text + resnet; presets are defined for every kind (ber-vit-base used with vilt gives a
-/// ViLT-B/32 shape, vilt-b32 or mmbt-base with a dual-stream kind gives the base towers;
-/// mmbt-base = bert-base-uncased + ResNet-152, the tiny and small MMBT have narrow ResNets).
+/// mmbt text + resnet, lxmert gets lxmert; presets are defined for every kind (ber-vit-base used
+/// with vilt gives a ViLT-B/32 shape, vilt-b32 or mmbt-base with a dual-stream kind gives the base
+/// towers; mmbt-base = bert-base-uncased + ResNet-152, the tiny and small MMBT have narrow
+/// ResNets; every base preset with lxmert gives the unc-nlp/lxmert-base-uncased shape).
 ModelArchitecture preset_config(ModelKind kind, ModelPreset preset);
 
 /// Parses a Hugging Face BERT/RoBERTa config.json text over `base` (missing keys keep base's
@@ -119,13 +139,19 @@ VisionConfig parse_vision_config(const std::string& json_text, const VisionConfi
 ViltConfig parse_vilt_config(const std::string& json_text, const ViltConfig& base,
                              const std::string& origin);
 
+/// Same for an LXMERT config.json (model_type lxmert; l_layers, r_layers, x_layers; the
+/// num_hidden_layers object transformers writes beside them is not read).
+LxmertConfig parse_lxmert_config(const std::string& json_text, const LxmertConfig& base,
+                                 const std::string& origin);
+
 /// Hugging Face style config.json text for each part (what save_pretrained writes).
 std::string text_config_json(const TextConfig& c);
 std::string vision_config_json(const VisionConfig& c);
 std::string vilt_config_json(const ViltConfig& c);
+std::string lxmert_config_json(const LxmertConfig& c);
 /// The whole model: {"mmaux_model": kind name, "num_classes", ..., "text_config", "vision_config"},
-/// {"mmaux_model": "vilt", ..., "vilt_config"} or {"mmaux_model": "mmbt", ..., "num_image_embeds",
-/// "text_config", "resnet_config"}.
+/// {"mmaux_model": "vilt", ..., "vilt_config"}, {"mmaux_model": "mmbt", ..., "num_image_embeds",
+/// "text_config", "resnet_config"} or {"mmaux_model": "lxmert", ..., "lxmert_config"}.
 std::string model_config_json(const ModelArchitecture& c);
 /// Inverse of model_config_json. Throws DataError naming `origin`.
 ModelArchitecture parse_model_config(const std::string& json_text, const std::string& origin);

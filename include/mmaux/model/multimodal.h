@@ -1,6 +1,6 @@
 #pragma once
 /// The interface the trainer uses for every multimodal model (ber-vit-concat, ber-vit-att, vilt,
-/// mmbt).
+/// mmbt, lxmert).
 ///
 /// Contract between the model, loss and train areas.
 
@@ -26,6 +26,13 @@ struct ModelInput {
   /// Whether encode() must return itc_text and itc_image; a model may skip the passes that only
   /// ITC needs when false (MMBT's text-only BERT pass and, in paper mode, its second ResNet pass).
   bool need_itc = true;
+  /// float [b, R, F] region features (LXMERT: R <= 36 regions of F = 2048); undefined without
+  /// regions.
+  at::Tensor region_features{};
+  /// float [b, R, 4] normalised boxes (x1, y1, x2, y2) of those regions, in [0, 1].
+  at::Tensor region_boxes{};
+  /// int64 [b, R]: 1 = a real region, 0 = padding.
+  at::Tensor region_mask{};
 };
 
 /// What one encode() pass returns.

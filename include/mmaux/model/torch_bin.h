@@ -34,4 +34,9 @@ std::vector<std::pair<std::string, at::Tensor>> parse_torch_bin(const char* data
 /// once, straight into tensor memory. Throws DataError naming `path`.
 std::vector<std::pair<std::string, at::Tensor>> read_torch_bin(const std::string& path);
 
+/// Reads a torch.save file holding one tensor (torch.save(tensor, path), as the paper's region
+/// feature scripts write), with the same checks and limits. A state dict is a DataError, as is
+/// a single tensor given to read_torch_bin / parse_torch_bin. Throws DataError naming `path`.
+at::Tensor read_torch_tensor(const std::string& path);
+
 }  // namespace mmaux::model

@@ -14,6 +14,8 @@
 ///      (dist::all_gather_padded) and re-encodes the pairs locally; then loss::itm_loss.
 ///      Token type ids of the model input, when defined, go with the text rows in both modes;
 ///      data::Batch carries none today, so to_model_input leaves them undefined (type 0).
+///      Region features, boxes and mask (data sets preprocessed with --region-features) go with
+///      the image rows, and are gathered with them in hard mode.
 /// CPU dropout masks are keyed by global row (model::DropoutRows): with the same generator
 /// state on every rank, W ranks draw the masks of one process.
 
@@ -71,7 +73,8 @@ struct StepLosses {
   loss::ItmPlan itm_plan;  ///< the ITM pairs of this rank (undefined tensors when ITM is off)
 };
 
-/// The model input of `batch`, on `device`.
+/// The model input of `batch`, on `device`; its region fields (float, float, int64) are filled
+/// when the batch has region features, undefined otherwise.
 model::ModelInput to_model_input(const data::Batch& batch, c10::Device device);
 
 /// The joint loss of `batch` (this rank's rows, on the CPU; moved to m.device here) at optimizer

@@ -36,8 +36,8 @@ TEST(OptionEnums, EveryTableRoundTrips) {
   expect_round_trip<ItmMode>(2);
   expect_round_trip<ClassWeights>(2);
   expect_round_trip<CeNorm>(2);
-  expect_round_trip<ModelKind>(4);
-  expect_round_trip<ModelPreset>(5);
+  expect_round_trip<ModelKind>(5);
+  expect_round_trip<ModelPreset>(6);
   expect_round_trip<MmbtMode>(3);
   expect_round_trip<VitInterpolation>(3);
   expect_round_trip<Schedule>(3);
@@ -74,7 +74,7 @@ TEST(OptionEnums, ATypoNamesTheOptionAndTheAllowedValues) {
             "mpi, nccl");
   EXPECT_EQ(config_error([] { parse_option<ModelKind>("model.name", ""); }),
             "option 'model.name': invalid value ''; expected one of ber-vit-concat, ber-vit-att, "
-            "vilt, mmbt");
+            "vilt, mmbt, lxmert");
 }
 
 TEST(OptionEnums, ResumeIsNoneAutoOrAPath) {

@@ -34,6 +34,12 @@ TEST(RunModelOptions, AnExplicitChoiceWinsInEveryMode) {
   }
 }
 
+TEST(RunModelOptions, PaperModeReachesTheModel) {
+  // lxmert reads it (its ITC text side is detached in paper mode, as the reference code does).
+  EXPECT_TRUE(run_model_options(with(true, VitInterpolation::kAuto)).paper);
+  EXPECT_FALSE(run_model_options(with(false, VitInterpolation::kAuto)).paper);
+}
+
 TEST(RunModelOptions, EveryOtherModelOptionIsKept) {
   RunConfig c = with(true, VitInterpolation::kAuto);
   c.model.name = ModelKind::kVilt;

@@ -8,9 +8,19 @@
 
 namespace mmaux::testing {
 
+data::RegionFeatures fixture_regions(int i, int region_dim) {
+  data::RegionFeatures r;
+  r.count = (5 * i) % (data::kMaxRegions + 1);
+  for (int q = 0; q < r.count; ++q) {
+    for (int k = 0; k < region_dim; ++k) r.features.push_back(float(i) + q / 100.0f + k / 1e4f);
+    for (float v : {q / 40.0f, 0.5f, q / 40.0f + 0.01f, 1.0f}) r.boxes.push_back(v);
+  }
+  return r;
+}
+
 data::Manifest write_fixture_dataset(const std::string& dir,
                                      const std::map<std::string, int>& split_sizes, int shard_size,
-                                     const std::string& preset_text) {
+                                     const std::string& preset_text, int region_dim) {
   std::filesystem::create_directories(dir);
   data::Manifest m;
   m.set_dir(dir);
@@ -28,7 +38,8 @@ data::Manifest write_fixture_dataset(const std::string& dir,
     info.relation_counts.assign(2, 0);
     for (int start = 0; start < n; start += shard_size) {
       auto file = fmt::format("{}-{:05d}.h5", split, start / shard_size);
-      data::ShardWriter w((std::filesystem::path(dir) / file).string(), L, preset, {"note"});
+      data::ShardWriter w((std::filesystem::path(dir) / file).string(), L, preset, {"note"},
+                          region_dim);
       for (int i = start; i < std::min(n, start + shard_size); ++i) {
         data::Sample s;
         s.post_id = fmt::format("{}-{}", split, i);
@@ -44,6 +55,7 @@ data::Manifest write_fixture_dataset(const std::string& dir,
         s.relation = i % 2;
         s.sample_index = i;
         s.meta = {fmt::format("note{}", i)};
+        if (region_dim > 0) s.regions = fixture_regions(i, region_dim);
         info.class_counts[s.label]++;
         info.relation_counts[s.relation]++;
         w.append(s);
@@ -54,6 +66,7 @@ data::Manifest write_fixture_dataset(const std::string& dir,
     }
     m.set_split(split, info);
   }
+  if (region_dim > 0) m.set_regions({data::kMaxRegions, region_dim, "fixture", dir, "fixture"});
   m.save(dir);
   return m;
 }

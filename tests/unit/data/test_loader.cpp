@@ -17,9 +17,9 @@ namespace {
 struct Fixture {
   TempDir dir{"mmaux-loader"};
   Manifest manifest;
-  Fixture(int train = 23, int val = 10, const std::string& preset = "fixed:8") {
-    mmaux::testing::write_fixture_dataset(dir.path().string(),
-                                          {{"train", train}, {"validation", val}}, 5, preset);
+  Fixture(int train = 23, int val = 10, const std::string& preset = "fixed:8", int region_dim = 0) {
+    mmaux::testing::write_fixture_dataset(
+        dir.path().string(), {{"train", train}, {"validation", val}}, 5, preset, region_dim);
     manifest = Manifest::load(dir.path().string());
   }
 };
@@ -58,7 +58,7 @@ std::vector<std::vector<at::Tensor>> global_batches(const Manifest& m, LoaderOpt
     }
     if (parts.empty()) break;
     EXPECT_EQ(int(parts.size()), world) << "ranks disagree on the number of steps";
-    std::vector<at::Tensor> ids, px, lab, idx, rows, mask;
+    std::vector<at::Tensor> ids, px, lab, idx, rows, mask, rf, rb, rm;
     int64_t offset = 0;
     for (auto& p : parts) {
       EXPECT_EQ(p.row_offset, offset);
@@ -70,10 +70,19 @@ std::vector<std::vector<at::Tensor>> global_batches(const Manifest& m, LoaderOpt
       idx.push_back(p.sample_index);
       rows.push_back(p.global_row);
       mask.push_back(p.attention_mask);
+      EXPECT_EQ(p.region_features.defined(), m.has_regions());
+      if (p.region_features.defined()) {
+        rf.push_back(p.region_features);
+        rb.push_back(p.region_boxes);
+        rm.push_back(p.region_mask);
+      }
     }
     EXPECT_EQ(offset, parts[0].global_batch_size);
     out.push_back(
         {at::cat(ids), at::cat(px), at::cat(lab), at::cat(idx), at::cat(rows), at::cat(mask)});
+    if (!rf.empty()) {
+      for (auto* v : {&rf, &rb, &rm}) out.back().push_back(at::cat(*v));
+    }
   }
   return out;
 }
@@ -252,6 +261,71 @@ TEST(Loader, VariableSizeImagesArePaddedWithAMask) {
     int h = 32 + 32 * (i % 3), w = h > 32 ? 32 : 64;
     EXPECT_EQ(b->pixel_mask[i].sum().item<int64_t>(), h * w) << i;
   }
+}
+
+TEST(Loader, RegionFeaturesFollowTheirSamplesAtAnyWorldSize) {
+  const int F = 3;
+  Fixture f(23, 10, "fixed:8", F);
+  ASSERT_TRUE(f.manifest.has_regions());
+  auto ref = global_batches(f.manifest, opts("train", 6, true, 0, 1), 1, 1);
+  ASSERT_EQ(ref.size(), 3u);
+  ASSERT_EQ(ref[0].size(), 9u);
+  for (int world = 2; world <= 4; ++world) {
+    auto got = global_batches(f.manifest, opts("train", 6, true, 0, 1), world, 1);
+    ASSERT_EQ(got.size(), ref.size());
+    for (size_t s = 0; s < ref.size(); ++s) {
+      for (size_t k = 6; k < 9; ++k) {
+        EXPECT_TRUE(at::equal(ref[s][k], got[s][k])) << "world " << world << " tensor " << k;
+      }
+    }
+  }
+  // Each row holds its own sample's regions, padded with zeros and masked.
+  for (const auto& batch : ref) {
+    const at::Tensor &idx = batch[3], &feats = batch[6], &boxes = batch[7], &mask = batch[8];
+    ASSERT_EQ(feats.sizes(), (std::vector<int64_t>{6, kMaxRegions, F}));
+    ASSERT_EQ(boxes.sizes(), (std::vector<int64_t>{6, kMaxRegions, 4}));
+    EXPECT_EQ(feats.dtype(), at::kFloat);
+    EXPECT_EQ(mask.dtype(), at::kLong);
+    for (int64_t row = 0; row < 6; ++row) {
+      const int i = int(idx[row].item<int64_t>());
+      const RegionFeatures want = mmaux::testing::fixture_regions(i, F);
+      at::Tensor w_feats = at::zeros({kMaxRegions, F}), w_boxes = at::zeros({kMaxRegions, 4});
+      if (want.count > 0) {
+        w_feats.narrow(0, 0, want.count).copy_(at::tensor(want.features).reshape({want.count, F}));
+        w_boxes.narrow(0, 0, want.count).copy_(at::tensor(want.boxes).reshape({want.count, 4}));
+      }
+      EXPECT_TRUE(at::equal(feats[row], w_feats)) << "sample " << i;
+      EXPECT_TRUE(at::equal(boxes[row], w_boxes)) << "sample " << i;
+      EXPECT_EQ(mask[row].sum().item<int64_t>(), want.count) << "sample " << i;
+      if (want.count > 0) {
+        EXPECT_EQ(mask[row][want.count - 1].item<int64_t>(), 1);
+      }
+    }
+  }
+}
+
+TEST(Loader, ShardsWithoutRegionsGiveBatchesWithout) {
+  Fixture f;
+  EXPECT_FALSE(f.manifest.has_regions());
+  Loader l(f.manifest, opts("train", 4, true, 0, 1));
+  auto b = l.next();
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->region_features.defined());
+  EXPECT_FALSE(b->region_boxes.defined());
+  EXPECT_FALSE(b->region_mask.defined());
+}
+
+TEST(Loader, RegionShapesThatDisagreeWithTheManifestAreDataErrors) {
+  Fixture f(6, 2, "fixed:8", 3);
+  Manifest m = f.manifest;
+  m.set_regions({kMaxRegions, 4, "fixture", "", "x"});
+  auto msg = mmaux::testing::message_of([&] { Loader(m, opts("train", 2, true, 0, 1)); });
+  EXPECT_NE(msg.find("36 region features of dimension 3, the manifest says 36 of dimension 4"),
+            std::string::npos)
+      << msg;
+  m.set_regions({});
+  msg = mmaux::testing::message_of([&] { Loader(m, opts("train", 2, true, 0, 1)); });
+  EXPECT_NE(msg.find("the manifest says 0 of dimension 0"), std::string::npos) << msg;
 }
 
 TEST(Loader, BadOptionsAreConfigErrors) {

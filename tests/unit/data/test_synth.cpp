@@ -7,6 +7,7 @@
 #include "mmaux/core/csv.h"
 #include "mmaux/core/files.h"
 #include "mmaux/data/image.h"
+#include "mmaux/data/regions.h"
 #include "mmaux/data/synth.h"
 #include "support/test_support.h"
 
@@ -81,6 +82,47 @@ TEST(Synth, LabelNeedsBothModalities) {
       << "text " << text_acc << " image " << image_acc << " both " << both_acc;
 }
 
+// Synthetic region features (for LXMERT) carry the image's signal as the pixels do: an oracle on
+// the regions of OUT/regions.h5 recovers every image mood, and with the text it decides the label.
+TEST(Synth, RegionFeaturesCarryTheImageSignal) {
+  TempDir dir;
+  SynthOptions o;
+  o.out = dir.path().string();
+  o.posts = 400;
+  o.seed = 4;
+  o.region_feature_dim = 16;
+  auto posts = write_synth_dataset(o);
+  auto cfg = nlohmann::json::parse(read_whole_file((dir / "model/config.json").string()));
+  EXPECT_EQ(cfg["visual_feat_dim"], 16);
+  auto src = open_region_h5((dir / "regions.h5").string());
+  int both_ok = 0, region_ok = 0, counts[2] = {kMaxRegions, 0};
+  for (const auto& p : posts) {
+    RegionFeatures r = src->read(p.post_id, 16);
+    EXPECT_NO_THROW(validate_regions(r, 16, p.post_id));
+    const RegionFeatures again = synth_regions(p, 64, 64, o.seed, 16);
+    EXPECT_EQ(r.features, again.features) << p.post_id;
+    EXPECT_EQ(r.boxes, again.boxes) << p.post_id;
+    counts[0] = std::min(counts[0], int(r.count));
+    counts[1] = std::max(counts[1], int(r.count));
+    const int v = synth_region_mood(r, 16);
+    EXPECT_EQ(v, p.image_mood) << p.post_id;
+    const int t = synth_text_mood(p.text);
+    const int both = t >= 0 && v >= 0 ? (t + v) % 3 : t >= 0 ? t : v >= 0 ? v : 0;
+    both_ok += both == p.label;
+    region_ok += (v >= 0 ? v : 0) == p.label;
+  }
+  const double n = double(posts.size());
+  std::printf("region oracle accuracy: regions only %.3f, text + regions %.3f; %d..%d regions\n",
+              region_ok / n, both_ok / n, counts[0], counts[1]);
+  EXPECT_GT(both_ok / n, 0.9);
+  EXPECT_LT(region_ok / n, 0.7);
+  EXPECT_EQ(counts[0], 8);
+  EXPECT_EQ(counts[1], kMaxRegions);
+  // Another seed, other features (and the same seed and post, the same features: above).
+  EXPECT_NE(synth_regions(posts[0], 64, 64, o.seed + 1, 16).features,
+            synth_regions(posts[0], 64, 64, o.seed, 16).features);
+}
+
 TEST(Synth, ModelDirectoryMatchesTheContract) {
   TempDir dir;
   SynthOptions o;
@@ -94,6 +136,8 @@ TEST(Synth, ModelDirectoryMatchesTheContract) {
   EXPECT_EQ(cfg["patch_size"], 16);
   EXPECT_EQ(cfg["max_text_length"], 32);
   EXPECT_EQ(cfg["max_position_embeddings"], 64);
+  EXPECT_FALSE(cfg.contains("visual_feat_dim"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "regions.h5"));
   auto vocab = read_whole_file((dir / "model/vocab.txt").string());
   EXPECT_EQ(vocab.rfind("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", 0), 0u);
   EXPECT_EQ(cfg["vocab_size"].get<int64_t>(), std::count(vocab.begin(), vocab.end(), '\n'));

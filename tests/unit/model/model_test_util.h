@@ -10,7 +10,7 @@
 
 namespace mmaux::model::testing {
 
-/// The tiny preset of model `name` (ber-vit-concat | ber-vit-att | vilt).
+/// The tiny preset of model `name` (ber-vit-concat | ber-vit-att | vilt | lxmert).
 inline ModelOptions tiny_options(const std::string& name) {
   ModelOptions o;
   o.name = parse_option<ModelKind>("model.name", name);
@@ -18,8 +18,8 @@ inline ModelOptions tiny_options(const std::string& name) {
   return o;
 }
 
-/// b rows of text length `length` (the last `pad` tokens of row 0 are padding) and images of
-/// size h × w.
+/// b rows of text length `length` (the last `pad` tokens of row 0 are padding), images of
+/// size h × w, and kRegions regions of 2048-d features with boxes (the last one of row 0 padding).
 inline ModelInput random_input(int64_t b, int64_t length, int64_t h, int64_t w, int64_t vocab,
                                int64_t pad = 3) {
   ModelInput in;
@@ -29,6 +29,12 @@ inline ModelInput random_input(int64_t b, int64_t length, int64_t h, int64_t w, 
   in.input_ids[0].narrow(0, length - pad, pad).fill_(0);
   in.pixels = at::randn({b, 3, h, w});
   in.pixel_mask = at::ones({b, h, w}, at::kLong);
+  constexpr int64_t kRegions = 5;
+  in.region_features = at::rand({b, kRegions, 2048});
+  at::Tensor corner = at::rand({b, kRegions, 2}) * 0.5;
+  in.region_boxes = at::cat({corner, corner + at::rand({b, kRegions, 2}) * 0.5}, 2);
+  in.region_mask = at::ones({b, kRegions}, at::kLong);
+  in.region_mask[0][kRegions - 1] = 0;
   return in;
 }
 

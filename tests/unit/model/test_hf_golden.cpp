@@ -21,6 +21,7 @@
 
 #include "mmaux/core/log.h"
 #include "mmaux/model/dual_stream.h"
+#include "mmaux/model/lxmert.h"
 #include "mmaux/model/mmbt.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/resnet.h"
@@ -129,6 +130,24 @@ Results run_vilt(const CaseRun& r) {
           {"pooler_output", {out.pooled, r.output("pooler_output")}}};
 }
 
+/// LXMERT: sentence pairs with type-1 tokens, 6 regions; the :vmask cases pass a visual mask
+/// (their masked regions keep non-zero features, so ignoring the mask shows). Every region row of
+/// vision_output is compared (transformers masks keys only).
+Results run_lxmert(const CaseRun& r) {
+  auto model = r.model();
+  auto& lxmert = static_cast<LxmertModel&>(*model).backbone();
+  const at::Tensor ids = r.input("input_ids"), mask = r.input("attention_mask");
+  const at::Tensor vmask = r.spec.at("visual_attention_mask").get<bool>()
+                               ? r.input("visual_attention_mask")
+                               : at::Tensor();
+  auto out = lxmert.forward(ids, mask, r.input("token_type_ids"), r.input("visual_feats"),
+                            r.input("visual_pos"), vmask);
+  return {
+      {"language_output", {masked(out.language, mask), masked(r.output("language_output"), mask)}},
+      {"vision_output", {out.vision, r.output("vision_output")}},
+      {"pooled_output", {out.pooled, r.output("pooled_output")}}};
+}
+
 /// torchvision's ResNet state dict loaded as an MMBT image/ directory is: eval outputs, then one
 /// train-mode forward (batch statistics) and the BatchNorm running statistics it leaves.
 Results run_resnet(const CaseRun& r) {
@@ -198,7 +217,8 @@ const std::map<std::string, Runner>& runners() {
                                                   {"vision", run_vision},
                                                   {"vilt", run_vilt},
                                                   {"resnet", run_resnet},
-                                                  {"mmbt", run_mmbt}};
+                                                  {"mmbt", run_mmbt},
+                                                  {"lxmert", run_lxmert}};
   return r;
 }
 
@@ -266,8 +286,8 @@ TEST(HfGolden, EveryCaseMatchesTransformers) {
     }
   }
   // 19 cases (BERT, RoBERTa, ViT, ViLT) with 34 outputs; resnet and resnet_no_nbt 2 + 2 + 9 each,
-  // resnet:odd 2, mmbt and mmbt:n3 3 + 1 each.
-  EXPECT_GE(compared, 2 * (34 + 13 + 13 + 2 + 4 + 4));
+  // resnet:odd 2, mmbt and mmbt:n3 3 + 1 each; LXMERT 4 cases with 3 outputs each.
+  EXPECT_GE(compared, 2 * (34 + 13 + 13 + 2 + 4 + 4 + 12));
 }
 
 /// The two ViT interpolation formulas really differ on the reference input (so the option matters

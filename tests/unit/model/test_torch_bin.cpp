@@ -119,6 +119,24 @@ TEST(TorchBin, HostileFilesGiveClearErrors) {
   EXPECT_NE(msg.find("weights_only=True"), std::string::npos) << msg;  // the conversion command
 }
 
+// torch.save(tensor, f) (the paper's region feature files, tests/data/regions): read_torch_tensor
+// reads it; a state-dict reader refuses it, and read_torch_tensor refuses a state dict.
+TEST(TorchBin, SingleTensorFilesOnlyThroughReadTorchTensor) {
+  const fs::path regions = mmaux::testing::source_dir() / "tests/data/regions/torch_dir";
+  at::Tensor t = read_torch_tensor((regions / "features/feat_ok_full").string());
+  ASSERT_EQ(t.sizes(), (at::IntArrayRef{1, 36, 8}));
+  EXPECT_EQ(t.dtype(), at::kFloat);
+  EXPECT_FLOAT_EQ(t[0][2][3].item<float>(), 0.19f);
+  const std::string bare = (regions / "features/feat_ok_full").string();
+  auto msg = mmaux::testing::message_of<DataError>([&] { read_torch_bin(bare); });
+  EXPECT_NE(msg.find("holds a single tensor (torch.save(tensor, ...)), not a state dict"),
+            std::string::npos)
+      << msg;
+  msg = mmaux::testing::message_of<DataError>(
+      [&] { read_torch_tensor((corpus() / "valid_dtypes.bin").string()); });
+  EXPECT_NE(msg.find("holds a dict of 10 tensors, expected one tensor"), std::string::npos) << msg;
+}
+
 TEST(TorchBin, CorpusReplayBothReadersAgree) {
   int valid = 0, bad = 0;
   for (const auto& entry : fs::directory_iterator(corpus())) {

@@ -144,3 +144,28 @@ TEST(JointLoss, GradientsReachOnlyWhatTheTermsUse) {
 
 }  // namespace
 }  // namespace mmaux::train
+
+namespace mmaux::train {
+
+// The model input carries a batch's region features (LXMERT) as float, float and int64, and
+// leaves the fields undefined for a data set without regions.
+TEST(JointLoss, ModelInputCarriesRegionFeatures) {
+  data::Batch b = batch(1);
+  model::ModelInput plain = to_model_input(b, c10::Device(c10::kCPU));
+  EXPECT_FALSE(plain.region_features.defined() || plain.region_boxes.defined() ||
+               plain.region_mask.defined());
+  b.region_features = at::rand({kRows, 36, 5});
+  b.region_boxes = at::rand({kRows, 36, 4});
+  b.region_mask = at::ones({kRows, 36}, at::kLong);
+  b.region_mask.narrow(1, 30, 6).zero_();
+  model::ModelInput in = to_model_input(b, c10::Device(c10::kCPU));
+  ASSERT_TRUE(in.region_features.defined() && in.region_boxes.defined() &&
+              in.region_mask.defined());
+  EXPECT_TRUE(at::equal(in.region_features, b.region_features));
+  EXPECT_TRUE(at::equal(in.region_boxes, b.region_boxes));
+  EXPECT_TRUE(at::equal(in.region_mask, b.region_mask));
+  EXPECT_EQ(in.region_features.dtype(), at::kFloat);
+  EXPECT_EQ(in.region_mask.dtype(), at::kLong);
+}
+
+}  // namespace mmaux::train

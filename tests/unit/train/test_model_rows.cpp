@@ -128,5 +128,58 @@ TEST(ModelRows, ConcatRowsPadsEveryFieldAndKeepsTokenTypes) {
   EXPECT_THROW(concat_rows({rows(2, 3, 0, true), rows(1, 3, 2, false)}, pad_id), InternalError);
 }
 
+// Region features, boxes and mask (LXMERT) belong to the image: they follow the image rows in
+// select_pairs and are gathered with them (no padding along R: every rank has 36 regions).
+void add_regions(model::ModelInput& in, int64_t first_row) {
+  const int64_t b = in.pixels.size(0);
+  at::Tensor r = at::arange(first_row, first_row + b, at::kFloat).view({b, 1, 1});
+  in.region_features = r + at::arange(4 * 3, at::kFloat).view({1, 4, 3}) / 100;
+  in.region_boxes = (r / 100).expand({b, 4, 4}).contiguous();
+  in.region_mask = at::ones({b, 4}, at::kLong);
+  in.region_mask.select(1, 3).copy_(at::arange(first_row, first_row + b, at::kLong) % 2);
+}
+
+TEST(ModelRows, RegionInputsFollowTheImageRows) {
+  const int64_t offset = 10;
+  model::ModelInput in = rows(4, 5, offset, false);
+  add_regions(in, offset);
+  loss::ItmPlan plan;
+  plan.text_rows = at::tensor({13, 10, 11, 12}, at::kLong);
+  plan.image_rows = at::tensor({10, 12, 12, 11}, at::kLong);
+  model::ModelInput p = select_pairs(in, plan, offset);
+  const at::Tensor v = plan.image_rows - offset;
+  ASSERT_TRUE(p.region_features.defined() && p.region_boxes.defined() && p.region_mask.defined());
+  EXPECT_TRUE(at::equal(p.region_features, in.region_features.index_select(0, v)));
+  EXPECT_TRUE(at::equal(p.region_boxes, in.region_boxes.index_select(0, v)));
+  EXPECT_TRUE(at::equal(p.region_mask, in.region_mask.index_select(0, v)));
+  EXPECT_FALSE(select_pairs(rows(4, 5, offset, false), plan, offset).region_features.defined());
+
+  std::mutex m;
+  std::vector<model::ModelInput> gathered(2);
+  dist::run_thread_ranks(2, [&](const std::shared_ptr<dist::Communicator>& comm) {
+    const int rank = comm->rank();
+    model::ModelInput local = rank == 0 ? rows(2, 3, 0, false) : rows(3, 5, 2, false);
+    add_regions(local, rank == 0 ? 0 : 2);
+    model::ModelInput g = gather_rows(local, *comm, 0);
+    std::lock_guard<std::mutex> lock(m);
+    gathered[size_t(rank)] = g;
+  });
+  model::ModelInput all = rows(5, 5, 0, false);
+  add_regions(all, 0);
+  for (const model::ModelInput& g : gathered) {
+    EXPECT_TRUE(at::equal(g.region_features, all.region_features));
+    EXPECT_TRUE(at::equal(g.region_boxes, all.region_boxes));
+    EXPECT_TRUE(at::equal(g.region_mask, all.region_mask));
+  }
+  // The micro-batches of an accumulated batch (contrastive accumulation's table) keep them too.
+  model::ModelInput a = rows(2, 3, 0, false), b = rows(3, 5, 2, false);
+  add_regions(a, 0);
+  add_regions(b, 2);
+  const model::ModelInput table = to_device(concat_rows({a, b}, 0), c10::Device(c10::kCPU));
+  EXPECT_TRUE(at::equal(table.region_features, all.region_features));
+  EXPECT_TRUE(at::equal(table.region_boxes, all.region_boxes));
+  EXPECT_TRUE(at::equal(table.region_mask, all.region_mask));
+}
+
 }  // namespace
 }  // namespace mmaux::train
