@@ -158,7 +158,8 @@ void run_one(const Args& args) {
 void print_sizes() {
   std::printf("%-15s %-13s %12s %8s %14s\n", "model", "preset", "parameters", "text L",
               "GFLOP/sample");
-  for (const char* preset : {"tiny", "small", "ber-vit-base", "vilt-b32", "mmbt-base", "lxmert-base"}) {
+  for (const char* preset :
+       {"tiny", "small", "ber-vit-base", "vilt-b32", "mmbt-base", "lxmert-base"}) {
     for (const char* name : {"ber-vit-concat", "ber-vit-att", "vilt", "mmbt", "lxmert"}) {
       mmaux::ModelOptions o;
       o.name = mmaux::parse_option<mmaux::ModelKind>("model", name);

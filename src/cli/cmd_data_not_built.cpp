@@ -1,5 +1,6 @@
-// `mmaux synth`, `preprocess`, `predict` and `export` in a GPU-subset build (MMAUX_GPU_SUBSET=ON), which has no
-// libvips and no utf8proc: the commands keep their options and help, and say how to get them.
+// `mmaux synth`, `preprocess`, `predict` and `export` in a GPU-subset build (MMAUX_GPU_SUBSET=ON),
+// which has no libvips and no utf8proc: the commands keep their options and help, and say how to
+// get them.
 #include <memory>
 
 #include "cli/command.h"
@@ -60,7 +61,8 @@ Command make_preprocess_command() {
   return c;
 }
 
-// predict and export read raw posts (images, text normalisation) or write tokenizers: full build only.
+// predict and export read raw posts (images, text normalisation) or write tokenizers: full build
+// only.
 Command make_predict_command() {
   Command c;
   c.name = "predict";

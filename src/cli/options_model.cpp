@@ -5,7 +5,8 @@ namespace mmaux::cli {
 void declare_model_options(OptionSet& set, ModelOptions& o) {
   set.group("Model")
       .add("model.name", &o.name, "ber-vit-concat, ber-vit-att, vilt, mmbt or lxmert")
-      .add("model.preset", &o.preset, "tiny, small, ber-vit-base, vilt-b32, mmbt-base or lxmert-base")
+      .add("model.preset", &o.preset,
+           "tiny, small, ber-vit-base, vilt-b32, mmbt-base or lxmert-base")
       .add("model.dir", &o.dir, "Hugging Face model directory to load (\"\" = random init)")
       .add("model.strict", &o.strict, "missing or unexpected checkpoint tensors are errors")
       .add("model.allow-no-weights", &o.allow_no_weights,

@@ -202,7 +202,7 @@ class Loader::Impl {
   int64_t n = 0;
   std::vector<std::unique_ptr<ShardReader>> readers;
   std::vector<std::pair<int, int64_t>> where;  ///< sample index -> (shard, row)
-  PixelTable lut;  ///< per channel
+  PixelTable lut;                              ///< per channel
   std::shared_ptr<BufferPool> pool_buffers;
 
   std::shared_ptr<const std::vector<int64_t>> order;  ///< current epoch's order

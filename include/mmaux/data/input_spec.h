@@ -81,7 +81,8 @@ struct PreparedText {
 /// truncated and padded token ids. Thread-safe.
 PreparedText prepare_text(std::string_view raw, const Tokenizer& tokenizer, int max_length);
 
-/// Normalised value of each 8-bit sample, per channel (R, G, B): lut[c][v] = (v/255 - mean[c]) / std[c].
+/// Normalised value of each 8-bit sample, per channel (R, G, B): lut[c][v] = (v/255 - mean[c]) /
+/// std[c].
 using PixelTable = std::array<std::array<float, 256>, 3>;
 
 /// The 256 normalised values (x/255 − mean)/std of a uint8 pixel, computed as the loader does.

@@ -213,12 +213,9 @@ Results run_mmbt(const CaseRun& r) {
 }
 
 const std::map<std::string, Runner>& runners() {
-  static const std::map<std::string, Runner> r = {{"text", run_text},
-                                                  {"vision", run_vision},
-                                                  {"vilt", run_vilt},
-                                                  {"resnet", run_resnet},
-                                                  {"mmbt", run_mmbt},
-                                                  {"lxmert", run_lxmert}};
+  static const std::map<std::string, Runner> r = {{"text", run_text}, {"vision", run_vision},
+                                                  {"vilt", run_vilt}, {"resnet", run_resnet},
+                                                  {"mmbt", run_mmbt}, {"lxmert", run_lxmert}};
   return r;
 }
 
