@@ -23,9 +23,6 @@ struct ModelInput {
   /// int64 [b, L] segment ids of the text tokens (BERT sentence pairs; MMBT gives its text type 1);
   /// undefined = type 0 everywhere.
   at::Tensor token_type_ids{};
-  /// Whether encode() must return itc_text and itc_image; a model may skip the passes that only
-  /// ITC needs when false (MMBT's text-only BERT pass and, in paper mode, its second ResNet pass).
-  bool need_itc = true;
   /// float [b, R, F] region features (LXMERT: R <= 36 regions of F = 2048); undefined without
   /// regions.
   at::Tensor region_features{};
@@ -33,6 +30,9 @@ struct ModelInput {
   at::Tensor region_boxes{};
   /// int64 [b, R]: 1 = a real region, 0 = padding.
   at::Tensor region_mask{};
+  /// Whether encode() must return itc_text and itc_image; a model may skip the passes that only
+  /// ITC needs when false (MMBT's text-only BERT pass and, in paper mode, its second ResNet pass).
+  bool need_itc = true;
 };
 
 /// What one encode() pass returns.
