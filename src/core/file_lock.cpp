@@ -18,15 +18,6 @@ namespace {
 constexpr int kProbeRetries = 20;
 constexpr useconds_t kProbeRetryUs = 10000;
 
-std::string utc_now() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string host_name() {
   char buf[HOST_NAME_MAX + 1] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "?";
@@ -98,7 +89,8 @@ LockOwner LockOwner::from_text(const std::string& text) {
 }
 
 LockOwner LockOwner::this_process(const std::string& command, const std::string& job) {
-  return LockOwner{command, host_name(), static_cast<int64_t>(::getpid()), job, utc_now()};
+  return LockOwner{command, host_name(), static_cast<int64_t>(::getpid()), job,
+                   utc_now("%Y-%m-%dT%H:%M:%SZ")};
 }
 
 FileLock FileLock::acquire(const std::string& path, const LockOwner& owner) {

@@ -1,5 +1,7 @@
 #include "mmaux/core/strings.h"
 
+#include <ctime>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -68,6 +70,15 @@ std::string count_text(int64_t n) {
   for (v /= 1000; v >= 999.5 && p + 1 < std::size(kPrefixes); v /= 1000) ++p;
   const int decimals = v < 9.995 ? 2 : v < 99.95 ? 1 : 0;
   return fmt::format("{:.{}f} {}", v, decimals, kPrefixes[p]);
+}
+
+std::string utc_now(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
 }
 
 }  // namespace mmaux

@@ -114,7 +114,8 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& model_dir) {
       "vocab.json + merges.txt (byte-level BPE) as in a Hugging Face model directory{}",
       model_dir,
       fs::exists(dir / "sentencepiece.bpe.model") || fs::exists(dir / "spiece.model")
-          ? " (SentencePiece models are not implemented)"
+          ? " (this directory holds a SentencePiece model, which mmaux does not read: use a "
+            "checkpoint whose tokenizer is WordPiece or byte-level BPE)"
           : "");
 }
 

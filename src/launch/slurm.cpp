@@ -35,15 +35,6 @@ std::string read_text(const fs::path& file) {
   return buf.str();
 }
 
-std::string utc_stamp() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
-
 }  // namespace
 
 const std::string& builtin_batch_template(SlurmNode node) {
@@ -122,7 +113,8 @@ namespace {
 
 int submit(const SweepSpec& spec, const SweepRequest& req,
            const std::vector<const RunPlan*>& todo) {
-  fs::path dir = req.runs_dir / ".sweep" / fmt::format("{}-{}", spec.name, utc_stamp());
+  fs::path dir =
+      req.runs_dir / ".sweep" / fmt::format("{}-{}", spec.name, utc_now("%Y%m%d-%H%M%S"));
   std::string script = render_batch_script(spec, req.ranks, static_cast<int>(todo.size()),
                                            dir / "tasks.txt", dir, req.workdir);
   if (req.dry_run) {

@@ -2,26 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
+#include "mmaux/core/strings.h"
 #include "mmaux/train/optimizer.h"
 
 namespace fs = std::filesystem;
 
 namespace mmaux::train {
 namespace {
-
-std::string utc_now() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // The value of a stopping criterion as the checkpoint recorded it; nullopt when it did not.
 std::optional<int64_t> stored_integer(const TrainState& state, const std::string& name) {
@@ -91,7 +82,7 @@ Continuation plan_continuation(const RunConfig& config, const TrainState& state,
 
   RunExtension e;
   e.step = state.step;
-  e.time = utc_now();
+  e.time = utc_now("%Y-%m-%dT%H:%M:%SZ");
   e.options = changes;
   e.steps_from = total_then;
   e.steps_to = total;

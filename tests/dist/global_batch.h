@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "dist/batch_slice.h"
 #include "dist/two_tower.h"
 #include "mmaux/data/batch.h"
 
@@ -38,24 +39,6 @@ inline data::Batch global_batch(int64_t step, int64_t n = 8) {
   g.attention_mask[5].copy_(g.attention_mask[1]);
   g.pixels[6].copy_(g.pixels[2]);
   return g;
-}
-
-/// Rows [offset, offset + b) of the global batch: what the loader gives that rank.
-inline data::Batch slice(const data::Batch& g, int64_t offset, int64_t b) {
-  data::Batch s;
-  for (auto [to, from] : {std::pair{&s.input_ids, &g.input_ids},
-                          {&s.attention_mask, &g.attention_mask},
-                          {&s.pixels, &g.pixels},
-                          {&s.pixel_mask, &g.pixel_mask},
-                          {&s.labels, &g.labels},
-                          {&s.relation, &g.relation},
-                          {&s.global_row, &g.global_row},
-                          {&s.sample_index, &g.sample_index}})
-    *to = from->narrow(0, offset, b).clone();
-  s.post_ids.assign(g.post_ids.begin() + offset, g.post_ids.begin() + offset + b);
-  s.global_batch_size = g.global_batch_size;
-  s.row_offset = offset;
-  return s;
 }
 
 }  // namespace mmaux::testing

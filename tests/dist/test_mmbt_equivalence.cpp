@@ -10,6 +10,7 @@
 
 #include <cmath>
 
+#include "dist/batch_slice.h"
 #include "mmaux/config/dist_options.h"
 #include "mmaux/dist/grad_sync.h"
 #include "mmaux/loss/cross_entropy.h"
@@ -96,22 +97,7 @@ data::Batch global_batch(int64_t step) {
   return g;
 }
 
-data::Batch slice(const data::Batch& g, int64_t offset, int64_t b) {
-  data::Batch s;
-  for (auto [to, from] : {std::pair{&s.input_ids, &g.input_ids},
-                          {&s.attention_mask, &g.attention_mask},
-                          {&s.pixels, &g.pixels},
-                          {&s.pixel_mask, &g.pixel_mask},
-                          {&s.labels, &g.labels},
-                          {&s.relation, &g.relation},
-                          {&s.global_row, &g.global_row},
-                          {&s.sample_index, &g.sample_index}})
-    *to = from->narrow(0, offset, b).clone();
-  s.post_ids.assign(g.post_ids.begin() + offset, g.post_ids.begin() + offset + b);
-  s.global_batch_size = g.global_batch_size;
-  s.row_offset = offset;
-  return s;
-}
+using testing::slice;
 
 train::JointLossOptions objective() {
   train::JointLossOptions o;

@@ -23,4 +23,7 @@ std::string trim(std::string_view text);
 /// A count with three significant digits and a decimal prefix: 532, "12.3 k", "4.89 M", "1.10 G".
 std::string count_text(int64_t n);
 
+/// The current time in UTC through strftime's `format` (e.g. "%Y-%m-%dT%H:%M:%SZ").
+std::string utc_now(const char* format);
+
 }  // namespace mmaux

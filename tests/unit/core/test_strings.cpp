@@ -38,5 +38,15 @@ TEST(Strings, CountTextHasThreeSignificantDigits) {
   EXPECT_EQ(count_text(-1500), "-1.50 k");
 }
 
+TEST(Strings, UtcNowFollowsTheFormat) {
+  const std::string iso = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  ASSERT_EQ(iso.size(), 20u) << iso;
+  EXPECT_EQ(iso[4], '-');
+  EXPECT_EQ(iso[10], 'T');
+  EXPECT_EQ(iso.back(), 'Z');
+  EXPECT_EQ(utc_now("%Y%m%d-%H%M%S").size(), 15u);
+  EXPECT_EQ(utc_now("%Y").substr(0, 2), iso.substr(0, 2));
+}
+
 }  // namespace
 }  // namespace mmaux
