@@ -8,6 +8,7 @@
 /// Chance level (random vectors) is about K / N.
 
 #include <ATen/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <array>
 #include <cstdint>
@@ -15,6 +16,16 @@
 #include <string>
 
 #include "mmaux/dist/communicator.h"
+
+namespace mmaux {
+struct DataOptions;
+namespace data {
+class Manifest;
+}
+namespace model {
+class MultimodalModel;
+}
+}  // namespace mmaux
 
 namespace mmaux::train {
 
@@ -45,6 +56,15 @@ RetrievalRecall retrieval_recall(const at::Tensor& text, const at::Tensor& image
 /// Collective.
 RetrievalRecall retrieval_recall_blocked(const at::Tensor& text, const at::Tensor& image,
                                          dist::Communicator& comm, int64_t block_rows);
+
+/// Recall over a whole split: `model` in eval mode without gradient (its mode restored after)
+/// encodes every row of `split` with need_itc = true (the evaluation loader of `data`: each rank
+/// its share, on `device`), then retrieval_recall over the ITC vectors of every rank. Needs no
+/// labels (unlabeled data sets work) and never calls the classification head. Throws
+/// ConfigError when the data set has no such split. Collective.
+RetrievalRecall split_retrieval(model::MultimodalModel& model, const data::Manifest& manifest,
+                                const DataOptions& data, const std::string& split,
+                                c10::Device device, dist::Communicator& comm);
 
 /// {"n":…, "image_to_text":{"r1":…,"r5":…,"r10":…}, "text_to_image":{…}}
 nlohmann::json retrieval_json(const RetrievalRecall& r);
