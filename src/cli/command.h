@@ -48,6 +48,7 @@ Command make_version_command();
 Command make_synth_command();
 Command make_preprocess_command();
 Command make_train_command();
+Command make_pretrain_command();
 Command make_eval_command();
 Command make_sweep_command();
 Command make_predict_command();
@@ -69,6 +70,8 @@ void declare_synth_options(OptionSet& set, SynthOptions& o);
 void declare_preprocess_options(OptionSet& set, PreprocessOptions& o);
 void declare_model_options(OptionSet& set, ModelOptions& o);
 void declare_loss_options(OptionSet& set, LossOptions& o);
+/// [pretrain]: the MLM settings and the ITC / ITM fields of `l` under pretrain.* names.
+void declare_pretrain_options(OptionSet& set, PretrainOptions& p, LossOptions& l);
 void declare_train_options(OptionSet& set, TrainOptions& o);
 void declare_eval_options(OptionSet& set, EvalOptions& o);
 void declare_sweep_options(OptionSet& set, SweepOptions& o);
