@@ -10,11 +10,12 @@
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/data/input_spec.h"
-#include "mmaux/data/loader.h"
 #include "mmaux/data/tokenizer.h"
 #include "mmaux/loss/itc.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/state_dict.h"
+#include "mmaux/train/retrieval.h"
+#include "score_split.h"
 
 namespace fs = std::filesystem;
 
@@ -95,29 +96,6 @@ std::shared_ptr<model::MlmHead> make_head(model::DualStreamModel& m, const RunCo
   return head;
 }
 
-// Every row's ITC vectors of `split`, this rank's share (model in eval mode, no gradient).
-std::pair<at::Tensor, at::Tensor> split_vectors(Session& s, const std::string& split) {
-  data::Loader loader(s.manifest, data::evaluation_loader_options(
-                                      s.config.data, split, s.comm->rank(), s.comm->world_size()));
-  const bool was_training = s.model->is_training();
-  s.model->eval();
-  at::NoGradGuard no_grad;
-  std::vector<at::Tensor> texts, images;
-  while (auto batch = loader.next()) {
-    if (batch->size() == 0) continue;
-    model::Encoded enc = s.model->encode(to_model_input(*batch, s.device));
-    texts.push_back(enc.itc_text);
-    images.push_back(enc.itc_image);
-  }
-  s.model->train(was_training);
-  if (texts.empty()) {
-    const int64_t d = dual_stream(s).config().projection_dim;
-    at::Tensor none = at::zeros({0, d}, at::TensorOptions().device(s.device));
-    return {none, none};
-  }
-  return {at::cat(texts), at::cat(images)};
-}
-
 }  // namespace
 
 Pretraining::Pretraining(Session& session) : s_(session) {
@@ -175,16 +153,34 @@ nlohmann::json Pretraining::training_means() {
           {"itc_chance", std::log(static_cast<double>(batch))}};
 }
 
-nlohmann::json Pretraining::validation() {
-  auto [text, image] = split_vectors(s_, "validation");
+nlohmann::json Pretraining::validation(int64_t epoch) {
+  ItcRows rows;
+  for_each_eval_batch(*s_.model, s_.manifest, s_.config.data, "validation", s_.comm->rank(),
+                      s_.comm->world_size(), [&](const data::Batch& batch) {
+                        rows.add(s_.model->encode(to_model_input(batch, s_.device)));
+                      });
+  const int64_t d = dual_stream(s_).config().projection_dim;
+  auto local = [&](const std::vector<at::Tensor>& v) {
+    return v.empty() ? at::zeros({0, d}, at::TensorOptions().device(s_.device)) : at::cat(v);
+  };
   at::NoGradGuard no_grad;
-  loss::ItcResult itc = loss::itc_loss(text, image, s_.logit_scale.detach(), *s_.comm);
+  loss::ItcResult itc =
+      loss::itc_loss(local(rows.text), local(rows.image), s_.logit_scale.detach(), *s_.comm);
   at::Tensor v = itc.loss.detach().to(at::kDouble).reshape({1});
   s_.comm->all_reduce(v, dist::ReduceOp::kAvg);
-  const auto n = itc.global_rows;
-  return {{"itc", v.cpu().item<double>()},
+  const RetrievalRecall recall = rows.recall(*s_.comm);
+  const int64_t n = itc.global_rows;
+  const double value = v.cpu().item<double>();
+  log_info("eval",
+           "epoch {}: validation ITC {:.4f} over the whole split (ln N = {:.3f}, N = {}); {} "
+           "(chance R@1 {:.3f})",
+           epoch + 1, value, std::log(static_cast<double>(std::max<int64_t>(n, 1))), n,
+           retrieval_summary(recall), n > 0 ? 1.0 / static_cast<double>(n) : 0.0);
+  return {{"itc", value},
           {"rows", n},
-          {"itc_chance", std::log(static_cast<double>(std::max<int64_t>(n, 1)))}};
+          {"itc_chance", std::log(static_cast<double>(std::max<int64_t>(n, 1)))},
+          {"retrieval", retrieval_json(recall)},
+          {"retrieval_chance_r1", n > 0 ? 1.0 / static_cast<double>(n) : 0.0}};
 }
 
 void Pretraining::end_of_epoch(const TrainState& state, nlohmann::json& record) {
@@ -194,11 +190,7 @@ void Pretraining::end_of_epoch(const TrainState& state, nlohmann::json& record) 
            state.epoch + 1, t["itc"].get<double>(), t["itc_chance"].get<double>(),
            t["itm"].get<double>(), t["mlm"].get<double>());
   if (s_.manifest.has_split("validation")) {
-    record["validation"] = validation();
-    const nlohmann::json& v = record["validation"];
-    log_info("eval", "epoch {}: validation ITC {:.4f} over the whole split (ln N = {:.3f}, N = {})",
-             state.epoch + 1, v["itc"].get<double>(), v["itc_chance"].get<double>(),
-             v["rows"].get<int64_t>());
+    record["validation"] = validation(state.epoch);
   }
   if (s_.comm->rank() == 0) write_towers();
   s_.comm->barrier();

@@ -40,7 +40,7 @@ class Pretraining {
  private:
   void write_towers() const;
   nlohmann::json training_means();
-  nlohmann::json validation();
+  nlohmann::json validation(int64_t epoch);
 
   Session& s_;
   std::shared_ptr<model::MlmHead> head_;

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "mmaux/core/error.h"
 #include "mmaux/data/loader.h"
 #include "mmaux/loss/cross_entropy.h"
 
@@ -81,33 +82,61 @@ EvalResult reduce(Tally& tally, const data::Manifest& manifest, dist::Communicat
 
 }  // namespace
 
-EvalResult score_split(Session& s, const std::string& split, std::vector<Prediction>* predictions) {
-  data::Loader loader(s.manifest, data::evaluation_loader_options(
-                                      s.config.data, split, s.comm->rank(), s.comm->world_size()));
+void for_each_eval_batch(model::MultimodalModel& model, const data::Manifest& manifest,
+                         const DataOptions& data, const std::string& split, int rank, int world,
+                         const std::function<void(const data::Batch&)>& visit) {
+  data::Loader loader(manifest, data::evaluation_loader_options(data, split, rank, world));
+  // The caller's mode is restored after: the trainer decides it per epoch (trains_with_dropout).
+  const bool was_training = model.is_training();
+  model.eval();
+  at::NoGradGuard no_grad;
+  while (auto batch = loader.next()) {
+    if (batch->size() > 0) visit(*batch);
+  }
+  model.train(was_training);
+}
+
+void ItcRows::add(const model::Encoded& e) {
+  MMAUX_CHECK(e.itc_text.defined() && e.itc_image.defined(),
+              "the model returned no ITC vectors for retrieval");
+  text.push_back(e.itc_text.detach().cpu());
+  image.push_back(e.itc_image.detach().cpu());
+}
+
+RetrievalRecall ItcRows::recall(dist::Communicator& comm) const {
+  // A rank without rows passes [0] tensors: retrieval_recall takes the dim from the others.
+  at::Tensor t = text.empty() ? at::zeros({0}) : at::cat(text);
+  at::Tensor i = image.empty() ? at::zeros({0}) : at::cat(image);
+  return retrieval_recall(t, i, comm);
+}
+
+EvalResult score_split(Session& s, const std::string& split, std::vector<Prediction>* predictions,
+                       bool retrieval) {
   const int64_t c = s.manifest.num_classes();
   Tally tally(c, static_cast<int64_t>(s.manifest.relation_names().size()));
   at::Tensor weights =
       s.class_weights.defined() ? s.class_weights.cpu().to(at::kDouble) : at::Tensor();
-
-  // The caller's mode is restored after: the trainer decides it per epoch (trains_with_dropout).
-  const bool was_training = s.model->is_training();
-  s.model->eval();
-  at::NoGradGuard no_grad;
-  while (auto batch = loader.next()) {
-    if (batch->size() == 0) continue;
-    model::ModelInput input = to_model_input(*batch, s.device);
-    input.need_itc = false;
-    model::Encoded enc = s.model->encode(input);
-    at::Tensor logits = s.model->classify(enc.fused).to(at::kCPU).to(at::kDouble);
-    at::Tensor preds = logits.argmax(1);
-    loss::CeSums ce = loss::cross_entropy_sums(logits, batch->labels, weights, s.objective.ce_norm);
-    tally.loss_sum += ce.weighted_nll.item<double>();
-    tally.normaliser_sum += ce.normaliser.item<double>();
-    tally.add(batch->labels, preds, batch->relation);
-    if (predictions != nullptr) add_predictions(*batch, logits, preds, *predictions);
-  }
-  s.model->train(was_training);
-  return reduce(tally, s.manifest, *s.comm);
+  ItcRows itc;
+  for_each_eval_batch(*s.model, s.manifest, s.config.data, split, s.comm->rank(),
+                      s.comm->world_size(), [&](const data::Batch& batch) {
+                        model::ModelInput input = to_model_input(batch, s.device);
+                        input.need_itc = retrieval;
+                        model::Encoded enc = s.model->encode(input);
+                        if (retrieval) itc.add(enc);
+                        at::Tensor logits =
+                            s.model->classify(enc.fused).to(at::kCPU).to(at::kDouble);
+                        at::Tensor preds = logits.argmax(1);
+                        loss::CeSums ce = loss::cross_entropy_sums(logits, batch.labels, weights,
+                                                                   s.objective.ce_norm);
+                        tally.loss_sum += ce.weighted_nll.item<double>();
+                        tally.normaliser_sum += ce.normaliser.item<double>();
+                        tally.add(batch.labels, preds, batch.relation);
+                        if (predictions != nullptr)
+                          add_predictions(batch, logits, preds, *predictions);
+                      });
+  EvalResult r = reduce(tally, s.manifest, *s.comm);
+  if (retrieval) r.retrieval = itc.recall(*s.comm);
+  return r;
 }
 
 }  // namespace mmaux::train
