@@ -1,8 +1,6 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "mmaux/config/run_config.h"
-#include "mmaux/train/pretrain.h"
 
 namespace mmaux::cli {
 
@@ -26,41 +24,20 @@ void declare_pretrain_options(OptionSet& set, PretrainOptions& p, LossOptions& l
 }
 
 Command make_pretrain_command() {
-  struct State {
-    LogOptions log;
-    RunConfig run;
-  };
-  auto s = std::make_shared<State>();
+  auto s = std::make_shared<TrainingRun>();
   s->run.pretrain.on = true;
   s->run.loss.ce = 0;
   s->run.loss.itc = 1;
   s->run.loss.itm = 1;
   s->run.loss.itm_mode = ItmMode::kHard;
   s->run.loss.class_weights = ClassWeights::kNone;
-  Command c;
+  Command c = training_run_command(s);
   c.name = "pretrain";
   c.summary = "pretrain the towers on image-text pairs (ITC + ITM + MLM, labels ignored)";
   c.usage = "mmaux pretrain [--config FILE] [options]";
   c.example =
       "mpirun -np 2 mmaux pretrain --data.dir data/demo/shards --model.preset tiny "
       "--train.out runs/pretrain";
-  c.distributed = true;
-  c.log = &s->log;
-  c.topology = &s->run.topology;
-  c.declare = [s](OptionSet& set) {
-    declare_data_options(set, s->run.data);
-    declare_model_options(set, s->run.model);
-    declare_pretrain_options(set, s->run.pretrain, s->run.loss);
-    declare_train_options(set, s->run.train);
-    declare_dist_options(set, s->run.dist);
-    declare_log_options(set, s->log);
-  };
-  c.run_with_options = [s](const OptionSet& set) {
-    s->run.config_ini = format_config(set);
-    s->run.options = option_values(set);
-    s->run.batch_job = slurm_job_of_this_process();
-    return train::run_pretraining(s->run);
-  };
   return c;
 }
 

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,14 @@ std::string slurm_job_of_this_process();
 Command make_version_command();
 Command make_synth_command();
 Command make_preprocess_command();
+/// The options and the run of `mmaux train` and `mmaux pretrain` (run.pretrain.on), which
+/// differ in their objective's options.
+struct TrainingRun {
+  LogOptions log;
+  RunConfig run;
+};
+/// A command without its name and texts that trains per `run` (shared by both commands).
+Command training_run_command(const std::shared_ptr<TrainingRun>& run);
 Command make_train_command();
 Command make_pretrain_command();
 Command make_eval_command();
