@@ -37,7 +37,15 @@ std::string tokenizer_dir_of(const data::Manifest& manifest) {
                      "'{}/manifest.json' names no model directory, so the tokenizer (and its "
                      "[MASK] id) is unknown; preprocess with --model DIR",
                      manifest.dir());
-  return data::read_model_directory(it->second).tokenizer_dir;
+  try {
+    return data::read_model_directory(it->second).tokenizer_dir;
+  } catch (const Error& e) {
+    MMAUX_THROW(ConfigError,
+                "'{}/manifest.json' names the model directory '{}' (as given to preprocess; a "
+                "relative path is read from the current directory), whose tokenizer gives the "
+                "[MASK] id, but it cannot be read: {}",
+                manifest.dir(), it->second, e.what());
+  }
 }
 
 MlmMasking masking_of(const data::Tokenizer& t, const Session& s) {
