@@ -26,7 +26,11 @@ void declare_model_options(OptionSet& set, ModelOptions& o) {
            "mmbt ITC/ITM: paper (the paper's code, incl. its ITM quirk), fixed, or auto (paper "
            "with train.paper, else fixed)")
       .add("model.image-embeds", &o.image_embeds, "mmbt: pooled ResNet embeddings N (paper 1)",
-           int_range(1, 9));
+           int_range(1, 9))
+      .add("model.itc-pooling", &o.itc_pooling,
+           "where the ITC vectors are read from: pooler (the towers' poolers, the paper), cls "
+           "(the first token's state) or mean (the mean of the real tokens' / patches' states); "
+           "mmbt and lxmert: pooler only");
 }
 
 }  // namespace mmaux::cli

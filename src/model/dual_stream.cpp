@@ -56,8 +56,8 @@ Encoded DualStreamModel::encode(const ModelInput& input) {
   EncoderOutput v = image_->forward(input.pixels, input.pixel_mask);
   Encoded out;
   out.fused = fuse(t, v.last_hidden_state, v.pooled, v.mask);
-  out.itc_text = text_projection_(t.pooled);
-  out.itc_image = image_projection_(v.pooled);
+  out.itc_text = text_projection_(itc_source(t, options_.itc_pooling));
+  out.itc_image = image_projection_(itc_source(v, options_.itc_pooling));
   if (options_.freeze_image && options_.reuse_frozen) {
     out.image_cache = at::cat({v.last_hidden_state, v.pooled.unsqueeze(1)}, 1).detach();
   }

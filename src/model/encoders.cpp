@@ -114,6 +114,23 @@ TextEncoder::TextEncoder(const TextConfig& config) : config_(config) {
   pooler_ = register_module("pooler", std::make_shared<Pooler>(config.hidden_size));
 }
 
+at::Tensor masked_mean(const at::Tensor& states, const at::Tensor& mask) {
+  at::Tensor m = mask.to(states.scalar_type()).unsqueeze(2);
+  return (states * m).sum(1) / m.sum(1).clamp_min(1);
+}
+
+at::Tensor itc_source(const EncoderOutput& out, ItcPooling pooling) {
+  switch (pooling) {
+    case ItcPooling::kCls:
+      return out.last_hidden_state.select(1, 0);
+    case ItcPooling::kMean:
+      return masked_mean(out.last_hidden_state, out.mask);
+    case ItcPooling::kPooler:
+      break;
+  }
+  return out.pooled;
+}
+
 EncoderOutput TextEncoder::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                    const at::Tensor& token_type_ids) {
   check_ids(input_ids, attention_mask);

@@ -108,6 +108,13 @@ ModelArchitecture preset_with_overrides(ModelKind kind, const nlohmann::json& j,
 }
 
 void apply_options(ModelArchitecture& c, const ModelOptions& o, int num_classes) {
+  // mmbt and lxmert read ITC from their paper's own places (no tower pooler to choose against).
+  const bool any_pooling = c.kind != ModelKind::kMmbt && c.kind != ModelKind::kLxmert;
+  MMAUX_CHECK_CONFIG(any_pooling || o.itc_pooling == ItcPooling::kPooler,
+                     "option 'model.itc-pooling': '{}' is not supported by {} (only 'pooler', its "
+                     "paper's ITC source); cls and mean are supported by ber-vit-concat, "
+                     "ber-vit-att and vilt",
+                     name_of(o.itc_pooling), name_of(c.kind));
   c.num_classes = num_classes;
   switch (o.vit_interpolation) {
     case VitInterpolation::kAuto:

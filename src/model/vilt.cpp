@@ -123,11 +123,11 @@ ViltBackbone::Output ViltBackbone::forward(const at::Tensor& input_ids,
   at::Tensor bias = attention_bias(mask, h.scalar_type());
   for (auto& layer : layers_) h = layer->forward(h, bias);
   h = final_norm_->forward(h);
-  return {h, pooler_->forward(h), length};
+  return {h, pooler_->forward(h), length, mask};
 }
 
 ViltModel::ViltModel(const ModelArchitecture& config, const ModelOptions& options)
-    : config_(config) {
+    : config_(config), itc_pooling_(options.itc_pooling) {
   MMAUX_ASSERT(config.kind == ModelKind::kVilt, "kind {}", name_of(config.kind));
   validate(config);
   vilt_ = register_module("vilt", std::make_shared<ViltBackbone>(config.vilt));
@@ -145,8 +145,15 @@ Encoded ViltModel::encode(const ModelInput& input) {
                             input.token_type_ids);
   Encoded e;
   e.fused = out.pooled;
-  e.itc_text = out.last_hidden_state.select(1, 0);
-  e.itc_image = out.last_hidden_state.select(1, out.text_length);
+  if (itc_pooling_ == ItcPooling::kMean) {
+    const int64_t l = out.text_length, all = out.last_hidden_state.size(1);
+    e.itc_text = masked_mean(out.last_hidden_state.narrow(1, 0, l), out.mask.narrow(1, 0, l));
+    e.itc_image =
+        masked_mean(out.last_hidden_state.narrow(1, l, all - l), out.mask.narrow(1, l, all - l));
+  } else {  // pooler and cls: each block's first state (ViLT has no per-modality pooler)
+    e.itc_text = out.last_hidden_state.select(1, 0);
+    e.itc_image = out.last_hidden_state.select(1, out.text_length);
+  }
   return e;
 }
 

@@ -53,6 +53,22 @@ struct EnumNames<VitInterpolation> {
       {VitInterpolation::kSize, "size"}};
 };
 
+/// model.itc-pooling: where the ITC text and image vectors are read from, before the projection
+/// (README, "Where ITC reads from"). Dual-stream models: kPooler = each tower's pooler output,
+/// tanh(dense(first token)), as the paper; kCls = the first token's last hidden state (BERT's
+/// [CLS], ViT's CLS token, after ViT's final LayerNorm); kMean = the mean of the last hidden states
+/// over the real positions (text: every token the attention mask keeps, [CLS] and [SEP]
+/// included; image: the CLS token and every real patch). vilt: kPooler and kCls = the first state
+/// of each modality's block (the paper's; ViLT's one pooler reads the joint sequence), kMean =
+/// the mean over each block's real positions. mmbt and lxmert: kPooler only (their paper's
+/// source); the models refuse the others at construction (ConfigError).
+enum class ItcPooling { kPooler, kCls, kMean };
+template <>
+struct EnumNames<ItcPooling> {
+  static constexpr EnumName<ItcPooling> table[] = {
+      {ItcPooling::kPooler, "pooler"}, {ItcPooling::kCls, "cls"}, {ItcPooling::kMean, "mean"}};
+};
+
 /// [model] section: the user's choice of model (the architecture it resolves to is
 /// model::ModelArchitecture).
 struct ModelOptions {
@@ -75,6 +91,7 @@ struct ModelOptions {
   double encoder_dropout = -1;
   MmbtMode mmbt_mode = MmbtMode::kAuto;  ///< mmbt only
   int image_embeds = 1;                  ///< mmbt: N pooled ResNet embeddings (1..9; paper 1)
+  ItcPooling itc_pooling = ItcPooling::kPooler;  ///< pooler | cls | mean
   /// Not a user option: run_model_options sets it from train.paper. Models reproduce the
   /// reference code's quirks with it (lxmert: the ITC text vector is detached).
   bool paper = false;

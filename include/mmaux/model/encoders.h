@@ -20,6 +20,14 @@ struct EncoderOutput {
   at::Tensor mask;               ///< int64 [b, L]: 1 = real token or patch
 };
 
+/// Mean of `states` [b, L, D] over the positions where `mask` int64 [b, L] is 1 (a row without any
+/// gives zeros).
+at::Tensor masked_mean(const at::Tensor& states, const at::Tensor& mask);
+
+/// The vector ITC reads from a tower's output (model.itc-pooling, config/model_options.h):
+/// `pooled`, last_hidden_state[:, 0] or masked_mean(last_hidden_state, mask).
+at::Tensor itc_source(const EncoderOutput& out, ItcPooling pooling);
+
 /// Word + position + token type embeddings, LayerNorm, dropout (`embeddings.*`).
 class TextEmbeddings : public torch::nn::Module {
  public:

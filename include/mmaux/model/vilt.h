@@ -35,6 +35,7 @@ class ViltBackbone : public torch::nn::Module {
     at::Tensor last_hidden_state;  ///< [b, L + 1 + P, D] (after the final LayerNorm)
     at::Tensor pooled;             ///< [b, D]
     int64_t text_length = 0;       ///< L: the image [CLS] sits at position L
+    at::Tensor mask;               ///< int64 [b, L + 1 + P]: 1 = a real token or patch
   };
   /// input_ids, attention_mask int64 [b, L]; pixels [b, C, H, W] with H, W multiples of the patch
   /// size; pixel_mask int64 [b, H, W] (undefined: all real); token_type_ids int64 [b, L] or
@@ -83,6 +84,7 @@ class ViltModel : public MultimodalModel {
 
  private:
   ModelArchitecture config_;
+  ItcPooling itc_pooling_ = ItcPooling::kPooler;
   std::shared_ptr<ViltBackbone> vilt_;
   torch::nn::Linear classifier_{nullptr}, itm_head_{nullptr};
 };

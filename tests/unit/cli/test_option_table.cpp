@@ -50,8 +50,18 @@ TEST(OptionTable, BookkeepingOptionsAreDeclaredSo) {
     EXPECT_FALSE(v.at(k).trajectory) << k;
   for (const char* k :
        {"train.seed", "train.lr", "train.epochs", "train.max-steps", "loss.itm-mode", "model.name",
-        "data.batch-size", "train.device", "dist.backend"})
+        "model.itc-pooling", "data.batch-size", "train.device", "dist.backend"})
     EXPECT_TRUE(v.at(k).trajectory) << k;
+}
+
+TEST(OptionTable, ItcPoolingParsesAndNamesItselfWhenMistyped) {
+  EXPECT_EQ(train_options({}).at("model.itc-pooling").text, "pooler");
+  EXPECT_EQ(train_options({"--model.itc-pooling", "mean"}).at("model.itc-pooling").text, "mean");
+  std::string msg = testing::message_of<ConfigError>([] {
+    train_options({"--model.itc-pooling", "meen"});
+  });
+  EXPECT_NE(msg.find("model.itc-pooling"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'mean'"), std::string::npos) << msg;
 }
 
 TEST(OptionTable, ResumeCheckFollowsTheFlag) {
