@@ -66,8 +66,8 @@ void validate_loss(const LossOptions& l) {
 void validate_pretrain(const RunConfig& c) {
   const PretrainOptions& p = c.pretrain;
   const LossWeights w = loss_weights(c.loss);
-  MMAUX_CHECK_CONFIG(w.ce == 0,
-                     "pretraining ignores labels, but the CE weight is {}; it must be 0", w.ce);
+  MMAUX_CHECK_CONFIG(w.ce == 0, "pretraining ignores labels, but the CE weight is {}; it must be 0",
+                     w.ce);
   MMAUX_CHECK_CONFIG(w.itc > 0 || w.itm > 0 || p.mlm > 0,
                      "pretrain.itc = {}, pretrain.itm = {} and pretrain.mlm = {}: every weight is "
                      "0, so nothing would be trained; give at least one a positive weight",

@@ -40,9 +40,9 @@ struct RunConfig {
   TrainOptions train;
   DistOptions dist;
   PretrainOptions pretrain;  ///< `mmaux pretrain` (pretrain.on) and its MLM settings
-  std::string config_ini;   ///< effective configuration (INI text)
-  OptionValues options;     ///< every option of the run, by dotted name
-  dist::Topology topology;  ///< this process in the job: dist::init_runtime's result (the CLI's)
+  std::string config_ini;    ///< effective configuration (INI text)
+  OptionValues options;      ///< every option of the run, by dotted name
+  dist::Topology topology;   ///< this process in the job: dist::init_runtime's result (the CLI's)
   /// The batch job running this process (Slurm: "JOBID", or "ARRAYJOB_TASK" in a job array); ""
   /// outside one. The run directory's lock records it, so that a refused writer learns which job
   /// holds the run.
