@@ -5,10 +5,18 @@ find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(MPI REQUIRED COMPONENTS C)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(nlohmann_json 3 REQUIRED)
-if(NOT MMAUX_GPU_SUBSET)  # preprocessing only: image decoding and Unicode text handling
+# utf8proc: the tokenizers, also in the GPU subset (training writes RUN/best's input spec with
+# them). Found without pkg-config, which a bare GPU machine with the bundle lacks.
+if(NOT TARGET mmaux_utf8proc)
+  find_path(MMAUX_UTF8PROC_INCLUDE utf8proc.h REQUIRED)
+  find_library(MMAUX_UTF8PROC_LIBRARY utf8proc REQUIRED)
+  add_library(mmaux_utf8proc INTERFACE)
+  target_link_libraries(mmaux_utf8proc INTERFACE ${MMAUX_UTF8PROC_LIBRARY})
+  target_include_directories(mmaux_utf8proc SYSTEM INTERFACE ${MMAUX_UTF8PROC_INCLUDE})
+endif()
+if(NOT MMAUX_GPU_SUBSET)  # preprocessing only: image decoding
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
-  pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 endif()
 
 # libtorch: Debian's libtorch-dev (CPU) here, any libtorch >= 1.13 (CUDA builds too) elsewhere:

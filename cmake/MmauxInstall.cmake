@@ -4,7 +4,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 get_property(_mmaux_targets GLOBAL PROPERTY MMAUX_EXPORT_TARGETS)
-install(TARGETS ${_mmaux_targets} mmaux_torch mmaux_hdf5 EXPORT mmauxTargets
+install(TARGETS ${_mmaux_targets} mmaux_torch mmaux_hdf5 mmaux_utf8proc EXPORT mmauxTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS mmaux RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

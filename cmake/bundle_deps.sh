@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Collects the Debian 12 packages (.deb) that a bare GPU machine needs to build and test the GPU
 # subset of mmaux (MMAUX_GPU_SUBSET=ON): Open MPI, HDF5, Boost.Program_options, fmt, GoogleTest,
-# nlohmann/json and OpenSSL's libcrypto, headers and shared libraries, plus every shared library
+# nlohmann/json, OpenSSL's libcrypto and utf8proc (the tokenizers), headers and shared libraries, plus every shared library
 # they load that a machine with only libc, libstdc++ and zlib lacks.
 #
 #   bash cmake/bundle_deps.sh OUT            # OUT/debs/*.deb, OUT/MANIFEST, OUT/SHA256SUMS
 #   bash cmake/unpack_bundle.sh OUT PREFIX   # unpack without root (dpkg -x or ar + tar)
 #
 # The target machine needs no package manager and no root: the bundle is unpacked into a prefix
-# and found through MMAUX_DEPS_PREFIX (see cmake/MmauxDepsPrefix.cmake). libvips and utf8proc are
-# not part of it: the GPU subset has no preprocessing.
+# and found through MMAUX_DEPS_PREFIX (see cmake/MmauxDepsPrefix.cmake). libvips is not part
+# of it: the GPU subset decodes no images (no preprocessing, no predict).
 #
 # How the list is made: ROOTS below are what the build and the tests use directly; the script
 # then unpacks them, reads the NEEDED entries of every ELF file in them (libraries, Open MPI's
@@ -25,10 +25,10 @@ MAX_MIB=${MMAUX_BUNDLE_MAX_MIB:-60}
 ROOTS=(
   # build: headers, link-time .so symlinks, CMake package files
   libopenmpi-dev libhdf5-dev libboost1.74-dev libboost-program-options1.74-dev libfmt-dev
-  libgtest-dev libgmock-dev nlohmann-json3-dev libssl-dev
+  libgtest-dev libgmock-dev nlohmann-json3-dev libssl-dev libutf8proc-dev
   # run: the libraries behind those symlinks, mpirun (orterun) and its data files
   libopenmpi3 openmpi-bin openmpi-common libhdf5-103-1 libboost-program-options1.74.0 libfmt9
-  libssl3
+  libssl3 libutf8proc2
 )
 # Present on the target (glibc >= 2.36, a C++ compiler, zlib): never bundled.
 BASE=(libc6 libgcc-s1 libstdc++6 zlib1g gcc-12-base libcrypt1)

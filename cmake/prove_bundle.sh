@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves on this Debian 12 machine (as root) that the dependency bundle is complete: builds the
 # GPU subset against the unpacked bundle with the system's copies of every bundled package (and of
-# libvips, utf8proc, h5cc and pkg-config) made invisible, then audits what the build used and runs
+# libvips, h5cc and pkg-config) made invisible, then audits what the build used and runs
 # every test of the subset (the gpu-labelled ones skip without a GPU).
 #
 #   bash cmake/prove_bundle.sh [--jobs N] [--tests 0] WORK
@@ -55,7 +55,7 @@ torch_pkgs=$(ldd "$(readlink -f /usr/lib/$arch/libtorch.so)" | awk '/=>/ {print 
   xargs -r readlink -f | xargs -r dpkg -S 2> /dev/null | cut -d: -f1 | sort -u || true)
 # Not bundled, and must not be needed: preprocessing libraries, HDF5's and MPI's wrappers, all
 # Boost and HDF5 variants, pkg-config.
-for p in libvips-dev libvips42 libutf8proc-dev libutf8proc2 hdf5-helpers pkgconf pkgconf-bin \
+for p in libvips-dev libvips42 hdf5-helpers pkgconf pkgconf-bin \
   $(dpkg-query -W -f '${Package}\n' 'libhdf5*' 'libboost*' 'libopenmpi*' 'openmpi*' 2> /dev/null); do
   grep -qxF "$p" <<< "$torch_pkgs" && continue
   dpkg -s "$p" > /dev/null 2>&1 && hide_pkgs+=$'\n'$p

@@ -70,11 +70,18 @@ data::RawDataset parse_csv_posts(std::string_view content, const std::string& na
       label = column_index(header, "label"), split = column_index(header, "split"),
       relation = column_index(header, "relation"), decided = column_index(header, "decided_by"),
       image = column_index(header, "image");
-  MMAUX_CHECK_DATA(id >= 0 && text >= 0 && label >= 0,
-                   "'{}' must have the columns post_id, text and label (found: {})", name,
-                   fmt::join(header, ", "));
+  MMAUX_CHECK_DATA(id >= 0 && text >= 0,
+                   "'{}' must have the columns post_id and text, and label unless the posts are "
+                   "unlabeled (found: {})",
+                   name, fmt::join(header, ", "));
   data::RawDataset raw;
   raw.name = "csv";
+  // Without a label column the posts are unlabeled: a data set for `mmaux pretrain`.
+  raw.labelled = label >= 0;
+  MMAUX_CHECK_CONFIG(raw.labelled || o.classes.empty(),
+                     "--classes '{}' was given but '{}' has no label column (an unlabeled data "
+                     "set has no classes); drop --classes or add the labels",
+                     o.classes, name);
   if (decided >= 0) raw.meta_names = {"decided_by"};
   std::set<std::string> relations;
   for (size_t r = 1; r < records.size(); ++r) {
@@ -88,7 +95,7 @@ data::RawDataset parse_csv_posts(std::string_view content, const std::string& na
     data::RawPost p;
     p.post_id = f[id];
     p.text = f[text];
-    p.label = f[label];
+    p.label = label >= 0 ? f[label] : "";
     p.split = split >= 0 ? f[split] : "";
     p.relation = relation >= 0 ? f[relation] : "";
     if (decided >= 0) p.meta = {f[decided]};
@@ -105,7 +112,10 @@ data::RawDataset parse_csv_posts(std::string_view content, const std::string& na
   }
   // Class ids follow --classes, else the sorted label names; a label outside them (or empty) is
   // "unknown label" in the pipeline.
-  if (!o.classes.empty()) {
+  if (!raw.labelled) {
+    raw.notes.push_back(fmt::format("{} has no label column: unlabeled posts", name));
+    log_info("data", "{} has no label column: an unlabeled data set (for 'mmaux pretrain')", name);
+  } else if (!o.classes.empty()) {
     raw.class_names = declared_classes(o.classes);
     raw.notes.push_back(fmt::format("classes declared by --classes: {}", o.classes));
   } else {

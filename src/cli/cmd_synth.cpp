@@ -36,6 +36,12 @@ Command make_synth_command() {
         "wrote {} posts to {} (train {}, validation {}, test {}); model directory {}/model\n",
         posts.size(), s->synth.out, by_split["train"], by_split["validation"], by_split["test"],
         s->synth.out);
+    if (s->synth.unlabeled > 0) {
+      fmt::print(
+          "wrote {} unlabeled posts to {}/unlabeled (preprocess with --dataset csv --raw "
+          "{}/unlabeled)\n",
+          s->synth.unlabeled, s->synth.out, s->synth.out);
+    }
     return 0;
   };
   return c;

@@ -24,6 +24,10 @@ void declare_synth_options(OptionSet& set, SynthOptions& o) {
   set.group("Synthetic data set")
       .add("out", &o.out, "output directory", required("give --out DIR"))
       .add("posts", &o.posts, "number of posts", int_range(1, 10000000))
+      .add("unlabeled", &o.unlabeled,
+           "also write this many posts without labels to OUT/unlabeled (posts.csv without a label "
+           "column, images/), for mmaux pretrain",
+           int_range(0, 10000000))
       .add("seed", &o.seed, "random seed (same seed, same files)")
       .add("image-size", &o.image_size, "image width in pixels (height too unless --image-height)",
            int_range(16, 4096))

@@ -90,12 +90,15 @@ void check_rows(const ShardReader& r, const Manifest& m, const std::string& path
         "shard '{}' row {}: image {}x{} does not fit the preset {} (rows of {} bytes); "
         "corrupt shard, re-run 'mmaux preprocess --force'",
         path, row, h, w, preset.to_string(), r.pixel_row_bytes());
-    MMAUX_CHECK_DATA(label >= 0 && label < classes && relation >= -1 && relation < relations &&
-                         length >= 0 && length <= r.text_length(),
+    // An unlabeled data set stores -1 for every label.
+    const bool label_ok = m.labelled() ? label >= 0 && label < classes : label == -1;
+    MMAUX_CHECK_DATA(label_ok && relation >= -1 && relation < relations && length >= 0 &&
+                         length <= r.text_length(),
                      "shard '{}' row {}: label {}, relation {} or text length {} outside the "
-                     "manifest's {} classes, {} relations and length {}; corrupt shard, re-run "
+                     "manifest's {} classes{}, {} relations and length {}; corrupt shard, re-run "
                      "'mmaux preprocess --force'",
-                     path, row, label, relation, length, classes, relations, r.text_length());
+                     path, row, label, relation, length, classes,
+                     m.labelled() ? "" : " (unlabeled: -1)", relations, r.text_length());
   }
 }
 

@@ -153,6 +153,7 @@ std::string Manifest::fingerprint() const {
   Sha256 h;
   h.update(fmt::format("{}|{}|{}|{}|{}|", schema_version_, dataset_, tokenizer_fingerprint_,
                        image_fingerprint_, split_seed_));
+  if (!labelled_) h.update("unlabeled|");  // labelled manifests keep their older digests
   for (const auto& c : class_names_) h.update(c + "|");
   // Only data sets with regions hash them, so that earlier manifests keep their fingerprint.
   if (has_regions()) {
@@ -169,6 +170,7 @@ void Manifest::save(const std::string& dir) const {
   json j;
   j["schema_version"] = schema_version_;
   j["dataset"] = dataset_;
+  j["labelled"] = labelled_;
   j["class_names"] = class_names_;
   j["relation_names"] = relation_names_;
   j["text"] = {{"max_length", text_max_length_},
@@ -236,7 +238,12 @@ Manifest Manifest::load(const std::string& dir, bool verify) {
                      "preprocess --force' with this build",
                      path.string(), m.schema_version_, kManifestSchemaVersion);
     m.dataset_ = j.at("dataset").get<std::string>();
+    m.labelled_ = j.value("labelled", true);
     m.class_names_ = j.at("class_names").get<std::vector<std::string>>();
+    MMAUX_CHECK_DATA(m.labelled_ || m.class_names_.empty(),
+                     "manifest '{}' says \"labelled\": false but names {} classes; re-run 'mmaux "
+                     "preprocess --force'",
+                     path.string(), m.class_names_.size());
     m.relation_names_ = j.at("relation_names").get<std::vector<std::string>>();
     const auto& t = j.at("text");
     m.text_max_length_ = t.at("max_length").get<int64_t>();

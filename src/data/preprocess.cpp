@@ -99,6 +99,7 @@ std::string input_fingerprint(const Context& ctx, const std::vector<double>& fra
                        std::string(version()), ctx.tokenizer->fingerprint(),
                        ctx.preset.fingerprint(), ctx.max_length, o.seed, fractions[0], fractions[1],
                        o.shard_size, o.max_skip_fraction, o.max_image_pixels, o.max_image_bytes));
+  if (!raw.labelled) h.update("unlabeled\x1f");
   for (const auto& c : raw.class_names) h.update(c + "\x1f");
   for (const auto& p : raw.posts) {
     h.update(p.post_id + "\x1f" + p.text + "\x1f" + p.label + "\x1f" + p.split + "\x1f" + p.image +
@@ -342,6 +343,7 @@ void write_manifest(const Context& ctx, const Plan& plan, const Merged& merged,
   Manifest manifest;
   manifest.set_dir(o.out);
   manifest.set_dataset(raw.name);
+  manifest.set_labelled(raw.labelled);
   manifest.set_class_names(raw.class_names);
   manifest.set_relation_names(raw.relation_names);
   manifest.set_text(ctx.max_length, ctx.tokenizer->pad_id(), ctx.tokenizer->fingerprint());
@@ -367,7 +369,9 @@ PreprocessReport run_preprocess(const PreprocessOptions& o, RawDataset raw, Prep
   SingleProcess single;
   PreprocessRanks& group = ranks != nullptr ? *ranks : single;
   const bool root = group.rank() == 0;
-  MMAUX_CHECK_CONFIG(!raw.class_names.empty(), "data set '{}' declares no classes", raw.name);
+  MMAUX_CHECK_CONFIG(raw.labelled ? !raw.class_names.empty() : raw.class_names.empty(),
+                     "data set '{}' {}", raw.name,
+                     raw.labelled ? "declares no classes" : "is unlabeled but declares classes");
   auto fractions = parse_split_fractions(o.split_fractions);
   const Context ctx = detail::make_context(o, raw, regions);
   if (root) {

@@ -88,7 +88,7 @@ Result process(const Context& ctx, const RawPost& p) {
   r.sample.post_id = p.post_id;
   r.sample.input_ids = std::move(enc.ids);
   r.sample.length = enc.length;
-  r.sample.label = ctx.class_id.at(p.label);
+  r.sample.label = ctx.raw->labelled ? ctx.class_id.at(p.label) : -1;
   r.sample.relation = p.relation.empty() ? -1 : ctx.relation_id.at(p.relation);
   r.sample.meta = p.meta;
   r.ok = true;
@@ -120,7 +120,7 @@ std::optional<SkipRecord> early_skip(const Context& ctx, const RawPost& p,
   if (!seen.insert(p.post_id).second) {
     return skip(skip_reason::kDuplicateId, "an earlier row has the same id");
   }
-  if (!ctx.class_id.count(p.label)) {
+  if (ctx.raw->labelled && !ctx.class_id.count(p.label)) {
     return skip(skip_reason::kUnknownLabel, fmt::format("label '{}' is not one of the classes ({})",
                                                         p.label, class_list(ctx.raw->class_names)));
   }
@@ -230,7 +230,7 @@ class UnitSink {
     sample.sample_index = current_.rows++;
     writer_->append(sample);
     if (digest_) digest_regions(sample);
-    current_.class_counts[size_t(sample.label)]++;
+    if (sample.label >= 0) current_.class_counts[size_t(sample.label)]++;
     if (sample.relation >= 0) current_.relation_counts[size_t(sample.relation)]++;
   }
 

@@ -92,37 +92,62 @@ std::string make_text(SplitMix64& rng, const SynthPost& p) {
   return text;
 }
 
+// Unlabeled post k is drawn as post kUnlabeledIndex + k: the same generator, indices no labelled
+// data set reaches.
+constexpr uint64_t kUnlabeledIndex = uint64_t{1} << 40;
+
+struct Mixes {
+  std::vector<double> classes, relations, decided;
+  explicit Mixes(const SynthOptions& o)
+      : classes(parse_mix(o.class_balance, 3, "class-balance")),
+        relations(parse_mix(o.relation_mix, 3, "relation-mix")),
+        decided(parse_mix(o.decided_by_mix, 3, "decided-by-mix")) {}
+};
+
+// Post `index` of the generator, named `post_id`.
+SynthPost draw_post(const SynthOptions& o, const Mixes& mix, uint64_t index, std::string post_id) {
+  SplitMix64 rng(mix_seed(o.seed, index, 0x73796e7468ULL));
+  SynthPost p;
+  p.post_id = std::move(post_id);
+  int label = draw(rng, mix.classes);
+  p.relation = draw(rng, mix.relations);
+  int by = draw(rng, mix.decided);
+  p.decided_by = by == 0 ? "text" : by == 1 ? "image" : "both";
+  if (by == 0) {
+    p.text_mood = label;
+  } else if (by == 1) {
+    p.image_mood = label;
+  } else {
+    p.text_mood = int(rng.below(3));
+    p.image_mood = (label - p.text_mood + 3) % 3;
+  }
+  p.object = int(rng.below(6));
+  p.colour = int(rng.below(6));
+  p.text = make_text(rng, p);
+  p.label = rng.uniform() < o.label_noise ? int(rng.below(3)) : label;
+  double u = rng.uniform();
+  p.split = u < 0.8 ? "train" : u < 0.9 ? "validation" : "test";
+  p.image_file =
+      fmt::format("images/{}.{}", p.post_id, rng.uniform() < o.png_fraction ? "png" : "jpg");
+  return p;
+}
+
 }  // namespace
 
 std::vector<SynthPost> generate_synth_posts(const SynthOptions& o) {
-  auto classes = parse_mix(o.class_balance, 3, "class-balance");
-  auto relations = parse_mix(o.relation_mix, 3, "relation-mix");
-  auto decided = parse_mix(o.decided_by_mix, 3, "decided-by-mix");
-  std::vector<SynthPost> posts(size_t(std::max(o.posts, 0)));
-  for (size_t i = 0; i < posts.size(); ++i) {
-    SplitMix64 rng(mix_seed(o.seed, i, 0x73796e7468ULL));
-    SynthPost& p = posts[i];
-    p.post_id = fmt::format("s{:06d}", i);
-    int label = draw(rng, classes);
-    p.relation = draw(rng, relations);
-    int by = draw(rng, decided);
-    p.decided_by = by == 0 ? "text" : by == 1 ? "image" : "both";
-    if (by == 0) {
-      p.text_mood = label;
-    } else if (by == 1) {
-      p.image_mood = label;
-    } else {
-      p.text_mood = int(rng.below(3));
-      p.image_mood = (label - p.text_mood + 3) % 3;
-    }
-    p.object = int(rng.below(6));
-    p.colour = int(rng.below(6));
-    p.text = make_text(rng, p);
-    p.label = rng.uniform() < o.label_noise ? int(rng.below(3)) : label;
-    double u = rng.uniform();
-    p.split = u < 0.8 ? "train" : u < 0.9 ? "validation" : "test";
-    p.image_file =
-        fmt::format("images/{}.{}", p.post_id, rng.uniform() < o.png_fraction ? "png" : "jpg");
+  const Mixes mix(o);
+  std::vector<SynthPost> posts;
+  for (int i = 0; i < o.posts; ++i) {
+    posts.push_back(draw_post(o, mix, uint64_t(i), fmt::format("s{:06d}", i)));
+  }
+  return posts;
+}
+
+std::vector<SynthPost> generate_unlabeled_synth_posts(const SynthOptions& o) {
+  const Mixes mix(o);
+  std::vector<SynthPost> posts;
+  for (int k = 0; k < o.unlabeled; ++k) {
+    posts.push_back(draw_post(o, mix, kUnlabeledIndex + uint64_t(k), fmt::format("u{:06d}", k)));
   }
   return posts;
 }
@@ -342,47 +367,65 @@ int synth_image_mood(const Image& img) {
   return 2;
 }
 
-std::vector<SynthPost> write_synth_dataset(const SynthOptions& o) {
-  MMAUX_CHECK_CONFIG(!o.out.empty(), "synth: give --out DIR");
-  auto posts = generate_synth_posts(o);
-  fs::path out(o.out);
-  fs::create_directories(out / "images");
-  fs::create_directories(out / "model");
+namespace {
+
+// DIR/images/*, DIR/regions.h5 (with region features) and DIR/posts.csv; unlabeled posts get
+// only the post_id, text and image columns.
+void write_posts(const fs::path& dir, const std::vector<SynthPost>& posts, const SynthOptions& o,
+                 bool labelled) {
+  fs::create_directories(dir / "images");
   const int width = o.image_size, height = o.image_height > 0 ? o.image_height : o.image_size;
   parallel_for(posts.size(), worker_count(o.threads), [&](size_t i) {
-    save_image((out / posts[i].image_file).string(),
+    save_image((dir / posts[i].image_file).string(),
                draw_synth_image(posts[i], width, height, o.seed));
   });
   if (o.region_feature_dim > 0) {
-    RegionFileWriter regions((out / "regions.h5").string());
+    RegionFileWriter regions((dir / "regions.h5").string());
     for (const auto& p : posts) {
       regions.add(p.post_id, synth_regions(p, width, height, o.seed, o.region_feature_dim),
                   o.region_feature_dim);
     }
     regions.close();
   }
-
-  std::ofstream csv(out / "posts.csv", std::ios::binary);
-  MMAUX_CHECK(csv.good(), "cannot write '{}'", (out / "posts.csv").string());
-  csv << "post_id,text,label,split,relation,decided_by,image\n";
-  std::set<std::string> words;
+  std::ofstream csv(dir / "posts.csv", std::ios::binary);
+  MMAUX_CHECK(csv.good(), "cannot write '{}'", (dir / "posts.csv").string());
+  csv << (labelled ? "post_id,text,label,split,relation,decided_by,image\n"
+                   : "post_id,text,image\n");
   for (const auto& p : posts) {
-    csv << csv_row({p.post_id, p.text, synth_class_names()[p.label], p.split,
-                    synth_relation_names()[p.relation], p.decided_by, p.image_file});
-    // The vocabulary covers the normalised, lower-cased texts split at spaces and punctuation.
-    std::string t = normalize_tweet(p.text);
-    std::string word;
-    for (char c : t + " ") {
-      unsigned char u = static_cast<unsigned char>(c);
-      if (std::isalnum(u)) {
-        word.push_back(char(std::tolower(u)));
-        continue;
-      }
-      if (!word.empty()) words.insert(word);
-      word.clear();
-      if (!std::isspace(u)) words.insert(std::string(1, c));
-    }
+    csv << (labelled ? csv_row({p.post_id, p.text, synth_class_names()[p.label], p.split,
+                                synth_relation_names()[p.relation], p.decided_by, p.image_file})
+                     : csv_row({p.post_id, p.text, p.image_file}));
   }
+}
+
+// The vocabulary covers the normalised, lower-cased texts split at spaces and punctuation.
+void add_words(const std::string& text, std::set<std::string>& words) {
+  std::string word;
+  for (char c : normalize_tweet(text) + " ") {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      word.push_back(char(std::tolower(u)));
+      continue;
+    }
+    if (!word.empty()) words.insert(word);
+    word.clear();
+    if (!std::isspace(u)) words.insert(std::string(1, c));
+  }
+}
+
+}  // namespace
+
+std::vector<SynthPost> write_synth_dataset(const SynthOptions& o) {
+  MMAUX_CHECK_CONFIG(!o.out.empty(), "synth: give --out DIR");
+  auto posts = generate_synth_posts(o);
+  auto unlabeled = generate_unlabeled_synth_posts(o);
+  fs::path out(o.out);
+  fs::create_directories(out / "model");
+  write_posts(out, posts, o, true);
+  if (!unlabeled.empty()) write_posts(out / "unlabeled", unlabeled, o, false);
+  std::set<std::string> words;
+  for (const auto& p : posts) add_words(p.text, words);
+  for (const auto& p : unlabeled) add_words(p.text, words);
   // Single characters and their continuations so that any ASCII word can be covered.
   for (int c = 33; c < 127; ++c) {
     if (std::isupper(c)) continue;

@@ -143,8 +143,12 @@ std::string retrieval_summary(const RetrievalRecall& r) {
   const auto three = [](const std::array<double, 3>& v) {
     return fmt::format("{:.3f}/{:.3f}/{:.3f}", v[0], v[1], v[2]);
   };
-  return fmt::format("R@1/5/10 over {} pairs: image→text {}, text→image {}", r.n,
-                     three(r.image_to_text), three(r.text_to_image));
+  std::array<double, 3> chance{};
+  for (size_t k = 0; k < kRecallAt.size(); ++k) {
+    chance[k] = r.n > 0 ? std::min(1.0, static_cast<double>(kRecallAt[k]) / r.n) : 0.0;
+  }
+  return fmt::format("R@1/5/10 over {} pairs: image→text {}, text→image {} (chance {})", r.n,
+                     three(r.image_to_text), three(r.text_to_image), three(chance));
 }
 
 }  // namespace mmaux::train

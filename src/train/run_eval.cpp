@@ -11,6 +11,7 @@
 #include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/dist/all_gather.h"
+#include "mmaux/train/retrieval.h"
 #include "mmaux/train/run_lock.h"
 #include "mmaux/train/trainer.h"
 #include "run_directory.h"
@@ -63,6 +64,33 @@ std::string merge_parts(const std::string& out, int world,
   return merged;
 }
 
+std::string metrics_path_of(const std::string& out) {
+  return (fs::path(out).parent_path() / (fs::path(out).stem().string() + ".metrics.json")).string();
+}
+
+// Rank 0: the metrics JSON beside the predictions, printed too.
+void write_metrics(const std::string& out, const nlohmann::json& j) {
+  write_file_atomic(metrics_path_of(out), j.dump(2));
+  fmt::print("{}\n", j.dump(2));
+}
+
+// An unlabeled data set: retrieval only (no labels to score, no predictions to write).
+int evaluate_retrieval(Session& session, const EvalRequest& request, const std::string& out) {
+  log_info("eval", "the data set in '{}' is unlabeled: retrieval only", session.config.data.dir);
+  RetrievalRecall r = split_retrieval(*session.model, session.manifest, session.config.data,
+                                      request.split, session.device, *session.comm);
+  if (session.comm->rank() == 0) {
+    write_metrics(out, {{"split", request.split},
+                        {"checkpoint", request.checkpoint},
+                        {"labelled", false},
+                        {"retrieval", retrieval_json(r)}});
+    log_info("eval", "{}: {}; metrics in '{}'", request.split, retrieval_summary(r),
+             metrics_path_of(out));
+  }
+  session.comm->barrier();
+  return 0;
+}
+
 }  // namespace
 
 int run_evaluation(const RunConfig& config, const EvalRequest& request) {
@@ -81,8 +109,9 @@ int run_evaluation(const RunConfig& config, const EvalRequest& request) {
   });
   MMAUX_CHECK_CONFIG(session.manifest.has_split(request.split),
                      "the data set in '{}' has no '{}' split", c.data.dir, request.split);
+  if (!session.manifest.labelled()) return evaluate_retrieval(session, request, out);
   std::vector<Prediction> mine;
-  EvalResult r = score_split(session, request.split, &mine);
+  EvalResult r = score_split(session, request.split, &mine, /*retrieval=*/true);
 
   // Each rank writes its rows; rank 0 merges them in sample order.
   auto& comm = *session.comm;
@@ -98,13 +127,12 @@ int run_evaluation(const RunConfig& config, const EvalRequest& request) {
     for (const auto& [name, m] : r.by_relation)
       rel[name] = metrics_to_json(m, session.manifest.class_names());
     j["by_relation"] = rel;
-    std::string metrics_path =
-        (fs::path(out).parent_path() / (fs::path(out).stem().string() + ".metrics.json")).string();
-    write_file_atomic(metrics_path, j.dump(2));
-    fmt::print("{}\n", j.dump(2));
+    j["retrieval"] = retrieval_json(*r.retrieval);
+    write_metrics(out, j);
     log_info("eval",
-             "{}: macro F1 {:.4f}, weighted F1 {:.4f}, accuracy {:.4f}; predictions in '{}'",
-             request.split, r.metrics.macro_f1, r.metrics.weighted_f1, r.metrics.accuracy, out);
+             "{}: macro F1 {:.4f}, weighted F1 {:.4f}, accuracy {:.4f}; {}; predictions in '{}'",
+             request.split, r.metrics.macro_f1, r.metrics.weighted_f1, r.metrics.accuracy,
+             retrieval_summary(*r.retrieval), out);
   }
   comm.barrier();
   return 0;

@@ -5,14 +5,17 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #include "mmaux/core/allocator.h"
 #include "mmaux/core/error.h"
+#include "mmaux/core/files.h"
 #include "mmaux/core/log.h"
 #include "mmaux/core/strings.h"
 #include "mmaux/dist/runtime.h"
 #include "mmaux/loss/cross_entropy.h"
+#include "mmaux/model/config.h"
 #include "session.h"
 
 namespace mmaux::train {
@@ -45,7 +48,27 @@ void set_threads(const DistOptions& d, const dist::Topology& topology) {
   }
 }
 
+// An unlabeled data set has no class count: the model keeps the one of its directory when mmaux
+// wrote it (eval's checkpoint), else it gets a one-class head that nothing trains (pretraining).
+int model_classes(const RunConfig& c, const data::Manifest& m) {
+  if (m.labelled()) return static_cast<int>(m.num_classes());
+  const std::filesystem::path config = std::filesystem::path(c.model.dir) / "config.json";
+  if (c.model.dir.empty() || !std::filesystem::exists(config)) return 1;
+  const std::string text = read_whole_file(config.string());
+  if (text.find("\"mmaux_model\"") == std::string::npos) return 1;
+  return static_cast<int>(model::parse_model_config(text, config.string()).num_classes);
+}
+
 }  // namespace
+
+void require_labelled_data(const std::string& data_dir, const std::string& command) {
+  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "manifest.json")) return;
+  MMAUX_CHECK_CONFIG(data::Manifest::load(data_dir, false).labelled(),
+                     "{} needs labelled posts, but the data set in '{}' is unlabeled (its "
+                     "manifest says \"labelled\": false): it is for 'mmaux pretrain' (and 'mmaux "
+                     "eval' reports retrieval on it); preprocess posts with a label column for {}",
+                     command, data_dir, command);
+}
 
 std::string parameter_summary(const model::MultimodalModel& model) {
   int64_t total = 0, trainable = 0;
@@ -76,12 +99,12 @@ Session::Session(const RunConfig& cfg,
 
   // The same initial weights on every rank (GradSync also broadcasts rank 0's).
   at::manual_seed(config.train.seed);
-  model = model::make_model(run_model_options(config), static_cast<int>(manifest.num_classes()));
+  model = model::make_model(run_model_options(config), model_classes(config, manifest));
   model->to(device);
   logit_scale =
       at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))
           .set_requires_grad(objective.weights.itc > 0);
-  if (l.class_weights == ClassWeights::kBalanced) {
+  if (l.class_weights == ClassWeights::kBalanced && manifest.labelled()) {
     class_weights =
         loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(at::kFloat);
   }

@@ -54,6 +54,11 @@ class Session {
   JointLossOptions objective;
 };
 
+/// Throws ConfigError naming `data_dir` when it holds an unlabeled data set (its manifest says
+/// "labelled": false): `command` needs labels, such a data set is for `mmaux pretrain`. A missing
+/// manifest is left to Session to report. Not collective.
+void require_labelled_data(const std::string& data_dir, const std::string& command);
+
 /// "ber-vit-concat: 4.89 M parameters (4.89 M trainable) in 87 tensors": elements, then the
 /// tensors that hold them.
 std::string parameter_summary(const model::MultimodalModel& model);

@@ -514,6 +514,7 @@ bool trains_with_dropout(const RunConfig& config, int64_t epoch) {
 }
 
 int run_training(const RunConfig& config) {
+  require_labelled_data(config.data.dir, "mmaux train");
   Trainer trainer(config);
   return trainer.run();
 }

@@ -13,6 +13,7 @@
 #include "mmaux/data/loader.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/preprocess.h"
+#include "mmaux/data/shard.h"
 #include "preprocessing/fixture_util.h"
 #include "readers.h"
 #include "support/test_support.h"
@@ -150,6 +151,55 @@ TEST(CsvPipeline, ReRunIsANoOpUnlessInputsChangeOrForced) {
   o.force = false;
   o.seed = 99;  // a different random split is a different output
   EXPECT_FALSE(data::run_preprocess(o, read_raw_dataset(o)).up_to_date);
+}
+
+// A csv without a label column is an unlabeled data set: "labelled": false, no classes, every
+// label -1 in the shards and in the loader's batches, the usual split fractions; --classes is
+// refused with it; a manifest without the field (older builds) reads as labelled.
+TEST(CsvPipeline, PostsWithoutLabelsMakeAnUnlabeledDataSet) {
+  TempDir tmp{"mmaux-unlabeled"};
+  mmaux::testing::write_tiny_model(tmp / "model");
+  std::string csv = "post_id,text,image\n";
+  for (int i = 0; i < 40; ++i) {
+    write_image(tmp / "raw" / "images" / fmt::format("u{}.jpg", i), 5 * i);
+    csv += fmt::format("u{},post number {} here,images/u{}.jpg\n", i, i, i);
+  }
+  write_file(tmp / "raw" / "posts.csv", csv);
+  auto o = mmaux::testing::preprocess_options("csv", tmp / "raw", tmp / "out", tmp / "model");
+  o.classes = "a,b";
+  EXPECT_THROW(read_raw_dataset(o), ConfigError);
+  o.classes = "";
+  auto report = data::run_preprocess(o, read_raw_dataset(o));
+  EXPECT_EQ(report.written, 40) << report.summary();
+  auto m = data::Manifest::load((tmp / "out").string());
+  EXPECT_FALSE(m.labelled());
+  EXPECT_EQ(m.num_classes(), 0);
+  int64_t rows = 0;
+  for (const auto& split : m.split_names()) {
+    EXPECT_TRUE(m.class_counts(split).empty()) << split;
+    rows += m.split_size(split);
+    for (const auto& shard : m.split(split).shards) {
+      data::ShardReader r((tmp / "out" / shard.file).string());
+      for (int32_t label : r.labels()) EXPECT_EQ(label, -1) << shard.file;
+    }
+  }
+  EXPECT_EQ(rows, 40);
+  EXPECT_GT(m.split_size("train"), m.split_size("validation"));  // 0.8 / 0.1 / 0.1
+  DataOptions d;
+  d.dir = (tmp / "out").string();
+  data::Loader loader(m, data::evaluation_loader_options(d, "train", 0, 1));
+  int64_t seen = 0;
+  while (auto b = loader.next()) {
+    EXPECT_TRUE(b->labels.eq(-1).all().item<bool>());
+    seen += b->size();
+  }
+  EXPECT_EQ(seen, m.split_size("train"));
+
+  // The same manifest without the field reads as labelled (written by older builds).
+  auto j = nlohmann::json::parse(mmaux::testing::read_file(tmp / "out" / "manifest.json"));
+  j.erase("labelled");
+  write_file(tmp / "out" / "manifest.json", j.dump(2));
+  EXPECT_TRUE(data::Manifest::load((tmp / "out").string(), false).labelled());
 }
 
 TEST(CsvPipeline, RandomSplitIsSeededAndWrittenDown) {

@@ -29,6 +29,7 @@ struct DataOptions {
 struct SynthOptions {
   std::string out;  ///< output directory
   int posts = 2000;
+  int unlabeled = 0;  ///< also write this many unlabeled posts to OUT/unlabeled
   unsigned seed = 1;
   int image_size = 64;                         ///< width of the images drawn
   int image_height = 0;                        ///< height (0 = image_size: square)

@@ -105,6 +105,10 @@ class Manifest {
   int schema_version() const { return schema_version_; }
   const std::string& dataset() const { return dataset_; }
 
+  /// False for a data set of posts without labels (`mmaux pretrain`, retrieval in `mmaux eval`):
+  /// no classes, every shard label -1, empty class counts. Manifests without the field (older
+  /// builds) are labelled.
+  bool labelled() const { return labelled_; }
   const std::vector<std::string>& class_names() const { return class_names_; }
   int64_t num_classes() const { return static_cast<int64_t>(class_names_.size()); }
   /// Image-text relation names (synthetic: describes, loose, unrelated); may be empty.
@@ -139,6 +143,7 @@ class Manifest {
   void set_dir(const std::string& dir) { dir_ = dir; }
   void set_dataset(const std::string& name) { dataset_ = name; }
   void set_class_names(std::vector<std::string> names) { class_names_ = std::move(names); }
+  void set_labelled(bool labelled) { labelled_ = labelled; }
   void set_relation_names(std::vector<std::string> names) { relation_names_ = std::move(names); }
   void set_text(int64_t max_length, int64_t pad_id, const std::string& tokenizer_fingerprint);
   void set_image_preset(const ImagePreset& preset);
@@ -153,6 +158,7 @@ class Manifest {
   std::string dir_;
   int schema_version_ = kManifestSchemaVersion;
   std::string dataset_;
+  bool labelled_ = true;
   std::vector<std::string> class_names_;
   std::vector<std::string> relation_names_;
   std::map<std::string, SplitInfo> splits_;

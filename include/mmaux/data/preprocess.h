@@ -86,6 +86,9 @@ struct SkipRecord {
 struct RawDataset {
   std::string name;
   std::string raw_dir;
+  /// False: posts without labels (RawPost::label ignored, no classes); the shards store label -1
+  /// and the manifest says "labelled": false.
+  bool labelled = true;
   std::vector<std::string> class_names;     ///< class id order
   std::vector<std::string> relation_names;  ///< may be empty
   std::vector<std::string> meta_names;

@@ -49,6 +49,11 @@ struct SynthPost {
 /// Draws the posts (no files written). Throws ConfigError for malformed mixes.
 std::vector<SynthPost> generate_synth_posts(const SynthOptions& options);
 
+/// Draws the options.unlabeled unlabeled posts (no files written): post k is the generator's post
+/// 2^40 + k (text, image and hidden label drawn exactly as for labelled posts, indices no labelled
+/// set reaches), named "u000000", "u000001", ...
+std::vector<SynthPost> generate_unlabeled_synth_posts(const SynthOptions& options);
+
 /// Draws post `post`'s image at width × height.
 Image draw_synth_image(const SynthPost& post, int width, int height, uint64_t seed);
 
@@ -66,7 +71,10 @@ int synth_region_mood(const RegionFeatures& regions, int dim);
 
 /// Writes OUT/posts.csv, OUT/images/* and OUT/model/{vocab.txt, tokenizer_config.json,
 /// config.json}; with options.region_feature_dim > 0 also OUT/regions.h5 (synth_regions of every
-/// post, the layout of data/regions.h) and visual_feat_dim in config.json. Returns the posts.
+/// post, the layout of data/regions.h) and visual_feat_dim in config.json. With
+/// options.unlabeled > 0 also OUT/unlabeled/{posts.csv (post_id,text,image: no label column),
+/// images/*, regions.h5}; the labelled files do not depend on it, the vocabulary covers both.
+/// Returns the labelled posts.
 std::vector<SynthPost> write_synth_dataset(const SynthOptions& options);
 
 /// The mood word of a text (-1 when none): the rule a text-only oracle can apply.

@@ -69,7 +69,7 @@ RetrievalRecall split_retrieval(model::MultimodalModel& model, const data::Manif
 /// {"n":…, "image_to_text":{"r1":…,"r5":…,"r10":…}, "text_to_image":{…}}
 nlohmann::json retrieval_json(const RetrievalRecall& r);
 
-/// "R@1/5/10 image→text 0.412/0.803/0.911, text→image …" (for logs).
+/// "R@1/5/10 over N pairs: image→text 0.412/0.803/0.911, text→image … (chance K/N …)" (logs).
 std::string retrieval_summary(const RetrievalRecall& r);
 
 }  // namespace mmaux::train

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "mmaux/core/csv.h"
 #include "mmaux/core/files.h"
@@ -144,6 +147,52 @@ TEST(Synth, ModelDirectoryMatchesTheContract) {
   auto tok = nlohmann::json::parse(read_whole_file((dir / "model/tokenizer_config.json").string()));
   EXPECT_EQ(tok["do_lower_case"], true);
   EXPECT_EQ(tok["model_max_length"], 32);
+}
+
+// Unlabeled posts: new draws of the same generator (not copies of labelled posts), the same for
+// the same seed, written to OUT/unlabeled without a label column; the labelled files do not change.
+TEST(Synth, UnlabeledPostsAreNewDrawsOfTheSameGenerator) {
+  SynthOptions o;
+  o.posts = 30;
+  o.unlabeled = 40;
+  o.seed = 9;
+  auto labelled = generate_synth_posts(o);
+  auto a = generate_unlabeled_synth_posts(o);
+  auto b = generate_unlabeled_synth_posts(o);
+  ASSERT_EQ(a.size(), 40u);
+  std::set<std::string> ids;
+  for (const auto& p : labelled) ids.insert(p.post_id);
+  int same_text = 0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].post_id, fmt::format("u{:06d}", k));
+    EXPECT_EQ(a[k].text, b[k].text);
+    EXPECT_EQ(ids.count(a[k].post_id), 0u);
+    if (k < labelled.size()) same_text += a[k].text == labelled[k].text;
+  }
+  EXPECT_LT(same_text, 10);  // other draws than labelled post k
+  // Drawn as labelled posts are: every relation and decision kind occurs.
+  std::set<std::string> decided;
+  for (const auto& p : a) decided.insert(p.decided_by);
+  EXPECT_EQ(decided.size(), 3u);
+
+  TempDir with, without;
+  o.threads = 2;
+  o.out = with.path().string();
+  write_synth_dataset(o);
+  o.out = without.path().string();
+  o.unlabeled = 0;
+  write_synth_dataset(o);
+  EXPECT_EQ(read_whole_file((with / "posts.csv").string()),
+            read_whole_file((without / "posts.csv").string()));
+  EXPECT_FALSE(std::filesystem::exists(without / "unlabeled"));
+  auto records = parse_csv(read_whole_file((with / "unlabeled" / "posts.csv").string()));
+  ASSERT_EQ(records.size(), 41u);
+  EXPECT_EQ(records[0].fields, (std::vector<std::string>{"post_id", "text", "image"}));
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(records[k + 1].fields,
+              (std::vector<std::string>{a[k].post_id, a[k].text, a[k].image_file}));
+    EXPECT_TRUE(std::filesystem::exists(with / "unlabeled" / a[k].image_file)) << a[k].image_file;
+  }
 }
 
 }  // namespace mmaux::data
