@@ -180,10 +180,9 @@ nlohmann::json Pretraining::validation(int64_t epoch) {
   const int64_t n = itc.global_rows;
   const double value = v.cpu().item<double>();
   log_info("eval",
-           "epoch {}: validation ITC {:.4f} over the whole split (ln N = {:.3f}, N = {}); {} "
-           "(chance R@1 {:.3f})",
+           "epoch {}: validation ITC {:.4f} over the whole split (ln N = {:.3f}, N = {}); {}",
            epoch + 1, value, std::log(static_cast<double>(std::max<int64_t>(n, 1))), n,
-           retrieval_summary(recall), n > 0 ? 1.0 / static_cast<double>(n) : 0.0);
+           retrieval_summary(recall));
   return {{"itc", value},
           {"rows", n},
           {"itc_chance", std::log(static_cast<double>(std::max<int64_t>(n, 1)))},

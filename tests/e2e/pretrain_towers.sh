@@ -4,8 +4,8 @@
 #     by `mmaux export`, holds the image tower byte for byte (the same writer and keys);
 #   - `mmaux pretrain --model.dir RUN/towers` (learning rate 0, one step) writes the text tower
 #     and its MLM head (cls.predictions.*, loaded back from the directory) byte for byte.
-# Also: `mmaux preprocess --model RUN/towers` reads the tokenizer the towers carry, and the
-# towers of a pretraining run refuse vilt.
+# Also: `mmaux preprocess --model RUN/towers` reads the tokenizer the towers carry, pretraining
+# runs on an unlabeled data set, and vilt is refused.
 source "$(dirname "$0")/train_lib.sh"
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
@@ -45,6 +45,14 @@ cmp "$towers/text/model.safetensors" "$work/q/towers/text/model.safetensors" ||
 # The towers' tokenizer preprocesses raw posts.
 "$MMAUX" preprocess --dataset csv --raw "$work/data/raw" --out "$work/shards2" --model "$towers" \
   --log.level warn || fail "preprocess --model RUN/towers failed"
+
+# An unlabeled data set (mmaux synth --unlabeled): pretraining needs no labels.
+"$MMAUX" synth --out "$work/u" --posts 50 --unlabeled 120 --seed 4 --log.level warn
+"$MMAUX" preprocess --dataset csv --raw "$work/u/unlabeled" --out "$work/ushards" \
+  --model "$work/u/model" --log.level warn
+train 2 "$work/pu" "$work/ushards" --train.max-steps 2 > "$work/pu.log" 2>&1 ||
+  { cat "$work/pu.log"; fail "pretraining on unlabeled posts failed"; }
+[ -f "$work/pu/towers/text/model.safetensors" ] || fail "no towers from the unlabeled data set"
 
 # Models without separate towers are refused, naming the supported ones.
 if "$MMAUX" pretrain --data.dir "$work/data/shards" --model.name vilt --train.out "$work/v" \
