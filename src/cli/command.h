@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,16 @@ std::string slurm_job_of_this_process();
 Command make_version_command();
 Command make_synth_command();
 Command make_preprocess_command();
+/// The options and the run of `mmaux train` and `mmaux pretrain` (run.pretrain.on), which
+/// differ in their objective's options.
+struct TrainingRun {
+  LogOptions log;
+  RunConfig run;
+};
+/// A command without its name and texts that trains per `run` (shared by both commands).
+Command training_run_command(const std::shared_ptr<TrainingRun>& run);
 Command make_train_command();
+Command make_pretrain_command();
 Command make_eval_command();
 Command make_sweep_command();
 Command make_predict_command();
@@ -69,6 +79,8 @@ void declare_synth_options(OptionSet& set, SynthOptions& o);
 void declare_preprocess_options(OptionSet& set, PreprocessOptions& o);
 void declare_model_options(OptionSet& set, ModelOptions& o);
 void declare_loss_options(OptionSet& set, LossOptions& o);
+/// [pretrain]: the MLM settings and the ITC / ITM fields of `l` under pretrain.* names.
+void declare_pretrain_options(OptionSet& set, PretrainOptions& p, LossOptions& l);
 void declare_train_options(OptionSet& set, TrainOptions& o);
 void declare_eval_options(OptionSet& set, EvalOptions& o);
 void declare_sweep_options(OptionSet& set, SweepOptions& o);

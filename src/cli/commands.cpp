@@ -9,9 +9,10 @@
 namespace mmaux::cli {
 
 std::vector<Command> all_commands() {
-  return {make_preprocess_command(), make_synth_command(),     make_train_command(),
-          make_eval_command(),       make_predict_command(),   make_export_command(),
-          make_sweep_command(),      make_aggregate_command(), make_version_command()};
+  return {make_preprocess_command(), make_synth_command(), make_train_command(),
+          make_pretrain_command(),   make_eval_command(),  make_predict_command(),
+          make_export_command(),     make_sweep_command(), make_aggregate_command(),
+          make_version_command()};
 }
 
 OptionValues option_values(const OptionSet& set) {

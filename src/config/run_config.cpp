@@ -63,6 +63,22 @@ void validate_loss(const LossOptions& l) {
                      l.ce, l.itc, l.itm);
 }
 
+void validate_pretrain(const RunConfig& c) {
+  const PretrainOptions& p = c.pretrain;
+  const LossWeights w = loss_weights(c.loss);
+  MMAUX_CHECK_CONFIG(w.ce == 0, "pretraining ignores labels, but the CE weight is {}; it must be 0",
+                     w.ce);
+  MMAUX_CHECK_CONFIG(w.itc > 0 || w.itm > 0 || p.mlm > 0,
+                     "pretrain.itc = {}, pretrain.itm = {} and pretrain.mlm = {}: every weight is "
+                     "0, so nothing would be trained; give at least one a positive weight",
+                     w.itc, w.itm, p.mlm);
+  const ModelKind m = c.model.name;
+  MMAUX_CHECK_CONFIG(m == ModelKind::kBerVitConcat || m == ModelKind::kBerVitAtt,
+                     "mmaux pretrain supports the dual-stream models ber-vit-concat and "
+                     "ber-vit-att (separate text and image towers), not model.name = {}",
+                     name_of(m));
+}
+
 void validate_schedule(const TrainOptions& t) {
   if (!t.paper) return;
   MMAUX_CHECK_CONFIG(t.schedule == Schedule::kConstant && t.warmup == 0,
@@ -86,7 +102,11 @@ void validate_backend(const DistOptions& d, const TrainOptions& t) {
 void validate(const RunConfig& config) {
   MMAUX_CHECK_CONFIG(!config.data.dir.empty(),
                      "option 'data.dir' is required: the directory written by 'mmaux preprocess'");
-  validate_loss(config.loss);
+  if (config.pretrain.on) {
+    validate_pretrain(config);
+  } else {
+    validate_loss(config.loss);
+  }
   validate_schedule(config.train);
   validate_backend(config.dist, config.train);
   const bool mmbt_paper = config.model.name == ModelKind::kMmbt &&

@@ -109,13 +109,18 @@ void write_input_spec(const std::string& dir, const InputSpec& spec,
                      tokenizer_dir, tokenizer->fingerprint(), spec.tokenizer_fingerprint);
   InputSpec s = spec;
   s.tokenizer_kind = tokenizer->kind();
-  const fs::path out = fs::path(dir) / kTokenizerSubdir;
-  fs::create_directories(out);
-  for (const char* name : kTokenizerFiles) {
-    const fs::path from = fs::path(tokenizer_dir) / name;
-    if (fs::exists(from)) write_file_atomic((out / name).string(), read_whole_file(from.string()));
-  }
+  copy_tokenizer_files(tokenizer_dir, (fs::path(dir) / kTokenizerSubdir).string());
   write_file_atomic((fs::path(dir) / kInputSpecFile).string(), input_spec_json(s));
+}
+
+void copy_tokenizer_files(const std::string& from_dir, const std::string& to_dir) {
+  fs::create_directories(to_dir);
+  for (const char* name : kTokenizerFiles) {
+    const fs::path from = fs::path(from_dir) / name;
+    if (fs::exists(from)) {
+      write_file_atomic((fs::path(to_dir) / name).string(), read_whole_file(from.string()));
+    }
+  }
 }
 
 bool has_input_spec(const std::string& dir) { return fs::exists(fs::path(dir) / kInputSpecFile); }

@@ -104,6 +104,7 @@ WordPiece::WordPiece(const fs::path& dir, const json& cfg) {
   bos_id_ = required_special_id(cfg, "cls_token", "[CLS]", vocab_id, vocab_file);
   eos_id_ = required_special_id(cfg, "sep_token", "[SEP]", vocab_id, vocab_file);
   unk_token_ = special_token(cfg, "unk_token", AddedToken{"[UNK]"}).content;
+  mask_id_ = vocab_id(special_token(cfg, "mask_token", AddedToken{"[MASK]"}).content);
   fingerprint_ = sha256_hex(fmt::format("wordpiece2|{}|{}|{}|{}|{}|{}|{}|{}", lower_, strip_, cjk_,
                                         basic_, split_punctuation_, fmt::join(never_split_, " "),
                                         added_.describe(), sha256_file(vocab_file.string())))

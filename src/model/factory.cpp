@@ -361,22 +361,36 @@ void save_pretrained(const MultimodalModel& model, const std::string& dir) {
   write_text_atomic(fs::path(dir) / "config.json", config);
 }
 
-void export_towers(const MultimodalModel& model, const std::string& dir) {
+void export_towers(const MultimodalModel& model, const std::string& dir,
+                   const TextTowerExtras& text_extras) {
   const auto* dual = dynamic_cast<const DualStreamModel*>(&model);
   MMAUX_CHECK(dual, "export_towers: {} is not a dual-stream model", name_of(model.kind()));
   const ModelArchitecture& c = dual->config();
+  nlohmann::json text_config = nlohmann::json::parse(text_config_json(c.text));
+  if (!text_extras.architecture.empty()) {
+    text_config["architectures"] = nlohmann::json::array({text_extras.architecture});
+  }
   struct Tower {
     const char* sub;
     const torch::nn::Module& module;
     std::string config;
+    const std::string& prefix;
+    const std::vector<std::pair<std::string, at::Tensor>>& extra;
   };
-  for (const Tower& t : {Tower{"text", *dual->text_module(), text_config_json(c.text)},
-                         Tower{"image", *dual->image_module(), vision_config_json(c.vision)}}) {
+  const std::string none;
+  const std::vector<std::pair<std::string, at::Tensor>> no_tensors;
+  for (const Tower& t :
+       {Tower{"text", *dual->text_module(), text_config.dump(2), text_extras.prefix,
+              text_extras.tensors},
+        Tower{"image", *dual->image_module(), vision_config_json(c.vision), none, no_tensors}}) {
     const fs::path sub = fs::path(dir) / t.sub;
     std::error_code ec;
     fs::create_directories(sub, ec);
     MMAUX_CHECK(!ec, "export_towers: cannot create '{}': {}", sub.string(), ec.message());
-    write_safetensors((sub / "model.safetensors").string(), state_tensors(t.module));
+    std::vector<std::pair<std::string, at::Tensor>> tensors = state_tensors(t.module);
+    for (auto& item : tensors) item.first = t.prefix + item.first;
+    tensors.insert(tensors.end(), t.extra.begin(), t.extra.end());
+    write_safetensors((sub / "model.safetensors").string(), tensors);
     write_text_atomic(sub / "config.json", t.config);
   }
 }

@@ -211,10 +211,15 @@ at::Tensor micro_term(const LossModel& m, const data::Batch& batch, size_t j, co
     rng.after_encoder(k);
     logits = m.model.classify(mb.enc.fused);
   }
-  at::Tensor ce = loss::cross_entropy_normalised(logits, batch.labels.to(m.device), m.class_weights,
-                                                 o.ce_norm, comm.world_size(), ce_norm);
-  out.losses.ce += ce.item<double>();
-  at::Tensor term = ce * o.weights.ce;
+  // CE weighted 0 (pretraining): the labels are not read (they may be absent, -1); the zero
+  // term keeps the classifier's gradients defined (zeros) as a zero-weighted CE did.
+  at::Tensor term = logits.sum() * 0.0;
+  if (o.weights.ce > 0) {
+    at::Tensor ce = loss::cross_entropy_normalised(
+        logits, batch.labels.to(m.device), m.class_weights, o.ce_norm, comm.world_size(), ce_norm);
+    out.losses.ce += ce.item<double>();
+    term = ce * o.weights.ce;
+  }
   if (c.grad_text.defined()) {
     term = term + itc_surrogate(mb, c, l, j + 1 == l.rows.size(), m, o);
   }

@@ -120,11 +120,16 @@ StepLosses joint_loss(const LossModel& m, const data::Batch& batch, int64_t step
     enc = m.model.encode(input);
     logits = m.model.classify(enc.fused);
   }
-  at::Tensor labels = batch.labels.to(m.device);
-  at::Tensor ce = loss::cross_entropy(logits, labels, m.class_weights, o.ce_norm, comm,
-                                      o.ce_norm == CeNorm::kBatch ? batch.global_batch_size : -1);
-  out.total = ce * o.weights.ce;
-  out.ce = ce.item<double>();
+  // CE weighted 0 (pretraining): the labels are not read (they may be absent, -1); the zero
+  // term keeps the classifier's gradients defined (zeros) as a zero-weighted CE did.
+  out.total = logits.sum() * 0.0;
+  if (o.weights.ce > 0) {
+    at::Tensor labels = batch.labels.to(m.device);
+    at::Tensor ce = loss::cross_entropy(logits, labels, m.class_weights, o.ce_norm, comm,
+                                        o.ce_norm == CeNorm::kBatch ? batch.global_batch_size : -1);
+    out.total = ce * o.weights.ce;
+    out.ce = ce.item<double>();
+  }
   if (o.weights.itc <= 0 && o.weights.itm <= 0) return out;
 
   // 2. ITC (also the similarities of hard ITM).

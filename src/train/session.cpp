@@ -122,6 +122,11 @@ LossModel Session::loss_model() const {
 dist::NamedTensors Session::trainable_named() const {
   dist::NamedTensors out;
   for (const auto& item : model->named_parameters()) out.emplace_back(item.key(), item.value());
+  if (head) {
+    for (const auto& item : head->named_parameters()) {
+      out.emplace_back(head_prefix + item.key(), item.value());
+    }
+  }
   out.emplace_back("itc.logit_scale", logit_scale);
   return out;
 }

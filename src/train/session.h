@@ -34,7 +34,7 @@ class Session {
 
   /// The model, scale and class weights as joint_loss takes them.
   LossModel loss_model() const;
-  /// Model tensors and the ITC logit scale, by name.
+  /// Model tensors, the head's (when there is one) and the ITC logit scale, by name.
   dist::NamedTensors trainable_named() const;
   /// The model's buffers (BatchNorm running statistics), by name; empty for most models.
   dist::NamedTensors buffers_named() const;
@@ -46,6 +46,11 @@ class Session {
   std::shared_ptr<model::MultimodalModel> model;
   at::Tensor logit_scale;    ///< ITC log scale s (learned)
   at::Tensor class_weights;  ///< [C] on device, or undefined
+  /// A head the objective adds besides the model (pretraining: the MLM head), on `device`, or
+  /// null. Its parameters are trained, synchronised and checkpointed with the model's, named
+  /// head_prefix + their name (trainable_named()).
+  std::shared_ptr<torch::nn::Module> head;
+  std::string head_prefix;
   JointLossOptions objective;
 };
 

@@ -1,5 +1,7 @@
 // The training loop: steps, gradient synchronisation, skips of non-finite steps, stop signals and
-// epoch ends. Its other jobs have their own files: the objective (joint_loss.cpp), checkpoint
+// epoch ends, for fine-tuning (`mmaux train`) and pretraining (`mmaux pretrain`: the objective's
+// passes, the epoch's validation and what is written differ; pretraining.cpp). Its other jobs
+// have their own files: the objective (joint_loss.cpp), checkpoint
 // state (run_checkpoints.cpp, train_state.cpp), the run directory's lock and repair
 // (run_directory.cpp), extensions (extension.cpp), the best model (best_model.cpp), scoring a
 // split (score_split.cpp) and results.json (results.cpp).
@@ -24,9 +26,11 @@
 #include "mmaux/loss/itc.h"
 #include "mmaux/train/contrastive_accumulation.h"
 #include "mmaux/train/joint_loss.h"
+#include "mmaux/train/pretrain.h"
 #include "mmaux/train/results.h"
 #include "mmaux/train/run_files.h"
 #include "mmaux/train/signals.h"
+#include "pretraining.h"
 #include "run_checkpoints.h"
 #include "run_directory.h"
 #include "score_split.h"
@@ -70,9 +74,9 @@ class Trainer {
   explicit Trainer(const RunConfig& config)
       : s_(config,
            [this, &config](dist::Communicator& comm) {
-             lock_ =
-                 lock_for_job(config.train.out,
-                              LockOwner::this_process("mmaux train", config.batch_job), true, comm);
+             const char* command = config.pretrain.on ? "mmaux pretrain" : "mmaux train";
+             lock_ = lock_for_job(config.train.out,
+                                  LockOwner::this_process(command, config.batch_job), true, comm);
            }),
         best_(s_) {}
   int run();
@@ -102,6 +106,7 @@ class Trainer {
   std::unique_ptr<RunCheckpoints> checkpoints_;
   std::unique_ptr<data::Loader> loader_;
   std::unique_ptr<dist::GradSync> sync_;
+  std::unique_ptr<Pretraining> pretrain_;  // null when fine-tuning
   TrainState state_;
   int64_t bad_in_row_ = 0;  // non-finite steps in a row (not checkpointed)
   std::string run_dir_;
@@ -129,6 +134,8 @@ void Trainer::setup() {
   MMAUX_CHECK_CONFIG(c.data.batch_size >= s_.comm->world_size(),
                      "data.batch-size {} is smaller than the world size {}: every rank needs rows",
                      c.data.batch_size, s_.comm->world_size());
+  // The MLM head joins the session's parameters before the optimizer and checkpoints see them.
+  if (c.pretrain.on) pretrain_ = std::make_unique<Pretraining>(s_);
   opt_ = std::make_unique<AdamW>(make_param_groups(s_.trainable_named(), c.train.weight_decay,
                                                    c.train.paper || c.train.decay_norm_and_bias));
   checkpoints_ = std::make_unique<RunCheckpoints>(s_, *opt_);
@@ -227,8 +234,8 @@ bool Trainer::optimizer_step(double loss_value) {
 }
 
 void Trainer::log_step(const StepLosses& l, double lr, double samples_per_s) {
-  at::Tensor v =
-      at::tensor({l.total.item<double>(), l.ce, l.itc, l.itm}, at::kDouble).to(s_.comm->device());
+  at::Tensor v = at::tensor({l.total.item<double>(), l.ce, l.itc, l.itm, l.mlm}, at::kDouble)
+                     .to(s_.comm->device());
   s_.comm->all_reduce(v, dist::ReduceOp::kAvg);
   v = v.cpu();
   if (s_.comm->rank() != 0) return;
@@ -243,16 +250,21 @@ void Trainer::log_step(const StepLosses& l, double lr, double samples_per_s) {
                         {"logit_scale", s_.logit_scale.item<double>()},
                         {"samples_per_s", samples_per_s},
                         {"skipped_steps", state_.bad_steps}};
+  if (pretrain_) rec["mlm"] = v[4].item<double>();
   append_jsonl(metrics_file(), rec);
   int64_t total = total_steps();
   double eta = samples_per_s > 0 ? (total - state_.step) * s_.config.data.batch_size *
                                        s_.config.train.accumulate / samples_per_s
                                  : 0;
-  std::string line = fmt::format(
-      "epoch {}/{} step {}/{} | {:.1f} samples/s | loss {:.4f} (ce {:.4f} itc {:.4f} itm {:.4f}) "
-      "| eta {:.0f}s",
-      state_.epoch + 1, s_.config.train.epochs, state_.step, total, samples_per_s,
-      v[0].item<double>(), v[1].item<double>(), v[2].item<double>(), v[3].item<double>(), eta);
+  std::string terms = pretrain_
+                          ? fmt::format("itc {:.4f} itm {:.4f} mlm {:.4f}", v[2].item<double>(),
+                                        v[3].item<double>(), v[4].item<double>())
+                          : fmt::format("ce {:.4f} itc {:.4f} itm {:.4f}", v[1].item<double>(),
+                                        v[2].item<double>(), v[3].item<double>());
+  std::string line =
+      fmt::format("epoch {}/{} step {}/{} | {:.1f} samples/s | loss {:.4f} ({}) | eta {:.0f}s",
+                  state_.epoch + 1, s_.config.train.epochs, state_.step, total, samples_per_s,
+                  v[0].item<double>(), terms, eta);
   if (interactive(*s_.comm)) {
     fmt::print("\r{}\x1b[K", line);
     std::fflush(stdout);
@@ -271,7 +283,7 @@ bool Trainer::inject_nonfinite() const {
 Window Trainer::accumulate() {
   const TrainOptions& t = s_.config.train;
   const int a = t.accumulate;
-  if (a > 1 && t.contrastive_accumulation) return accumulate_whole_batch();
+  if ((a > 1 && t.contrastive_accumulation) || pretrain_) return accumulate_whole_batch();
   Window w;
   for (int k = 0; k < a; ++k) {
     std::optional<data::Batch> b = loader_->next();
@@ -305,8 +317,10 @@ Window Trainer::accumulate_whole_batch() {
     sync_->set_sync(j == count - 1);
     if (inject_nonfinite()) term = term * std::numeric_limits<double>::quiet_NaN();
   };
-  AccumulatedStep step = contrastive_accumulation_step(s_.loss_model(), micro, state_.step,
-                                                       s_.objective, *s_.comm, hooks);
+  AccumulatedStep step = pretrain_
+                             ? pretrain_->step(micro, state_.step, hooks)
+                             : contrastive_accumulation_step(s_.loss_model(), micro, state_.step,
+                                                             s_.objective, *s_.comm, hooks);
   w.loss = step.losses.total.item<double>();
   state_.itm_degenerate_rows += step.losses.degenerate;
   w.last = std::move(step.losses);
@@ -392,7 +406,9 @@ void Trainer::end_of_epoch() {
                         {"epoch", state_.epoch},
                         {"step", state_.step},
                         {"dropout", s_.model->is_training()}};
-  if (s_.manifest.has_split("validation")) {
+  if (pretrain_) {
+    pretrain_->end_of_epoch(state_, rec);
+  } else if (s_.manifest.has_split("validation")) {
     EvalResult r = score_split(s_, "validation", nullptr);
     double value = best_.score(r);
     bool better = BestModel::improves(value, state_);
@@ -452,6 +468,11 @@ RunResults Trainer::results(const std::optional<EvalResult>& test, double test_e
 }
 
 void Trainer::finish() {
+  if (pretrain_) {  // the towers of the last epoch are in RUN/towers
+    log_info("pretrain", "done after {} steps: '{}'", state_.step,
+             (fs::path(run_dir_) / "towers").string());
+    return;
+  }
   auto t0 = Clock::now();
   // The test split is scored once, with the best validation checkpoint.
   best_.load_into_model();
@@ -494,6 +515,12 @@ bool trains_with_dropout(const RunConfig& config, int64_t epoch) {
 
 int run_training(const RunConfig& config) {
   require_labelled_data(config.data.dir, "mmaux train");
+  Trainer trainer(config);
+  return trainer.run();
+}
+
+int run_pretraining(const RunConfig& config) {
+  MMAUX_CHECK(config.pretrain.on, "run_pretraining: config.pretrain.on is false");
   Trainer trainer(config);
   return trainer.run();
 }

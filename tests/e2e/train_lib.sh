@@ -24,11 +24,12 @@ make_region_data() {
     --region-features "$dir/raw/regions.h5" --log.level warn
 }
 
-# train RANKS RUN_DIR DATA_DIR [extra options...]: one training run under mpirun.
+# train RANKS RUN_DIR DATA_DIR [extra options...]: one training run under mpirun (of
+# `mmaux $MMAUX_COMMAND`: train unless set, e.g. pretrain).
 train() {
   local ranks=$1 run=$2 data=$3
   shift 3
-  "$MPIRUN" -np "$ranks" "$MMAUX" train --data.dir "$data" --model.preset tiny \
+  "$MPIRUN" -np "$ranks" "$MMAUX" "${MMAUX_COMMAND:-train}" --data.dir "$data" --model.preset tiny \
     --data.batch-size 16 --data.eval-batch-size 64 --train.epochs 2 --train.lr 1e-3 \
     --train.out "$run" --dist.threads 1 --train.log-every 1 "$@"
 }

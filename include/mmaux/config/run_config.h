@@ -10,6 +10,7 @@
 #include "mmaux/config/dist_options.h"
 #include "mmaux/config/loss_options.h"
 #include "mmaux/config/model_options.h"
+#include "mmaux/config/pretrain_options.h"
 #include "mmaux/config/train_options.h"
 #include "mmaux/dist/topology.h"
 
@@ -38,9 +39,10 @@ struct RunConfig {
   LossOptions loss;
   TrainOptions train;
   DistOptions dist;
-  std::string config_ini;   ///< effective configuration (INI text)
-  OptionValues options;     ///< every option of the run, by dotted name
-  dist::Topology topology;  ///< this process in the job: dist::init_runtime's result (the CLI's)
+  PretrainOptions pretrain;  ///< `mmaux pretrain` (pretrain.on) and its MLM settings
+  std::string config_ini;    ///< effective configuration (INI text)
+  OptionValues options;      ///< every option of the run, by dotted name
+  dist::Topology topology;   ///< this process in the job: dist::init_runtime's result (the CLI's)
   /// The batch job running this process (Slurm: "JOBID", or "ARRAYJOB_TASK" in a job array); ""
   /// outside one. The run directory's lock records it, so that a refused writer learns which job
   /// holds the run.
@@ -63,6 +65,7 @@ ModelOptions run_model_options(const RunConfig& config);
 ///   - data.dir is given;
 ///   - the CE weight is not negative (loss.ce < 0 means 1 - loss.itc - loss.itm);
 ///   - at least one loss weight is positive;
+///   - pretraining (pretrain.on): CE weight 0, a dual-stream model (ber-vit-concat, ber-vit-att);
 ///   - train.paper (constant learning rate) goes with train.schedule = constant and no warmup;
 ///   - dist.backend fits train.device (mpi moves CPU tensors, nccl CUDA tensors).
 /// Throws ConfigError naming the options, their values and the fix. Not collective.

@@ -51,6 +51,11 @@ InputSpec input_spec_from_manifest(const Manifest& manifest);
 /// predict_config.json's content.
 std::string input_spec_json(const InputSpec& spec);
 
+/// Copies the Hugging Face tokenizer files of `from_dir` that exist (vocab.txt or vocab.json +
+/// merges.txt, tokenizer_config.json, added_tokens.json, special_tokens_map.json) into `to_dir`
+/// (created), each written atomically. Not collective.
+void copy_tokenizer_files(const std::string& from_dir, const std::string& to_dir);
+
 /// Writes `dir`/predict_config.json and copies the tokenizer files of `tokenizer_dir` into
 /// `dir`/tokenizer/. Throws ConfigError when the tokenizer there does not have the spec's
 /// fingerprint (it is not the tokenizer the data was preprocessed with).

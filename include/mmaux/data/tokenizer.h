@@ -41,6 +41,8 @@ class Tokenizer {
   int32_t unk_id() const { return unk_id_; }
   int32_t bos_id() const { return bos_id_; }  ///< [CLS] or <s>
   int32_t eos_id() const { return eos_id_; }  ///< [SEP] or </s>
+  /// [MASK] (tokenizer_config.json's mask_token) when the vocabulary has it, else -1.
+  int32_t mask_id() const { return mask_id_; }
   int64_t vocab_size() const { return vocab_size_; }
   /// Digest of the vocabulary files and the options: equal fingerprints tokenise identically.
   const std::string& fingerprint() const { return fingerprint_; }
@@ -53,7 +55,7 @@ class Tokenizer {
   static std::unique_ptr<Tokenizer> load(const std::string& model_dir);
 
  protected:
-  int32_t pad_id_ = 0, unk_id_ = 0, bos_id_ = 0, eos_id_ = 0;
+  int32_t pad_id_ = 0, unk_id_ = 0, bos_id_ = 0, eos_id_ = 0, mask_id_ = -1;
   int64_t vocab_size_ = 0;
   std::string fingerprint_;
 };

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mmaux/config/model_options.h"
@@ -89,11 +90,24 @@ std::shared_ptr<MultimodalModel> make_model(const ModelOptions& options, int num
 /// when the model has no config_json(). Not collective: call it on one rank.
 void save_pretrained(const MultimodalModel& model, const std::string& dir);
 
+/// What export_towers adds to the text directory (`mmaux pretrain`: a BertForMaskedLM layout).
+struct TextTowerExtras {
+  /// Prepended to the text tower's keys ("bert.": BertForMaskedLM / BertForPreTraining's layout,
+  /// which BertModel also loads); "" = the tower's own keys (BertModel's layout).
+  std::string prefix;
+  /// Written as they are besides the tower's (the MLM head's cls.predictions.*).
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  /// config.json "architectures" ("" = BertModel / RobertaModel).
+  std::string architecture;
+};
+
 /// Dual-stream models only: writes `dir`/text and `dir`/image as Hugging Face BertModel /
 /// RobertaModel and ViTModel directories (config.json + model.safetensors with the towers' own
-/// keys), for Python tools; make_model reads such a directory back (towers only, new heads).
+/// keys), for Python tools; make_model reads such a directory back (towers only, new heads; a
+/// text directory's pre-training heads such as cls.predictions.* are skipped with an info log).
 /// A save_pretrained directory may hold them too (its config.json takes precedence). Throws Error
 /// for vilt (its save_pretrained directory already is a ViltModel directory). Not collective.
-void export_towers(const MultimodalModel& model, const std::string& dir);
+void export_towers(const MultimodalModel& model, const std::string& dir,
+                   const TextTowerExtras& text_extras = {});
 
 }  // namespace mmaux::model

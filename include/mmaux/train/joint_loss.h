@@ -67,9 +67,10 @@ struct LossModel {
 
 /// Loss values of one step: this rank's terms (the mean over ranks is the global loss).
 struct StepLosses {
-  at::Tensor total;  ///< λ-weighted sum, with its graph (call backward on it)
-  double ce = 0, itc = 0, itm = 0;
-  int64_t degenerate = 0;  ///< ITM rows that fell back to uniform sampling
+  at::Tensor total;                 ///< λ-weighted sum, with its graph (call backward on it)
+  double ce = 0, itc = 0, itm = 0;  ///< ce is 0 (not computed) when its weight is 0
+  double mlm = 0;                   ///< masked-language modelling (train::pretrain_step only)
+  int64_t degenerate = 0;           ///< ITM rows that fell back to uniform sampling
   loss::ItmPlan itm_plan;  ///< the ITM pairs of this rank (undefined tensors when ITM is off)
 };
 

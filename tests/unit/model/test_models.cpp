@@ -9,6 +9,7 @@
 #include "mmaux/model/config.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/layers.h"
+#include "mmaux/model/mlm_head.h"
 #include "mmaux/model/multimodal.h"
 #include "mmaux/model/state_dict.h"
 #include "mmaux/model/vilt.h"
@@ -332,6 +333,34 @@ TEST(MakeModel, ExportedTowersReloadAsHuggingFaceDirectories) {
     }
   }
   EXPECT_THROW(export_towers(*make_model(tiny_options("vilt"), 2), dir.path().string()), Error);
+}
+
+// Towers as `mmaux pretrain` writes them (BertForMaskedLM layout: bert.* + cls.predictions.*):
+// the towers load exactly, the MLM head is skipped (as transformers' BertModel skips it), and
+// any other unexpected key is still refused in strict mode.
+TEST(MakeModel, PretrainedTowersWithMlmHeadLoadAndOtherKeysAreRefused) {
+  at::manual_seed(9);
+  auto a = make_model(tiny_options("ber-vit-concat"), 2);
+  auto& dual = static_cast<DualStreamModel&>(*a);
+  MlmHead head(dual.config().text, dual.text().embeddings().words().weight());
+  TextTowerExtras extras{"bert.", head.hf_tensors(), "BertForMaskedLM"};
+  mmaux::testing::TempDir dir;
+  export_towers(*a, (dir / "ok").string(), extras);
+  ModelOptions o = tiny_options("ber-vit-concat");
+  o.dir = (dir / "ok").string();
+  auto b = make_model(o, 2);
+  auto pb = b->named_parameters();
+  for (const auto& p : a->named_parameters()) {
+    if (p.key().rfind("text.", 0) == 0 || p.key().rfind("image.", 0) == 0) {
+      EXPECT_TRUE(at::equal(p.value(), pb[p.key()])) << p.key();
+    }
+  }
+  extras.tensors.emplace_back("bert.unexpected.weight", at::zeros({2}));
+  export_towers(*a, (dir / "bad").string(), extras);
+  o.dir = (dir / "bad").string();
+  EXPECT_THROW(make_model(o, 2), DataError);
+  o.strict = false;
+  EXPECT_NO_THROW(make_model(o, 2));
 }
 
 TEST(MakeModel, SavedModelOfAnotherKindIsRejected) {
