@@ -15,6 +15,7 @@
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/state_dict.h"
 #include "mmaux/train/retrieval.h"
+#include "mmaux/train/run_files.h"
 #include "score_split.h"
 
 namespace fs = std::filesystem;
@@ -188,6 +189,12 @@ nlohmann::json Pretraining::validation(int64_t epoch) {
           {"itc_chance", std::log(static_cast<double>(std::max<int64_t>(n, 1)))},
           {"retrieval", retrieval_json(recall)},
           {"retrieval_chance_r1", n > 0 ? 1.0 / static_cast<double>(n) : 0.0}};
+}
+
+void Pretraining::validate_at_start(const std::string& metrics_file) {
+  if (!s_.manifest.has_split("validation")) return;
+  nlohmann::json record = {{"kind", "start"}, {"step", 0}, {"validation", validation(-1)}};
+  if (s_.comm->rank() == 0) append_jsonl(metrics_file, record);
 }
 
 void Pretraining::end_of_epoch(const TrainState& state, nlohmann::json& record) {

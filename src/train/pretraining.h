@@ -34,6 +34,11 @@ class Pretraining {
   /// RUN/towers written (rank 0). Collective.
   void end_of_epoch(const TrainState& state, nlohmann::json& record);
 
+  /// Before the first step of a fresh run: the validation figures of the starting towers (ITC
+  /// over the whole split, retrieval recall; logged as epoch 0), appended to `metrics_file` as a
+  /// {"kind": "start"} record by rank 0: what the epochs' figures compare with. Collective.
+  void validate_at_start(const std::string& metrics_file);
+
   /// Whether StepLosses::mlm is a term of the objective (log lines).
   bool has_mlm() const { return mlm_.weight > 0; }
 

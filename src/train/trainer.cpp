@@ -491,6 +491,7 @@ void Trainer::finish() {
 
 int Trainer::run() {
   setup();
+  if (pretrain_ && state_.step == 0) pretrain_->validate_at_start(metrics_file());
   while (state_.cursor_epoch < s_.config.train.epochs && state_.step < total_steps()) {
     bool finished_epoch = train_epoch();
     if (!finished_epoch) return kExitRequeue;
