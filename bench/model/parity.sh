@@ -53,7 +53,9 @@ for dtype in float32 float64; do
     --model "$model" --preset "$preset" --dtype "$dtype" --threads "$threads" "${common[@]}" \
     > "$p.log" 2>&1 || { tail "$p.log"; exit 1; }
 done
-ranges="1-10,11-50,51-$steps"
+if [ "$steps" -le 10 ]; then ranges="1-$steps"
+elif [ "$steps" -le 50 ]; then ranges="1-10,11-$steps"
+else ranges="1-10,11-50,51-$steps"; fi
 for dtype in float32 float64; do
   echo
   "$py" "$here/parity_compare.py" "$work/mmaux-$dtype/metrics.jsonl" \
