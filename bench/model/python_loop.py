@@ -49,6 +49,7 @@ PRESETS = {
                      VILT_LAYERS=12, PATCH=32, VILT_POS=40),
 }
 VOCAB, VILT_VOCAB = 30522, 30522
+NUM_CLASSES = 4  # python_train.py sets the data set's
 TEXT_POS = HIDDEN = LAYERS = HEADS = FFN = TEXT_LEN = IMAGE = PROJ = VILT_LAYERS = PATCH = VILT_POS = None  # set by main()
 SDPA = False  # --attention sdpa
 
@@ -59,14 +60,16 @@ class SelfAttention(nn.Module):
         self.query, self.key, self.value = (nn.Linear(HIDDEN, HIDDEN) for _ in range(3))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x):
+    def forward(self, x, bias=None):  # bias: [b, 1, 1, n] added to the scores (padding), or None
         b, n, _ = x.shape
         split = lambda t: t.view(b, n, HEADS, HIDDEN // HEADS).transpose(1, 2)
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
         if SDPA:
             p = self.dropout.p if self.training else 0.0
-            return F.scaled_dot_product_attention(q, k, v, dropout_p=p).transpose(1, 2).reshape(b, n, HIDDEN)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p).transpose(1, 2).reshape(b, n, HIDDEN)
         scores = q @ k.transpose(-1, -2) / (HIDDEN // HEADS) ** 0.5
+        if bias is not None:
+            scores = scores + bias
         probs = self.dropout(scores.softmax(-1))
         return (probs @ v).transpose(1, 2).reshape(b, n, HIDDEN)
 
@@ -79,8 +82,8 @@ class BertLayer(nn.Module):  # post-LayerNorm
         self.inter, self.out = nn.Linear(HIDDEN, FFN), nn.Linear(FFN, HIDDEN)
         self.out_norm, self.dropout = nn.LayerNorm(HIDDEN, eps=1e-12), nn.Dropout(dropout)
 
-    def forward(self, x):
-        a = self.attn_norm(x + self.dropout(self.attn_out(self.attention(x))))
+    def forward(self, x, bias=None):
+        a = self.attn_norm(x + self.dropout(self.attn_out(self.attention(x, bias))))
         return self.out_norm(a + self.dropout(self.out(F.gelu(self.inter(a)))))
 
 
@@ -93,24 +96,28 @@ class VitLayer(nn.Module):  # pre-LayerNorm
         self.before, self.after = nn.LayerNorm(HIDDEN, eps=1e-12), nn.LayerNorm(HIDDEN, eps=1e-12)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x):
-        h = x + self.dropout(self.attn_out(self.attention(self.before(x))))
+    def forward(self, x, bias=None):
+        h = x + self.dropout(self.attn_out(self.attention(self.before(x), bias)))
         return h + self.dropout(self.out(F.gelu(self.inter(self.after(h)))))
 
 
 class Text(nn.Module):
-    def __init__(self):
+    def __init__(self, dropout=0.1):
         super().__init__()
         self.word, self.pos, self.token_type = nn.Embedding(VOCAB, HIDDEN), nn.Embedding(TEXT_POS, HIDDEN), nn.Embedding(2, HIDDEN)
-        self.norm, self.dropout = nn.LayerNorm(HIDDEN, eps=1e-12), nn.Dropout(0.1)
-        self.layers = nn.ModuleList(BertLayer(0.1) for _ in range(LAYERS))
+        self.norm, self.dropout = nn.LayerNorm(HIDDEN, eps=1e-12), nn.Dropout(dropout)
+        self.layers = nn.ModuleList(BertLayer(dropout) for _ in range(LAYERS))
         self.pooler = nn.Linear(HIDDEN, HIDDEN)
 
-    def forward(self, ids):
+    def forward(self, ids, mask=None):  # mask: [b, L] 1 = real token (None: no padding)
         pos = torch.arange(ids.shape[1], device=ids.device)
         x = self.dropout(self.norm(self.word(ids) + self.pos(pos) + self.token_type(torch.zeros_like(ids))))
+        bias = None
+        if mask is not None:  # as BERT's extended attention mask: the dtype's lowest value at padding
+            bias = torch.zeros(mask.shape, dtype=x.dtype, device=x.device)
+            bias = bias.masked_fill(mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
         for layer in self.layers:
-            x = layer(x)
+            x = layer(x, bias)
         return x, torch.tanh(self.pooler(x[:, 0]))
 
 
@@ -133,17 +140,17 @@ class Vision(nn.Module):
 
 
 class DualStream(nn.Module):
-    def __init__(self, attention):
+    def __init__(self, attention, text_dropout=0.1, classifier_dropout=0.05):
         super().__init__()
-        self.text, self.vision, self.attention = Text(), Vision(), attention
+        self.text, self.vision, self.attention = Text(text_dropout), Vision(), attention
         self.text_proj, self.image_proj = nn.Linear(HIDDEN, PROJ, bias=False), nn.Linear(HIDDEN, PROJ, bias=False)
         if attention:
             self.q, self.k, self.v = (nn.Linear(HIDDEN, HIDDEN) for _ in range(3))
-        self.fusion, self.classifier = nn.Linear(2 * HIDDEN, HIDDEN), nn.Linear(HIDDEN, 4)
-        self.dropout = nn.Dropout(0.05)
+        self.fusion, self.classifier = nn.Linear(2 * HIDDEN, HIDDEN), nn.Linear(HIDDEN, NUM_CLASSES)
+        self.dropout = nn.Dropout(classifier_dropout)
 
-    def forward(self, ids, pixels):
-        t_states, t_pooled = self.text(ids)
+    def forward(self, ids, pixels, mask=None):
+        t_states, t_pooled = self.text(ids, mask)
         v_states, v_pooled = self.vision(pixels)
         self.itc = (self.text_proj(t_pooled), self.image_proj(v_pooled))
         second = v_pooled

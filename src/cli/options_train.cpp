@@ -57,7 +57,14 @@ void declare_train_options(OptionSet& set, TrainOptions& o) {
       .add("train.inject-nonfinite-from", &o.inject_nonfinite_from,
            "testing aid: rank 0's loss is made non-finite from this step on (0 = off)",
            int_range(0, 1LL << 40))
-      .add("train.device", &o.device, "auto, cpu or cuda");
+      .add("train.device", &o.device, "auto, cpu or cuda")
+      .add("train.dtype", &o.dtype,
+           "float32, or float64 to verify against another implementation (slow; "
+           "bench/model/parity.sh)")
+      .add("train.save-initial", &o.save_initial,
+           "directory where rank 0 writes the initial weights before the first step (\"\" = "
+           "none; bench/model/parity.sh)")
+      .bookkeeping();
 }
 
 void declare_eval_options(OptionSet& set, EvalOptions& o) {

@@ -97,6 +97,16 @@ void validate_backend(const DistOptions& d, const TrainOptions& t) {
                      "dist.backend = mpi or auto");
 }
 
+void validate_dtype(const RunConfig& c) {
+  if (c.train.dtype != TrainDtype::kFloat64) return;
+  MMAUX_CHECK_CONFIG(!c.train.bf16,
+                     "train.dtype = float64 (verification in double) and train.bf16 = true (bf16 "
+                     "autocast) contradict each other; drop one");
+  MMAUX_CHECK_CONFIG(c.model.name != ModelKind::kLxmert,
+                     "train.dtype = float64 is not available for model.name = lxmert (its region "
+                     "features are read as float32); use float32");
+}
+
 }  // namespace
 
 void validate(const RunConfig& config) {
@@ -108,6 +118,7 @@ void validate(const RunConfig& config) {
     validate_loss(config.loss);
   }
   validate_schedule(config.train);
+  validate_dtype(config);
   validate_backend(config.dist, config.train);
   const bool mmbt_paper = config.model.name == ModelKind::kMmbt &&
                           run_model_options(config).mmbt_mode == MmbtMode::kPaper;

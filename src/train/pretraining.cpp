@@ -110,7 +110,8 @@ std::shared_ptr<model::MlmHead> make_head(model::DualStreamModel& m, const RunCo
 Pretraining::Pretraining(Session& session) : s_(session) {
   model::DualStreamModel& m = dual_stream(s_);
   head_ = make_head(m, s_.config);
-  head_->to(s_.device);
+  // On the model's device and in its dtype (train.dtype float64 for verification runs).
+  head_->to(s_.device, m.text().embeddings().words().weight().scalar_type());
   s_.head = head_;
   s_.head_prefix = model::kMlmHeadPrefix;
   tokenizer_dir_ = tokenizer_dir_of(s_.manifest);

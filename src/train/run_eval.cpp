@@ -96,6 +96,7 @@ int evaluate_retrieval(Session& session, const EvalRequest& request, const std::
 int run_evaluation(const RunConfig& config, const EvalRequest& request) {
   RunConfig c = config;
   c.model.dir = request.checkpoint;  // the checkpoint is a model directory (save_pretrained)
+  c.train.save_initial.clear();      // a training run's option: eval starts from the checkpoint
   const std::string out =
       request.out.empty()
           ? (fs::path(request.checkpoint) / ("predictions_" + request.split + ".csv")).string()

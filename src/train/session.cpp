@@ -16,6 +16,7 @@
 #include "mmaux/dist/runtime.h"
 #include "mmaux/loss/cross_entropy.h"
 #include "mmaux/model/config.h"
+#include "mmaux/model/safetensors.h"
 #include "session.h"
 
 namespace mmaux::train {
@@ -57,6 +58,15 @@ int model_classes(const RunConfig& c, const data::Manifest& m) {
   const std::string text = read_whole_file(config.string());
   if (text.find("\"mmaux_model\"") == std::string::npos) return 1;
   return static_cast<int>(model::parse_model_config(text, config.string()).num_classes);
+}
+
+// What another implementation needs to start where this run starts (train.save-initial).
+void save_initial_weights(const model::MultimodalModel& model, const at::Tensor& logit_scale,
+                          const std::string& dir) {
+  model::save_pretrained(model, dir);
+  model::write_safetensors((std::filesystem::path(dir) / "itc.safetensors").string(),
+                           {{"itc.logit_scale", logit_scale.detach()}});
+  log_info("train", "wrote the initial weights to '{}' (train.save-initial)", dir);
 }
 
 }  // namespace
@@ -101,12 +111,18 @@ Session::Session(const RunConfig& cfg,
   at::manual_seed(config.train.seed);
   model = model::make_model(run_model_options(config), model_classes(config, manifest));
   model->to(device);
-  logit_scale =
-      at::full({}, l.logit_scale_init, at::TensorOptions().dtype(at::kFloat).device(device))
-          .set_requires_grad(objective.weights.itc > 0);
+  const at::ScalarType dtype =
+      config.train.dtype == TrainDtype::kFloat64 ? at::kDouble : at::kFloat;
+  if (dtype != at::kFloat) model->to(dtype);
+  logit_scale = at::full({}, l.logit_scale_init, at::TensorOptions().dtype(dtype).device(device))
+                    .set_requires_grad(objective.weights.itc > 0);
   if (l.class_weights == ClassWeights::kBalanced && manifest.labelled()) {
+
     class_weights =
-        loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(at::kFloat);
+        loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(dtype);
+  }
+  if (!config.train.save_initial.empty() && comm->rank() == 0) {
+    save_initial_weights(*model, logit_scale, config.train.save_initial);
   }
   // Dropout differs per rank (as each GPU's would); the stream is part of the checkpoint.
   at::manual_seed(config.train.seed * 1000003ULL + static_cast<uint64_t>(comm->rank()) + 1);

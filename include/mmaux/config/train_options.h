@@ -48,6 +48,16 @@ struct EnumNames<DeviceChoice> {
       {DeviceChoice::kAuto, "auto"}, {DeviceChoice::kCpu, "cpu"}, {DeviceChoice::kCuda, "cuda"}};
 };
 
+/// train.dtype: the floating-point type of the model, its gradients and the optimizer state.
+/// kFloat64 is for verification against another implementation (bench/model/parity.sh): the
+/// rounding of two implementations then differs by ~1e-16 instead of ~1e-7 per operation.
+enum class TrainDtype { kFloat32, kFloat64 };
+template <>
+struct EnumNames<TrainDtype> {
+  static constexpr EnumName<TrainDtype> table[] = {{TrainDtype::kFloat32, "float32"},
+                                                   {TrainDtype::kFloat64, "float64"}};
+};
+
 /// train.resume: "none", "auto" (the newest valid checkpoint under train.out) or a checkpoint
 /// directory.
 struct ResumeFrom {
@@ -91,6 +101,11 @@ struct TrainOptions {
   /// skip-and-abort path end to end (0 = off).
   long inject_nonfinite_from = 0;
   DeviceChoice device = DeviceChoice::kAuto;  ///< auto | cpu | cuda
+  TrainDtype dtype = TrainDtype::kFloat32;    ///< float32 | float64 (verification)
+  /// When not empty: rank 0 writes the initial weights there before the first step (the model
+  /// directory of save_pretrained, plus itc.safetensors with the ITC logit scale), so that another
+  /// implementation can start from the same point (bench/model/parity.sh).
+  std::string save_initial;
 };
 
 /// Options of `mmaux eval`.

@@ -46,11 +46,13 @@ TEST(OptionTable, BookkeepingOptionsAreDeclaredSo) {
   for (const char* k :
        {"train.out", "train.resume", "train.log-every", "train.keep-last", "train.checkpoint-every",
         "data.dir", "data.prefetch", "data.loader-threads", "dist.threads", "dist.timeout-s",
-        "dist.bucket-mb", "dist.divergence-check-every", "log.level", "log.all-ranks"})
+        "dist.bucket-mb", "dist.divergence-check-every", "log.level", "log.all-ranks",
+        "train.save-initial"})
     EXPECT_FALSE(v.at(k).trajectory) << k;
   for (const char* k :
        {"train.seed", "train.lr", "train.epochs", "train.max-steps", "loss.itm-mode", "model.name",
-        "model.itc-pooling", "data.batch-size", "train.device", "dist.backend"})
+        "model.itc-pooling", "data.batch-size", "train.device", "dist.backend", "train.dtype"})
+
     EXPECT_TRUE(v.at(k).trajectory) << k;
 }
 

@@ -79,6 +79,17 @@ TEST(Validate, BackendMustFitTheDevice) {
   EXPECT_NO_THROW(validate(c));
 }
 
+TEST(Validate, Float64TrainingExcludesBf16AndRegionFeatures) {
+  RunConfig c = valid_config();
+  c.train.dtype = TrainDtype::kFloat64;
+  EXPECT_NO_THROW(validate(c));
+  c.train.bf16 = true;
+  EXPECT_NE(config_error(c).find("train.bf16 = true"), std::string::npos);
+  c.train.bf16 = false;
+  c.model.name = ModelKind::kLxmert;
+  EXPECT_NE(config_error(c).find("model.name = lxmert"), std::string::npos);
+}
+
 TEST(LossWeights, CeDefaultsToOneMinusTheAuxiliaryWeights) {
   LossOptions l;
   l.itc = 0.1;
