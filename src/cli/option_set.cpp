@@ -86,6 +86,12 @@ OptionEntry& OptionSet::push(const std::string& name, const std::string& help) {
   return e;
 }
 
+OptionSet& OptionSet::declared() {
+  OptionEntry& e = groups_.back().entries.back();
+  e.default_text = e.print();
+  return *this;
+}
+
 OptionSet& OptionSet::add(const std::string& name, std::string* field, const std::string& help,
                           std::function<std::string(const std::string&)> check) {
   OptionEntry& e = push(name, help);
@@ -93,19 +99,19 @@ OptionSet& OptionSet::add(const std::string& name, std::string* field, const std
   e.assign = [field](const std::string& text) { *field = text; };
   e.print = [field] { return *field; };
   if (check) e.check = [field, check] { return check(*field); };
-  return *this;
+  return declared();
 }
 
 OptionSet& OptionSet::add(const std::string& name, int* field, const std::string& help,
                           std::function<std::string(long long)> check) {
   bind_integer(push(name, help), field, std::move(check), INT32_MIN, INT32_MAX);
-  return *this;
+  return declared();
 }
 
 OptionSet& OptionSet::add(const std::string& name, long* field, const std::string& help,
                           std::function<std::string(long long)> check) {
   bind_integer(push(name, help), field, std::move(check), INT64_MIN, INT64_MAX);
-  return *this;
+  return declared();
 }
 
 OptionSet& OptionSet::add(const std::string& name, unsigned* field, const std::string& help,
@@ -113,7 +119,7 @@ OptionSet& OptionSet::add(const std::string& name, unsigned* field, const std::s
   OptionEntry& e = push(name, help);
   bind_integer(e, field, std::move(check), 0, UINT32_MAX);
   e.type_text = "a non-negative integer";
-  return *this;
+  return declared();
 }
 
 OptionSet& OptionSet::add(const std::string& name, double* field, const std::string& help,
@@ -123,7 +129,7 @@ OptionSet& OptionSet::add(const std::string& name, double* field, const std::str
   e.assign = [field, name](const std::string& text) { *field = parse_double(name, text); };
   e.print = [field] { return fmt::format("{}", *field); };
   if (check) e.check = [field, check] { return check(*field); };
-  return *this;
+  return declared();
 }
 
 OptionSet& OptionSet::add(const std::string& name, bool* field, const std::string& help) {
@@ -137,7 +143,7 @@ OptionSet& OptionSet::add(const std::string& name, bool* field, const std::strin
     }
   };
   e.print = [field] { return *field ? std::string("true") : std::string("false"); };
-  return *this;
+  return declared();
 }
 
 OptionSet& OptionSet::add_parsed(const std::string& name, const std::string& help,
@@ -148,7 +154,7 @@ OptionSet& OptionSet::add_parsed(const std::string& name, const std::string& hel
   e.type_text = type_text;
   e.assign = std::move(assign);
   e.print = std::move(print);
-  return *this;
+  return declared();
 }
 
 OptionSet& OptionSet::bookkeeping() {

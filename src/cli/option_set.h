@@ -27,7 +27,8 @@ struct OptionEntry {
   bool is_bool = false;
   std::function<void(const std::string&)> assign;  ///< parses text into the field (ConfigError)
   std::function<std::string()> print;              ///< current value as INI text
-  std::function<std::string()> check;              ///< "" or what is wrong with the value
+  std::string default_text;            ///< print() when the option was declared: its default
+  std::function<std::string()> check;  ///< "" or what is wrong with the value
   /// Whether the value can change what a run computes (see mmaux::OptionValue); false for
   /// bookkeeping options, marked with OptionSet::bookkeeping() where they are declared.
   bool trajectory = true;
@@ -103,6 +104,7 @@ class OptionSet {
 
  private:
   OptionEntry& push(const std::string& name, const std::string& help);
+  OptionSet& declared();  // records the entry just declared: its default_text
   std::vector<OptionGroup> groups_;
 };
 

@@ -72,6 +72,7 @@ std::vector<std::string> resume_conflicts(const OptionValues& options,
   for (const auto& [name, v] : options) {
     if (!v.trajectory || v.stopping) continue;
     auto it = stored.find(name);
+    if (it == stored.end() && v.text == v.default_text) continue;  // newer than the checkpoint
     if (it == stored.end() || it->second != v.text) {
       differ.push_back(
           fmt::format("{} ({} -> {})", name, it == stored.end() ? "<absent>" : it->second, v.text));

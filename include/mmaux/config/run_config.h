@@ -28,6 +28,9 @@ struct OptionValue {
   /// where the trajectory ends, not which one it is. A resumed run may change it (an extension,
   /// recorded in results.json); `mmaux aggregate` still groups by its final value.
   bool stopping = false;
+  /// The option's default as INI text: a checkpoint written before the option existed ran with
+  /// it, so a resumed run at this value does not conflict with the checkpoint's absent entry.
+  std::string default_text{};
 };
 
 /// Dotted option name ("train.lr") -> value.

@@ -80,6 +80,13 @@ TEST(OptionTable, ResumeCheckFollowsTheFlag) {
   EXPECT_EQ(train::resume_conflicts(other, stored),
             (std::vector<std::string>{"train.lr (0.001 -> 0.002)"}));
   EXPECT_NE(train::config_hash(other), train::config_hash(first));
+  // A checkpoint of an older build lacks the options added since: at their defaults they match.
+  stored.erase("model.itc-pooling");
+  EXPECT_TRUE(train::resume_conflicts(first, stored).empty());
+  OptionValues mean = train_options(
+      {"--data.dir", "/a/data", "--train.lr", "0.001", "--model.itc-pooling", "mean"});
+  EXPECT_EQ(train::resume_conflicts(mean, stored),
+            (std::vector<std::string>{"model.itc-pooling (<absent> -> mean)"}));
 }
 
 TEST(OptionTable, AggregationGroupsByTheSameFlag) {

@@ -141,6 +141,13 @@ TEST(TrainState, ConfigHashCoversTheTrajectoryOptionsOnly) {
   EXPECT_TRUE(resume_conflicts(b, {{"train.lr", "0.001"}, {"train.out", "runs/a"}}).empty());
   EXPECT_EQ(resume_conflicts(c, {{"train.out", "runs/a"}}),
             (std::vector<std::string>{"train.lr (<absent> -> 0.002)"}));
+  // An option newer than the checkpoint: compatible at its default only.
+  OptionValues newer = {{"train.lr", {"0.001", true}},
+                        {"train.dtype", {"float32", true, false, "float32"}}};
+  EXPECT_TRUE(resume_conflicts(newer, {{"train.lr", "0.001"}}).empty());
+  newer["train.dtype"].text = "float64";
+  EXPECT_EQ(resume_conflicts(newer, {{"train.lr", "0.001"}}),
+            (std::vector<std::string>{"train.dtype (<absent> -> float64)"}));
 }
 
 TEST(TrainState, StoppingCriteriaMayChangeOnResumeAndAreListed) {
