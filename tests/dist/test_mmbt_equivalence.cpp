@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "dist/batch_slice.h"
+#include "dist/tiny_text.h"
 #include "mmaux/config/dist_options.h"
 #include "mmaux/dist/grad_sync.h"
 #include "mmaux/loss/cross_entropy.h"
@@ -45,13 +46,7 @@ struct Mmbt {
 
 Mmbt make_mmbt(uint64_t seed) {
   model::ModelArchitecture c = model::preset_config(ModelKind::kMmbt, ModelPreset::kTiny);
-  c.text.vocab_size = kVocab;
-  c.text.hidden_size = 16;
-  c.text.num_hidden_layers = 1;
-  c.text.num_attention_heads = 2;
-  c.text.intermediate_size = 32;
-  c.text.max_position_embeddings = 16;
-  c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = 0;
+  testing::make_tiny_text(c.text, kVocab, 0);
   c.resnet.layers = {1, 1, 1, 1};
   c.resnet.stem_width = 4;
   c.resnet.planes = {2, 2, 4, 4};

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "dist/batch_slice.h"
+#include "dist/tiny_text.h"
 #include "mmaux/dist/grad_sync.h"
 #include "mmaux/model/dual_stream.h"
 #include "mmaux/model/mlm_head.h"
@@ -44,13 +45,7 @@ struct Pretrainable {
 
 Pretrainable make_model(uint64_t seed) {
   model::ModelArchitecture c = model::preset_config(ModelKind::kBerVitConcat, ModelPreset::kTiny);
-  c.text.vocab_size = kVocab;
-  c.text.hidden_size = 16;
-  c.text.num_hidden_layers = 1;
-  c.text.num_attention_heads = 2;
-  c.text.intermediate_size = 32;
-  c.text.max_position_embeddings = 16;
-  c.text.hidden_dropout_prob = c.text.attention_probs_dropout_prob = 0.2;
+  testing::make_tiny_text(c.text, kVocab, 0.2);
   c.vision.hidden_size = 16;
   c.vision.num_hidden_layers = 1;
   c.vision.num_attention_heads = 2;
