@@ -41,12 +41,12 @@ if [ "$pretrain" = 1 ]; then
       --dist.threads 1 2>&1 | tee "$root/pretrain/pretrain.log" | grep -E 'ERROR' || true
     [ -d "$towers/text" ] || { echo "[demo] pretraining failed: see $root/pretrain/pretrain.log" >&2; exit 1; }
     touch "$root/pretrain/done"
+    echo "[demo] pretraining took $(( $(date +%s) - start )) s"
   fi
   # Validation ITC (chance ln N) and recall (chance K/N) before the first step and after the last.
-  grep -E 'validation ITC' "$root/pretrain/pretrain.log" | sed -n '1s/^/[demo] start: /p;$s/^/[demo] end:   /p' |
-    sed -E 's/[0-9-]+ [0-9:.]+ INFO +\[eval\] //'
+  grep -E 'validation ITC' "$root/pretrain/pretrain.log" | sed -E 's/^.*\[eval\] //' |
+    sed -n '1s/^/[demo] start: /p;$s/^/[demo] end:   /p'
   from=(--model.dir "$towers" --model.itc-pooling mean)
-  echo "[demo] pretraining took $(( $(date +%s) - start )) s"
 fi
 
 for setting in ce itc itm itc+itm; do
