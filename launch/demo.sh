@@ -4,8 +4,9 @@
 # (`mmaux pretrain`: ITC + MLM; validation ITC and recall@1 printed at start and end), fine-tunes
 # from those towers for the four loss settings over 3 seeds, then prints the test macro /
 # weighted F1 (mean ± std over seeds) per setting with the image-text relation breakdown.
-# Completed steps (towers, results.json present) are not run again. MMAUX_DEMO_PRETRAIN=0 trains
-# from scratch instead (the regime where ITC collapses; README, Demo).
+# Completed steps (towers, results.json present) are not run again; interrupted ones resume.
+# MMAUX_DEMO_PRETRAIN=0 fine-tunes from scratch instead (the regime where ITC collapses; README,
+# The demo).
 set -euo pipefail
 build=${1:-build}
 mmaux="$(cd "$build/bin" && pwd)/mmaux"
@@ -29,7 +30,9 @@ fi
 
 start=$(date +%s)
 from=()
+runs="$root/finetune-scratch"
 if [ "$pretrain" = 1 ]; then
+  runs="$root/finetune-pretrained"
   towers="$root/pretrain/towers"
   if [ -f "$root/pretrain/done" ]; then
     echo "[demo] $towers done already"
@@ -37,8 +40,8 @@ if [ "$pretrain" = 1 ]; then
     mkdir -p "$root/pretrain"
     echo "[demo] pretraining the tiny towers on $unlabeled unlabeled posts, $ranks ranks -> $towers"
     mpirun -np "$ranks" --oversubscribe "$mmaux" pretrain --config configs/demo-pretrain.ini \
-      --data.dir "$data/unlabeled-shards" --train.out "$root/pretrain" --train.seed 1 \
-      --dist.threads 1 2>&1 | tee "$root/pretrain/pretrain.log" | grep -E 'ERROR' || true
+      --data.dir "$data/unlabeled-shards" --train.out "$root/pretrain" --train.seed 1 --train.resume auto \
+      --dist.threads 1 2>&1 | tee -a "$root/pretrain/pretrain.log" | grep -E 'ERROR' || true
     [ -d "$towers/text" ] || { echo "[demo] pretraining failed: see $root/pretrain/pretrain.log" >&2; exit 1; }
     touch "$root/pretrain/done"
     echo "[demo] pretraining took $(( $(date +%s) - start )) s"
@@ -53,15 +56,15 @@ for setting in ce itc itm itc+itm; do
   itc=0; itm=0
   case $setting in itc) itc=0.1 ;; itm) itm=0.1 ;; itc+itm) itc=0.1; itm=0.1 ;; esac
   for seed in $seeds; do
-    run="$root/$setting-s$seed"
+    run="$runs/$setting-s$seed"
     if [ -f "$run/results.json" ]; then echo "[demo] $run done already"; continue; fi
     mkdir -p "$run"
     echo "[demo] training $setting seed $seed on $ranks ranks -> $run"
     mpirun -np "$ranks" --oversubscribe "$mmaux" train --config configs/demo.ini \
       --data.dir "$data/shards" --loss.itc "$itc" --loss.itm "$itm" --train.seed "$seed" \
-      --train.out "$run" --dist.threads 1 "${from[@]}" 2>&1 | tee "$run/train.log" | grep -E 'test|ERROR' || true
+      --train.out "$run" --train.resume auto --dist.threads 1 "${from[@]}" 2>&1 | tee -a "$run/train.log" | grep -E 'test|ERROR' || true
     [ -f "$run/results.json" ] || { echo "[demo] $run failed: see $run/train.log" >&2; exit 1; }
   done
 done
 echo "[demo] training took $(( $(date +%s) - start )) s"
-"$mmaux" aggregate "$root"
+"$mmaux" aggregate "$runs"
