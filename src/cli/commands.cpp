@@ -18,7 +18,8 @@ std::vector<Command> all_commands() {
 OptionValues option_values(const OptionSet& set) {
   OptionValues out;
   for (const auto& g : set.groups())
-    for (const auto& e : g.entries) out[e.name] = OptionValue{e.print(), e.trajectory, e.stopping, e.default_text};
+    for (const auto& e : g.entries)
+      out[e.name] = OptionValue{e.print(), e.trajectory, e.stopping, e.default_text};
   return out;
 }
 

@@ -117,7 +117,6 @@ Session::Session(const RunConfig& cfg,
   logit_scale = at::full({}, l.logit_scale_init, at::TensorOptions().dtype(dtype).device(device))
                     .set_requires_grad(objective.weights.itc > 0);
   if (l.class_weights == ClassWeights::kBalanced && manifest.labelled()) {
-
     class_weights =
         loss::balanced_class_weights(manifest.class_counts("train")).to(device).to(dtype);
   }

@@ -54,8 +54,9 @@ std::string config_hash(const OptionValues& options);
 /// The trajectory options whose values differ between `options` (this run) and `stored` (a
 /// checkpoint's "config"), as "name (stored -> now)"; "<absent>" for an option the checkpoint
 /// does not record, unless this run has it at its default (OptionValue::default_text: an option
-/// added after the checkpoint was written, at the value the older build ran with). Stopping criteria (OptionValue::stopping) may differ: a resumed run may
-/// extend them. Empty: the run may resume from it.
+/// added after the checkpoint was written, at the value the older build ran with). Stopping
+/// criteria (OptionValue::stopping) may differ: a resumed run may extend them. Empty: the run may
+/// resume from it.
 std::vector<std::string> resume_conflicts(const OptionValues& options,
                                           const std::map<std::string, std::string>& stored);
 
