@@ -49,8 +49,11 @@ at::Tensor mlm_term(const LossModel& m, const model::MlmHead& head, const data::
   at::Tensor where = labels.ne(kIgnore).nonzero().squeeze(1);
   at::Tensor hidden = t.last_hidden_state.reshape({-1, t.last_hidden_state.size(2)});
   at::Tensor logits = head.forward(hidden.index_select(0, where));
-  at::Tensor nll = at::cross_entropy_loss(logits.to(at::kFloat).to(hidden.scalar_type()),
-                                          labels.index_select(0, where), {}, at::Reduction::Sum);
+  // Low-precision (bf16 autocast) logits go up to float32 for the softmax; float32 and float64
+  // stay as they are (a float32 round trip would cost float64 verification runs their precision).
+  if (logits.scalar_type() != at::kDouble) logits = logits.to(at::kFloat);
+  at::Tensor nll =
+      at::cross_entropy_loss(logits, labels.index_select(0, where), {}, at::Reduction::Sum);
   return nll * (static_cast<double>(world_size) / total);
 }
 

@@ -209,5 +209,31 @@ TEST_P(PretrainEquivalence, RanksAndMicroBatchesTrainLikeOneProcess) {
 INSTANTIATE_TEST_SUITE_P(MicroBatches, PretrainEquivalence, ::testing::Values(1, 2),
                          [](const auto& info) { return "k" + std::to_string(info.param); });
 
+// The MLM value in float64 is the mean cross entropy over the selected tokens computed by hand
+// (eval mode: no dropout), to float64 rounding: no float32 round trip inside the term.
+TEST(PretrainMlm, ValueIsTheFloat64MeanOverSelectedTokens) {
+  auto local = dist::make_local_communicator();
+  Pretrainable m = make_model(3);
+  m.model->eval();
+  m.head->eval();
+  const data::Batch g = global_batch(0);
+  train::LossModel lm{*m.model, m.logit_scale, at::Tensor(), c10::Device(c10::kCPU)};
+  train::AccumulatedStep s = train::pretrain_step(lm, *m.head, micro_batches(g, 1, 1, 0), 0,
+                                                  objective(), mlm(), *local, {});
+  at::NoGradGuard no_grad;
+  std::vector<int64_t> rows(kRows);
+  for (int64_t i = 0; i < kRows; ++i) rows[i] = i;
+  train::MaskedText masked =
+      train::mask_tokens(g.input_ids, g.attention_mask, rows, 0, mlm().masking);
+  ASSERT_GT(masked.selected, 0);
+  at::Tensor hidden = m.model->text().forward(masked.input_ids, g.attention_mask).last_hidden_state;
+  at::Tensor labels = masked.labels.reshape({-1});
+  at::Tensor where = labels.ne(-100).nonzero().squeeze(1);
+  at::Tensor logits = m.head->forward(hidden.reshape({-1, hidden.size(2)}).index_select(0, where));
+  ASSERT_EQ(logits.scalar_type(), at::kDouble);
+  const double want = at::cross_entropy_loss(logits, labels.index_select(0, where)).item<double>();
+  EXPECT_NEAR(s.losses.mlm, want, 1e-12 * std::abs(want));
+}
+
 }  // namespace
 }  // namespace mmaux
