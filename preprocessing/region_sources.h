@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "mmaux/data/preprocess.h"
 #include "mmaux/data/regions.h"
 
 namespace mmaux::preprocessing {
@@ -19,8 +20,20 @@ inline constexpr uint64_t kMaxRegionFileBytes = uint64_t(8) << 20;
 /// (converted to float32). Throws DataError when DIR lacks features/ or boxes/.
 std::unique_ptr<data::RegionSource> open_region_torch_dir(const std::string& dir);
 
-/// `--region-features SPEC`: "" = none (null); a directory = open_region_torch_dir; a file =
-/// data::open_region_h5. Throws ConfigError or DataError naming SPEC.
-std::unique_ptr<data::RegionSource> open_region_source(const std::string& spec);
+/// The grid variant (not the paper's features): each post's image (the raw data set's path for
+/// the post) resized to 224 × 224 (fixed:224), normalised with ImageNet's mean and std, through
+/// the ResNet of `resnet_dir` (model::load_resnet: config.json and weights, strict) to its layer4
+/// map, average-pooled adaptively to 6 × 6 cells: 36 regions, row-major, F = the ResNet's
+/// num_features (2048 for ResNet-50/101/152; another visual_feat_dim is a DataError), each box
+/// the cell (c/6, r/6, (c+1)/6, (r+1)/6). Off-distribution for LXMERT's pretrained visn_fc.
+std::unique_ptr<data::RegionSource> open_region_grid(const data::RawDataset& raw,
+                                                     const std::string& resnet_dir);
+
+/// `--region-features SPEC`: "" = none (null); "grid" = open_region_grid(raw, grid_model) (a
+/// grid_model is required); a directory = open_region_torch_dir; a file = data::open_region_h5.
+/// Throws ConfigError or DataError naming SPEC.
+std::unique_ptr<data::RegionSource> open_region_source(const std::string& spec,
+                                                       const data::RawDataset& raw,
+                                                       const std::string& grid_model = "");
 
 }  // namespace mmaux::preprocessing

@@ -32,7 +32,7 @@ int run_preprocess_command(PreprocessOptions o, const dist::Topology& topology) 
   auto comm = dist::make_communicator(dist, false, topology);
   auto ranks = preprocessing::make_preprocess_ranks(comm);
   auto raw = preprocessing::read_raw_dataset(o);
-  auto regions = preprocessing::open_region_source(o.region_features);
+  auto regions = preprocessing::open_region_source(o.region_features, raw, o.region_grid_model);
   log_info("data",
            "read {} posts, {} unusable rows and {} filtered by the data set's rules from "
            "'{}' ({}); {} rank(s) of {} thread(s)",

@@ -76,8 +76,12 @@ void declare_preprocess_options(OptionSet& set, PreprocessOptions& o) {
       .add("region-features", &o.region_features,
            "region features to store with each post (LXMERT): an HDF5 file "
            "(/{post_id}/roi_features [n, F], /{post_id}/normalized_boxes [n, 4], n <= 36) or the "
-           "paper scripts' directory (features/feat_{id}, boxes/nbox_{id}: torch.save files); F "
-           "= the model's visual_feat_dim (2048)");
+           "paper scripts' directory (features/feat_{id}, boxes/nbox_{id}: torch.save files), or "
+           "'grid' (6x6 cells of a ResNet's feature map, not the paper's features: see "
+           "--region-grid-model); F = the model's visual_feat_dim (2048)")
+      .add("region-grid-model", &o.region_grid_model,
+           "--region-features grid: a ResNet directory (config.json with timm's architecture or "
+           "mmaux's layers/planes, and model.safetensors or pytorch_model.bin)");
 }
 
 }  // namespace mmaux::cli

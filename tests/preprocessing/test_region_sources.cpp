@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <ATen/ATen.h>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -15,7 +17,9 @@
 #include "mmaux/core/files.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/preprocess.h"
+#include "mmaux/data/image.h"
 #include "mmaux/data/shard.h"
+#include "mmaux/model/resnet.h"
 #include "preprocessing/fixture_util.h"
 #include "readers.h"
 #include "region_sources.h"
@@ -32,6 +36,7 @@ const std::string kMissing = data::skip_reason::kMissingRegions;
 const std::string kInvalid = data::skip_reason::kInvalidRegions;
 
 fs::path fixtures() { return mmaux::testing::source_dir() / "tests/data/regions"; }
+fs::path resnet_dir() { return mmaux::testing::source_dir() / "tests/data/hf_golden/models/resnet"; }
 
 // feature[i][k] = (i F + k) / 100, box[i] = (i/40, i/80, i/40 + 0.02, i/80 + 0.5) (float32).
 data::RegionFeatures expected(int n) {
@@ -63,13 +68,16 @@ struct Pipeline {
   fs::path model = tmp / "model";
   std::vector<std::string> ids;
 
-  explicit Pipeline(std::vector<std::string> post_ids) : ids(std::move(post_ids)) {
+  int dim;
+
+  explicit Pipeline(std::vector<std::string> post_ids, int feature_dim = kF)
+      : ids(std::move(post_ids)), dim(feature_dim) {
     mmaux::testing::write_tiny_model(model);
     mmaux::testing::write_file(
         model / "config.json",
         fmt::format(R"({{"model_type": "bert", "image_size": 16, "max_text_length": 12, )"
                     R"("visual_feat_dim": {}}})",
-                    kF));
+                    dim));
     std::string csv = "post_id,text,label,split,image\n";
     for (size_t i = 0; i < ids.size(); ++i) {
       mmaux::testing::write_image(tmp / "raw/images" / (ids[i] + ".jpg"), int(10 * i));
@@ -85,10 +93,12 @@ struct Pipeline {
     return o;
   }
 
-  data::PreprocessReport run(const std::string& out, const std::string& regions) const {
+  data::PreprocessReport run(const std::string& out, const std::string& regions,
+                             const std::string& grid_model = "") const {
     auto o = options(out, regions);
-    auto source = open_region_source(regions);
-    return data::run_preprocess(o, read_raw_dataset(o), nullptr, source.get());
+    auto raw = read_raw_dataset(o);
+    auto source = open_region_source(regions, raw, grid_model);
+    return data::run_preprocess(o, raw, nullptr, source.get());
   }
 
   // post id -> skip reason, from skipped.csv.
@@ -107,8 +117,9 @@ struct Pipeline {
     for (const auto& sh : m.split("train").shards) {
       data::ShardReader r((tmp / out / sh.file).string());
       EXPECT_TRUE(r.has_regions());
-      EXPECT_EQ(r.region_dim(), kF);
-      std::vector<float> feats(size_t(data::kMaxRegions) * kF);
+      EXPECT_EQ(r.region_dim(), dim);
+      const size_t F = size_t(dim);
+      std::vector<float> feats(size_t(data::kMaxRegions) * F);
       for (int64_t row = 0; row < r.rows(); ++row) {
         r.read_region_features(row, feats.data());
         data::RegionFeatures f;
@@ -116,10 +127,10 @@ struct Pipeline {
         while (f.count < data::kMaxRegions && r.region_mask()[base + size_t(f.count)]) ++f.count;
         for (size_t q = size_t(f.count); q < size_t(data::kMaxRegions); ++q) {
           EXPECT_EQ(r.region_mask()[base + q], 0);
-          for (int k = 0; k < kF; ++k) EXPECT_EQ(feats[q * kF + size_t(k)], 0.0f);
+          for (size_t k = 0; k < F; ++k) EXPECT_EQ(feats[q * F + k], 0.0f);
           for (int c = 0; c < 4; ++c) EXPECT_EQ(r.region_boxes()[(base + q) * 4 + size_t(c)], 0);
         }
-        f.features.assign(feats.begin(), feats.begin() + f.count * kF);
+        f.features.assign(feats.begin(), feats.begin() + std::ptrdiff_t(size_t(f.count) * F));
         f.boxes.assign(r.region_boxes().begin() + std::ptrdiff_t(base * 4),
                        r.region_boxes().begin() + std::ptrdiff_t((base + size_t(f.count)) * 4));
         got[r.post_ids()[size_t(row)]] = f;
@@ -173,17 +184,65 @@ TEST(RegionSources, TorchDirBadPostsAreRegionErrorsNamingTheFileAndProblem) {
 }
 
 TEST(RegionSources, TheSpecChoosesTheLayout) {
-  EXPECT_EQ(open_region_source(""), nullptr);
-  EXPECT_EQ(open_region_source((fixtures() / "torch_dir").string())->kind(), "torch-dir");
-  EXPECT_EQ(open_region_source((fixtures() / "regions.h5").string())->kind(), "hdf5");
-  auto msg = mmaux::testing::message_of<ConfigError>([] { open_region_source("/no/such/feats"); });
+  const data::RawDataset raw;
+  EXPECT_EQ(open_region_source("", raw), nullptr);
+  EXPECT_EQ(open_region_source((fixtures() / "torch_dir").string(), raw)->kind(), "torch-dir");
+  EXPECT_EQ(open_region_source((fixtures() / "regions.h5").string(), raw)->kind(), "hdf5");
+  EXPECT_EQ(open_region_source("grid", raw, resnet_dir().string())->kind(), "grid");
+  auto msg =
+      mmaux::testing::message_of<ConfigError>([&] { open_region_source("/no/such/feats", raw); });
   EXPECT_NE(msg.find("'/no/such/feats' does not exist"), std::string::npos) << msg;
   msg = mmaux::testing::message_of<DataError>(
-      [] { open_region_source((fixtures() / "torch_dir/features").string()); });
+      [&] { open_region_source((fixtures() / "torch_dir/features").string(), raw); });
   EXPECT_NE(msg.find("without 'features/'"), std::string::npos) << msg;
   msg = mmaux::testing::message_of<DataError>(
-      [] { open_region_source((fixtures() / "make_fixtures.py").string()); });
+      [&] { open_region_source((fixtures() / "make_fixtures.py").string(), raw); });
   EXPECT_NE(msg.find("is not an HDF5 file"), std::string::npos) << msg;
+  msg = mmaux::testing::message_of<ConfigError>([&] { open_region_source("grid", raw); });
+  EXPECT_NE(msg.find("--region-features grid needs --region-grid-model DIR"), std::string::npos)
+      << msg;
+}
+
+// The grid variant: 36 cells of the ResNet's layer4 map (the tiny torchvision-layout ResNet of
+// tests/data/hf_golden/models/resnet, F = 160) over the post's image at 224 x 224, ImageNet
+// normalisation, row-major cells as boxes.
+TEST(RegionSources, GridCellsOfTheResNetMap) {
+  Pipeline p({"g0", "g1", "g2"}, 160);
+  EXPECT_FALSE(p.run("grid", "grid", resnet_dir().string()).up_to_date);
+  auto m = data::Manifest::load((p.tmp / "grid").string());
+  ASSERT_TRUE(m.has_regions());
+  EXPECT_EQ(m.regions().source_kind, "grid");
+  EXPECT_EQ(m.regions().feature_dim, 160);
+  auto stored = p.stored("grid");
+  ASSERT_EQ(stored.size(), 3u);
+  auto resnet = model::load_resnet(resnet_dir().string());
+  resnet->eval();
+  at::NoGradGuard no_grad;
+  for (const auto& id : p.ids) {
+    const data::RegionFeatures& r = stored[id];
+    ASSERT_EQ(r.count, 36) << id;
+    // Cell 8 = row 1, column 2: x from 2/6 to 3/6, y from 1/6 to 2/6.
+    EXPECT_EQ(std::vector<float>(r.boxes.begin() + 32, r.boxes.begin() + 36),
+              (std::vector<float>{2 / 6.0f, 1 / 6.0f, 3 / 6.0f, 2 / 6.0f}));
+    data::Image img = data::load_image((p.tmp / "raw/images" / (id + ".jpg")).string(),
+                                       data::ImagePreset::parse("fixed:224"));
+    at::Tensor x = at::from_blob(img.pixels.data(), {1, 3, 224, 224}, at::kByte).to(at::kFloat);
+    x = (x / 255 - at::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1})) /
+        at::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
+    at::Tensor map = resnet->features(x);  // [1, 160, 7, 7]
+    // Cell (row 1, column 2) of 7 -> 6 adaptive pooling covers rows 1..2 and columns 2..3.
+    at::Tensor cell = map.narrow(2, 1, 2).narrow(3, 2, 2).mean({2, 3}).flatten();
+    at::Tensor got = at::tensor(std::vector<float>(r.features.begin() + 8 * 160,
+                                                   r.features.begin() + 9 * 160));
+    EXPECT_TRUE(at::allclose(got, cell, 1e-5, 1e-6)) << id;
+  }
+  // The data set's visual_feat_dim must be the ResNet's width.
+  Pipeline wrong({"g0"}, 8);
+  auto msg = mmaux::testing::message_of<DataError>(
+      [&] { wrong.run("grid", "grid", resnet_dir().string()); });
+  EXPECT_NE(msg.find("gives 160 features per cell but the model's visual_feat_dim is 8"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(RegionSources, BothLayoutsGiveTheSameShardsAndSkipLines) {

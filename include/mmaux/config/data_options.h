@@ -62,7 +62,9 @@ struct PreprocessOptions {
   int64_t max_image_bytes = int64_t(64) << 20;  ///< image file size limit; 0 = none
   bool force = false;
   /// Region features to store with each post ("" = none): an HDF5 file or the paper scripts'
-  /// directory of torch.save files (data/regions.h).
+  /// directory of torch.save files (data/regions.h), or "grid": the 6×6 pooled layer4 map of the
+  /// ResNet in region_grid_model (not the paper's features).
   std::string region_features = "";
+  std::string region_grid_model = "";  ///< "grid": a ResNet directory (config.json + weights)
 };
 }  // namespace mmaux
