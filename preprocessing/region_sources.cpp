@@ -158,7 +158,8 @@ class GridSource : public data::RegionSource {
     }
     data::Image img;
     try {
-      img = data::load_image(it->second, data::ImagePreset::parse(fmt::format("fixed:{}", kGridInput)));
+      img = data::load_image(it->second,
+                             data::ImagePreset::parse(fmt::format("fixed:{}", kGridInput)));
     } catch (const data::ImageError& e) {
       throw RegionError(skip_reason::kInvalidRegions, e.what());
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Region features through the command line: mmaux synth --region-feature-dim writes regions.h5
 # and visual_feat_dim; mmaux preprocess --region-features stores them at 1 and at 2 ranks with the
-# same files; a re-run is a no-op; a missing source is a usage error naming it.
+# same files; a re-run is a no-op; a missing source is a usage error naming it. The grid variant
+# (--region-features grid with the tiny ResNet of tests/data, 160 channels) stores 36 cells per
+# post that --model.name lxmert trains on; grid without --region-grid-model is a usage error.
 set -euo pipefail
 mmaux=${MMAUX_BIN:?run under ctest}
 dir=$(mktemp -d)
@@ -28,4 +30,22 @@ rc=0
   --region-features "$dir/nowhere.h5" 2> "$dir/bad.log" || rc=$?
 test "$rc" -eq 2
 grep -q "nowhere.h5' does not exist" "$dir/bad.log"
-echo "synth + preprocess with region features: OK"
+
+resnet="$(dirname "$0")/../data/hf_golden/models/resnet"
+"$mmaux" synth --out "$dir/raw160" --posts 40 --seed 2 --region-feature-dim 160 > /dev/null
+"$mmaux" preprocess --dataset csv --raw "$dir/raw160" --model "$dir/raw160/model" --out "$dir/grid" \
+  --region-features grid --region-grid-model "$resnet" > "$dir/grid.log"
+grep -q "read 40 = written 40 + filtered 0 + skipped 0" "$dir/grid.log"
+grep -q '"source_kind": "grid"' "$dir/grid/manifest.json"
+grep -q '"feature_dim": 160' "$dir/grid/manifest.json"
+"$mmaux" train --data.dir "$dir/grid" --model.name lxmert --model.preset tiny \
+  --model.dir "$dir/raw160/model" --data.batch-size 8 --train.max-steps 2 --train.epochs 1 \
+  --loss.itc 0.1 --loss.itm 0.1 --train.out "$dir/grid-run" > "$dir/grid-run.log" 2>&1 ||
+  { cat "$dir/grid-run.log"; exit 1; }
+test -f "$dir/grid-run/results.json"
+rc=0
+"$mmaux" preprocess --dataset csv --raw "$dir/raw160" --model "$dir/raw160/model" \
+  --out "$dir/bad2" --region-features grid 2> "$dir/bad2.log" || rc=$?
+test "$rc" -eq 2
+grep -q "needs --region-grid-model" "$dir/bad2.log"
+echo "synth + preprocess with region features (files and grid): OK"

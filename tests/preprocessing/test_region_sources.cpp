@@ -15,9 +15,9 @@
 #include "mmaux/core/csv.h"
 #include "mmaux/core/error.h"
 #include "mmaux/core/files.h"
+#include "mmaux/data/image.h"
 #include "mmaux/data/manifest.h"
 #include "mmaux/data/preprocess.h"
-#include "mmaux/data/image.h"
 #include "mmaux/data/shard.h"
 #include "mmaux/model/resnet.h"
 #include "preprocessing/fixture_util.h"
@@ -36,7 +36,9 @@ const std::string kMissing = data::skip_reason::kMissingRegions;
 const std::string kInvalid = data::skip_reason::kInvalidRegions;
 
 fs::path fixtures() { return mmaux::testing::source_dir() / "tests/data/regions"; }
-fs::path resnet_dir() { return mmaux::testing::source_dir() / "tests/data/hf_golden/models/resnet"; }
+fs::path resnet_dir() {
+  return mmaux::testing::source_dir() / "tests/data/hf_golden/models/resnet";
+}
 
 // feature[i][k] = (i F + k) / 100, box[i] = (i/40, i/80, i/40 + 0.02, i/80 + 0.5) (float32).
 data::RegionFeatures expected(int n) {
@@ -232,8 +234,8 @@ TEST(RegionSources, GridCellsOfTheResNetMap) {
     at::Tensor map = resnet->features(x);  // [1, 160, 7, 7]
     // Cell (row 1, column 2) of 7 -> 6 adaptive pooling covers rows 1..2 and columns 2..3.
     at::Tensor cell = map.narrow(2, 1, 2).narrow(3, 2, 2).mean({2, 3}).flatten();
-    at::Tensor got = at::tensor(std::vector<float>(r.features.begin() + 8 * 160,
-                                                   r.features.begin() + 9 * 160));
+    at::Tensor got =
+        at::tensor(std::vector<float>(r.features.begin() + 8 * 160, r.features.begin() + 9 * 160));
     EXPECT_TRUE(at::allclose(got, cell, 1e-5, 1e-6)) << id;
   }
   // The data set's visual_feat_dim must be the ResNet's width.
