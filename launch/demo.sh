@@ -34,7 +34,7 @@ runs="$root/finetune-scratch"
 if [ "$pretrain" = 1 ]; then
   runs="$root/finetune-pretrained"
   towers="$root/pretrain/towers"
-  if [ -f "$root/pretrain/done" ]; then
+  if [ -f "$root/pretrain/results.json" ]; then
     echo "[demo] $towers done already"
   else
     mkdir -p "$root/pretrain"
@@ -42,8 +42,8 @@ if [ "$pretrain" = 1 ]; then
     mpirun -np "$ranks" --oversubscribe "$mmaux" pretrain --config configs/demo-pretrain.ini \
       --data.dir "$data/unlabeled-shards" --train.out "$root/pretrain" --train.seed 1 --train.resume auto \
       --dist.threads 1 2>&1 | tee -a "$root/pretrain/pretrain.log" | grep -E 'ERROR' || true
-    [ -d "$towers/text" ] || { echo "[demo] pretraining failed: see $root/pretrain/pretrain.log" >&2; exit 1; }
-    touch "$root/pretrain/done"
+    [ -f "$root/pretrain/results.json" ] ||
+      { echo "[demo] pretraining failed: see $root/pretrain/pretrain.log" >&2; exit 1; }
     echo "[demo] pretraining took $(( $(date +%s) - start )) s"
   fi
   # Validation ITC (chance ln N) and recall (chance K/N) before the first step and after the last.

@@ -30,6 +30,9 @@ Command make_aggregate_command() {
     const AggregateOptions& o = s->aggregate;
     launch::Aggregate agg = launch::collect_runs(o.runs_dir);
     std::fputs(launch::format_terminal(agg).c_str(), stdout);
+    if (!agg.pretraining_runs.empty())
+      std::printf("left out %zu pretraining run(s) (no classification scores), e.g. %s\n",
+                  agg.pretraining_runs.size(), agg.pretraining_runs.front().string().c_str());
     std::string relations = launch::format_relations(agg);
     if (!relations.empty()) std::fputs(("\n" + relations).c_str(), stdout);
     fs::path out = o.out.empty() ? fs::path(o.runs_dir) / "aggregate" : fs::path(o.out);

@@ -8,11 +8,12 @@
 namespace mmaux::cli {
 namespace {
 
-// Every option `mmaux train` accepts, to check a sweep's option names before anything runs.
-std::vector<std::string> train_option_names() {
-  Command train = make_train_command();
+// Every option of the sweep's command (`mmaux train` or `mmaux pretrain`), to check a sweep's
+// option names before anything runs.
+std::vector<std::string> option_names(const std::string& command) {
+  Command c = command == "pretrain" ? make_pretrain_command() : make_train_command();
   OptionSet set;
-  train.declare(set);
+  c.declare(set);
   return set.names();
 }
 
@@ -52,7 +53,7 @@ Command make_sweep_command() {
     namespace fs = std::filesystem;
     const SweepOptions& o = s->sweep;
     launch::SweepSpec spec = launch::read_sweep_spec(o.spec);
-    launch::check_option_names(spec, train_option_names());
+    launch::check_option_names(spec, option_names(spec.command));
     launch::SweepRequest req;
     std::string runs = !o.runs.empty() ? o.runs : !spec.runs.empty() ? spec.runs : "runs";
     req.runs_dir = fs::absolute(runs).lexically_normal();

@@ -192,6 +192,20 @@ RunRecord read_run(const fs::path& dir) {
   return rec;
 }
 
+// A run of `mmaux pretrain`: its results.json (when readable) or its sweep plan says so.
+bool is_pretraining_run(const fs::path& dir) {
+  std::string error;
+  if (fs::exists(dir / "results.json")) {
+    json r = read_json(dir / "results.json", error);
+    if (r.is_object() && r.value("kind", "") == "pretrain") return true;
+  }
+  if (fs::exists(dir / "run.json")) {
+    json plan = read_json(dir / "run.json", error);
+    if (plan.is_object() && plan.value("command", "") == "pretrain") return true;
+  }
+  return false;
+}
+
 // Sorts a group's seeds and fills in its summaries.
 void summarize_group(Group& g) {
   if (g.dataset.empty()) g.dataset = "?";
@@ -318,6 +332,10 @@ Aggregate collect_runs(const fs::path& runs_dir) {
     }
     if (!fs::exists(dir / "results.json") && !fs::exists(dir / "run.json")) continue;
     it.disable_recursion_pending();
+    if (is_pretraining_run(dir)) {
+      agg.pretraining_runs.push_back(dir);
+      continue;
+    }
     RunRecord rec = read_run(dir);
     std::map<std::string, std::string> key = rec.key;
     if (key.empty()) key["(dir)"] = dir.string();  // unreadable and unplanned: its own group
@@ -334,10 +352,17 @@ Aggregate collect_runs(const fs::path& runs_dir) {
       g.missing.push_back(rec.missing);
     }
   }
-  MMAUX_CHECK_DATA(!by_key.empty(),
+  std::sort(agg.pretraining_runs.begin(), agg.pretraining_runs.end());
+  MMAUX_CHECK_DATA(!by_key.empty() || !agg.pretraining_runs.empty(),
                    "no run directories (with results.json or run.json) under '{}'; run "
                    "'mmaux sweep' first or point to its --runs directory",
                    runs_dir.string());
+  MMAUX_CHECK_DATA(!by_key.empty(),
+                   "'{}' holds only pretraining runs ({}, e.g. '{}'), which have no "
+                   "classification scores to tabulate; aggregate the fine-tuning runs that "
+                   "start from their towers",
+                   runs_dir.string(), agg.pretraining_runs.size(),
+                   agg.pretraining_runs.front().string());
   for (auto& [k, g] : by_key) {
     summarize_group(g);
     agg.groups.push_back(g);

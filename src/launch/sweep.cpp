@@ -21,8 +21,9 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> kSections = {"sweep", "axes", "options", "slurm"};
-const std::vector<std::string> kSweepKeys = {"name",   "runs",    "ranks",
-                                             "config", "trainer", "loss-weight"};
+const std::vector<std::string> kSweepKeys = {"name",    "runs",        "ranks",  "config",
+                                             "trainer", "loss-weight", "command"};
+const std::vector<std::string> kCommands = {"train", "pretrain"};
 const std::vector<std::string> kSlurmKeys = {
     "node", "template",      "partition",     "account",       "qos",          "time",
     "mem",  "signal-before", "cpus-per-rank", "gpus-per-node", "max-parallel", "extra"};
@@ -95,6 +96,11 @@ void set_sweep_key(SweepSpec& s, const std::string& origin, int line, const std:
     s.configs = split_words(value);
   } else if (key == "trainer") {
     s.trainer = split_words(value);
+  } else if (key == "command") {
+    MMAUX_CHECK_CONFIG(std::find(kCommands.begin(), kCommands.end(), value) != kCommands.end(),
+                       "{}:{}: command = '{}'; expected train (fine-tuning) or pretrain", origin,
+                       line, value);
+    s.command = value;
   } else if (key == "loss-weight") {
     try {
       s.loss_weight = std::stod(value);
@@ -256,6 +262,11 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& origin) {
   for (const char* k : {"train.out", "train.resume"})
     MMAUX_CHECK_CONFIG(s.options.count(k) == 0 && on_axes.count(k) == 0,
                        "{}: {} is set by the sweep for every run; remove it", origin, k);
+  MMAUX_CHECK_CONFIG(s.command != "pretrain" || on_axes.count("loss") == 0,
+                     "{}: the 'loss' axis sets fine-tuning's loss.itc and loss.itm; a pretrain "
+                     "sweep weights its terms with pretrain.itc, pretrain.itm and pretrain.mlm "
+                     "(put those on axes)",
+                     origin);
   return s;
 }
 
@@ -274,9 +285,10 @@ void check_option_names(const SweepSpec& spec, const std::vector<std::string>& k
     if (std::find(known.begin(), known.end(), name) != known.end()) return;
     std::string near = closest_match(name, known);
     MMAUX_THROW(ConfigError,
-                "sweep '{}': '{}' is not an option of mmaux train{}; see 'mmaux "
-                "train --print-config'",
-                spec.name, name, near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near));
+                "sweep '{}': '{}' is not an option of mmaux {}{}; see 'mmaux {} "
+                "--print-config'",
+                spec.name, name, spec.command,
+                near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near), spec.command);
   };
   for (const auto& [axis, values] : spec.axes)
     for (const auto& name : axis_options(axis)) check(name);
@@ -316,7 +328,7 @@ std::vector<RunPlan> expand_sweep(const SweepSpec& spec, const fs::path& runs_di
     run.seed = run.options["train.seed"];
     double itc = run.options.count("loss.itc") ? std::atof(run.options["loss.itc"].c_str()) : 0;
     double itm = run.options.count("loss.itm") ? std::atof(run.options["loss.itm"].c_str()) : 0;
-    run.loss_setting = loss_setting_name(itc, itm);
+    run.loss_setting = spec.command == "pretrain" ? "pretrain" : loss_setting_name(itc, itm);
     std::string canonical;
     for (const auto& c : run.configs) canonical += "--config=" + c + "\n";
     for (const auto& [k, v] : run.options) canonical += k + "=" + v + "\n";
@@ -385,7 +397,7 @@ RunStatus run_status(const RunPlan& run, const std::vector<std::string>& active_
 std::vector<std::string> trainer_command(const SweepSpec& spec, const RunPlan& run,
                                          const LaunchTools& tools) {
   std::vector<std::string> cmd = spec.trainer;
-  if (cmd.empty()) cmd = {tools.mmaux.string(), "train"};
+  if (cmd.empty()) cmd = {tools.mmaux.string(), spec.command};
   for (const auto& c : run.configs) {
     cmd.push_back("--config");
     cmd.push_back(fs::absolute(c).lexically_normal().string());
@@ -414,9 +426,13 @@ void prepare_run_dir(const SweepSpec& spec, const RunPlan& run, int ranks, const
   std::error_code ec;
   fs::create_directories(run.dir, ec);
   MMAUX_CHECK(!ec, "cannot create run directory '{}': {}", run.dir.string(), ec.message());
-  nlohmann::json plan = {{"sweep", spec.name},     {"run_id", run.id},
-                         {"seed", run.seed},       {"loss_setting", run.loss_setting},
-                         {"configs", run.configs}, {"options", run.options},
+  nlohmann::json plan = {{"sweep", spec.name},
+                         {"run_id", run.id},
+                         {"command", spec.command},
+                         {"seed", run.seed},
+                         {"loss_setting", run.loss_setting},
+                         {"configs", run.configs},
+                         {"options", run.options},
                          {"ranks", ranks}};
   std::ofstream(run.dir / "run.json") << plan.dump(2) << "\n";
   std::vector<std::string> launch = {tools.launcher.string(),

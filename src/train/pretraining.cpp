@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "mmaux/core/error.h"
@@ -209,6 +210,20 @@ void Pretraining::end_of_epoch(const TrainState& state, nlohmann::json& record) 
   }
   if (s_.comm->rank() == 0) write_towers();
   s_.comm->barrier();
+}
+
+nlohmann::json Pretraining::summary(const std::string& metrics_file) {
+  nlohmann::json start, last;
+  std::ifstream in(metrics_file);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+    if (!r.is_object()) continue;
+    const std::string kind = r.value("kind", "");
+    if (kind == "start" && r.contains("validation")) start = r["validation"];
+    if (kind == "epoch") last = r;
+  }
+  if (last.is_object()) last.erase("kind");
+  return {{"start", start}, {"final", last}};
 }
 
 void Pretraining::write_towers() const {

@@ -39,6 +39,12 @@ class Pretraining {
   /// {"kind": "start"} record by rank 0: what the epochs' figures compare with. Collective.
   void validate_at_start(const std::string& metrics_file);
 
+  /// What results.json of a finished pretraining run adds: {"start": the "start" record's
+  /// validation, "final": the last "epoch" record (epoch, step, train, validation)}, read from
+  /// `metrics_file` (a line that does not parse, as a killed run can leave, is passed over; a
+  /// record that is missing is null). Not collective.
+  static nlohmann::json summary(const std::string& metrics_file);
+
   /// Whether StepLosses::mlm is a term of the objective (log lines).
   bool has_mlm() const { return mlm_.weight > 0; }
 

@@ -469,8 +469,22 @@ RunResults Trainer::results(const std::optional<EvalResult>& test, double test_e
 
 void Trainer::finish() {
   if (pretrain_) {  // the towers of the last epoch are in RUN/towers
-    log_info("pretrain", "done after {} steps: '{}'", state_.step,
-             (fs::path(run_dir_) / "towers").string());
+    if (s_.comm->rank() != 0) return;
+    // results.json says the run is complete (the sweep's and the batch script's test), with the
+    // towers, the start and last epoch's figures; it has no classification scores.
+    nlohmann::json j = to_json(results(std::nullopt, 0));
+    for (const char* k : {"validation", "best_epoch", "itm_degenerate_rows"}) j.erase(k);
+    j["timings"].erase("test_eval_s");
+    j["kind"] = "pretrain";
+    j["loss_setting"] = "pretrain";
+    j["towers"] = (fs::path(run_dir_) / "towers").string();
+    const nlohmann::json summary = pretrain_->summary(metrics_file());
+    j["start"] = summary["start"];
+    j["final"] = summary["final"];
+    const std::string path = (fs::path(run_dir_) / "results.json").string();
+    write_file_atomic(path, j.dump(2));
+    log_info("pretrain", "done after {} steps: towers in '{}', summary '{}'", state_.step,
+             j["towers"].get<std::string>(), path);
     return;
   }
   auto t0 = Clock::now();

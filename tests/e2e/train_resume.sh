@@ -3,8 +3,8 @@
 # identical logged losses). Usage: train_resume.sh RANKS [MODEL]: MODEL mmbt also checks its
 # ResNet's BatchNorm running statistics (in model.safetensors), which move in every forward;
 # MODEL lxmert trains on synthetic region features; MODEL pretrain runs `mmaux pretrain` (tiny
-# ber-vit-concat: ITC + hard ITM + MLM) and compares its towers (RUN/towers) instead of
-# results.json.
+# ber-vit-concat: ITC + hard ITM + MLM) and compares its towers (RUN/towers) and its
+# results.json ("kind": "pretrain": the start and last epoch's figures).
 source "$(dirname "$0")/train_lib.sh"
 ranks=$1
 model=${2:-ber-vit-concat}
@@ -57,7 +57,11 @@ cmp "$work/a/checkpoints/step-00000016/trainer.safetensors" \
     "$work/b/checkpoints/step-00000016/trainer.safetensors" || fail "final optimizer state differs"
 diff <(step_losses "$work/a") <(step_losses "$work/b") || fail "logged losses differ"
 [ "$(step_losses "$work/a" | wc -l)" -eq 16 ] || fail "expected 16 logged steps"
+# Results: everything but the run directory, the resume option, its hash and the timings.
+strip() { grep -vE '"(train.out|train.resume|config_hash|towers|peak_memory_mb|[a-z_]*_s)"' "$1"; }
 if [ "$model" = pretrain ]; then
+  grep -q '"kind": "pretrain"' "$work/b/results.json" || fail "no pretraining results.json"
+  diff <(strip "$work/a/results.json") <(strip "$work/b/results.json") || fail "results differ"
   for tower in text image; do
     cmp "$work/a/towers/$tower/model.safetensors" "$work/b/towers/$tower/model.safetensors" ||
       fail "the $tower towers differ"
@@ -67,7 +71,5 @@ if [ "$model" = pretrain ]; then
   echo "PASS: resume of pretrain at $ranks rank(s) is bit-exact"
   exit 0
 fi
-# Results: everything but the run directory, the resume option, its hash and the timings.
-strip() { grep -vE '"(train.out|train.resume|config_hash|peak_memory_mb|[a-z_]*_s)"' "$1"; }
 diff <(strip "$work/a/results.json") <(strip "$work/b/results.json") || fail "results differ"
 echo "PASS: resume of $model at $ranks rank(s) is bit-exact"

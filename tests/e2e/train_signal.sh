@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SIGTERM to one rank: every rank stops after the same step, a resumable checkpoint is written,
 # the job exits 75; the resumed run completes. Usage: train_signal.sh [pretrain]: the same for
-# `mmaux pretrain` (its finished run has RUN/towers instead of results.json).
+# `mmaux pretrain` (its finished run has RUN/towers and a results.json of "kind": "pretrain").
 source "$(dirname "$0")/train_lib.sh"
 command=${1:-train}
 export MMAUX_COMMAND=$command
@@ -42,6 +42,7 @@ if [ "$command" = pretrain ]; then
   [ ! -d "$work/r/.tmp-towers" ] && [ -f "$work/r/towers/text/model.safetensors" ] ||
     fail "no towers after the resumed run"
   grep -q "done after" "$work/r2.log" || fail "the resumed pretraining did not finish"
+  grep -q '"kind": "pretrain"' "$work/r/results.json" || fail "no pretraining results.json"
 else
   [ -f "$work/r/results.json" ] || fail "no results.json after the resumed run"
 fi

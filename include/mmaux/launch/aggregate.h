@@ -79,10 +79,14 @@ struct Group {
 struct Aggregate {
   std::filesystem::path runs_dir;
   std::vector<Group> groups;  ///< sorted: data set, model, variant, loss setting
+  /// `mmaux pretrain` runs found below runs_dir (results.json "kind": "pretrain", or run.json
+  /// "command": "pretrain"): not in the tables, which are of classification scores; sorted.
+  std::vector<std::filesystem::path> pretraining_runs;
 };
 
 /// Reads every run directory below `runs_dir` (directories with results.json or run.json;
-/// hidden directories skipped). Throws DataError when there is none.
+/// hidden directories skipped; pretraining runs listed apart). Throws DataError when there is
+/// none, or when all of them are pretraining runs.
 Aggregate collect_runs(const std::filesystem::path& runs_dir);
 
 std::string format_terminal(const Aggregate& a);

@@ -11,7 +11,9 @@
 ///     ranks = 2                ; ranks per run (mmaux sweep --ranks overrides)
 ///     config = configs/a.ini   ; --config files given to every run (several: space separated)
 ///     loss-weight = 0.1        ; lambda of each auxiliary loss in the itc/itm/itc+itm settings
-///     trainer = mmaux train    ; what each rank runs (default: this mmaux binary, `train`)
+///     command = train          ; train (fine-tuning, default) or pretrain (mmaux pretrain: its
+///                              ; pretrain.* options on axes; no loss axis)
+///     trainer = mmaux train    ; what each rank runs (default: this mmaux binary + command)
 ///     [axes]                   ; every combination is one run; values split on spaces/commas
 ///     loss = ce itc itm itc+itm
 ///     train.seed = 1 2 3
@@ -73,7 +75,8 @@ struct SweepSpec {
   std::string runs;  ///< "" = not given
   int ranks = 1;
   std::vector<std::string> configs;
-  std::vector<std::string> trainer;  ///< empty = the calling mmaux binary + "train"
+  std::string command = "train";     ///< the mmaux command of every run: train or pretrain
+  std::vector<std::string> trainer;  ///< empty = the calling mmaux binary + command
   double loss_weight = 0.1;
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;  ///< in file order
   std::map<std::string, std::string> options;
@@ -88,7 +91,8 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& origin);
 SweepSpec read_sweep_spec(const std::filesystem::path& file);
 
 /// Checks every option name of the spec (axes and options) against `known` (the trainer's
-/// options). Throws ConfigError naming the unknown option and the closest known one.
+/// options: those of spec.command). Throws ConfigError naming the unknown option and the closest
+/// known one.
 void check_option_names(const SweepSpec& spec, const std::vector<std::string>& known);
 
 /// The loss setting ("ce", "itc", "itm", "itc+itm") from the two auxiliary weights.
@@ -100,7 +104,7 @@ struct RunPlan {
   std::filesystem::path dir;
   std::map<std::string, std::string> options;  ///< every --key value (loss expanded, seed set)
   std::vector<std::string> configs;            ///< --config files
-  std::string loss_setting;
+  std::string loss_setting;  ///< ce, itc, itm, itc+itm; "pretrain" in a pretrain sweep
   std::string seed;
 };
 
@@ -139,8 +143,8 @@ struct LaunchTools {
 std::vector<std::string> trainer_command(const SweepSpec& spec, const RunPlan& run,
                                          const LaunchTools& tools);
 
-/// Creates the run directory with run.json (the run's plan, read by `mmaux aggregate` when a
-/// run has no results) and command.sh (the launcher call, runnable by hand).
+/// Creates the run directory with run.json (the run's plan, with its "command", read by `mmaux
+/// aggregate` when a run has no results) and command.sh (the launcher call, runnable by hand).
 void prepare_run_dir(const SweepSpec& spec, const RunPlan& run, int ranks, const LaunchTools& tools,
                      const std::filesystem::path& workdir);
 

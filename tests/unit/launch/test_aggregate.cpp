@@ -255,6 +255,39 @@ TEST(Aggregate, RunsWithTrajectoryKeysGroupByThemAndByTheirData) {
   }
 }
 
+// `mmaux pretrain` runs (results.json "kind": "pretrain", or a pretrain sweep's run.json before
+// it finished) have no classification scores: listed apart, never a group or a missing seed.
+TEST(Aggregate, PretrainingRunsAreLeftOutOfTheTables) {
+  TempDir tmp;
+  const fs::path runs = tmp.path() / "runs";
+  write_file(runs / "pre-s1" / "results.json",
+             R"({"kind": "pretrain", "loss_setting": "pretrain", "dataset": "mvsa", "seed": 1,
+                 "model": "ber-vit-concat", "config": {"train.seed": "1"}, "steps": 10,
+                 "towers": "runs/pre-s1/towers", "final": null, "start": null})");
+  write_file(runs / "pre-s2" / "run.json",
+             R"({"sweep": "p", "run_id": "pre-s2", "command": "pretrain", "seed": "2",
+                 "loss_setting": "pretrain", "configs": [], "ranks": 1,
+                 "options": {"train.seed": "2", "pretrain.mlm": "1"}})");
+  for (int seed : {1, 2})
+    write_file(runs / fmt::format("ce-{}", seed) / "results.json",
+               results("mvsa", "vilt", "ce", seed, 0.6, 0.5, "0", "0"));
+  Aggregate a = collect_runs(runs);
+  ASSERT_EQ(a.groups.size(), 1u);
+  EXPECT_EQ(a.groups[0].done.size(), 2u);
+  EXPECT_TRUE(a.groups[0].missing.empty());
+  EXPECT_EQ(a.pretraining_runs, (std::vector<fs::path>{runs / "pre-s1", runs / "pre-s2"}));
+  // Only pretraining runs: nothing to tabulate, and the error says so.
+  fs::remove_all(runs / "ce-1");
+  fs::remove_all(runs / "ce-2");
+  try {
+    collect_runs(runs);
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("holds only pretraining runs (2"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Aggregate, EmptyDirectoryIsAnError) {
   TempDir tmp;
   EXPECT_THROW(collect_runs(tmp.path()), DataError);

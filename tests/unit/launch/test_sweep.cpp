@@ -210,6 +210,48 @@ TEST(RunDir, CommandScriptAndPlan) {
   EXPECT_NE(plan.find("\"loss_setting\": \"itm\""), std::string::npos) << plan;
 }
 
+TEST(RunDir, PretrainSweepRunsMmauxPretrain) {
+  TempDir tmp;
+  SweepSpec s = parse_sweep_spec(
+      "[sweep]\ncommand = pretrain\n[axes]\npretrain.mlm = 0 1\ntrain.seed = 1 2\n", "s.ini");
+  EXPECT_EQ(s.command, "pretrain");
+  std::vector<RunPlan> runs = expand_sweep(s, tmp.path());
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[3].options.at("pretrain.mlm"), "1");
+  EXPECT_EQ(runs[3].options.count("loss.itc"), 0u);  // no loss axis: nothing of fine-tuning's
+  EXPECT_EQ(runs[3].loss_setting, "pretrain");
+  LaunchTools tools{"/opt/mmaux/bin/mmaux", "/opt/mmaux/bin/mmaux-launch"};
+  std::vector<std::string> cmd = trainer_command(s, runs[3], tools);
+  ASSERT_GE(cmd.size(), 6u);
+  EXPECT_EQ(cmd[1], "pretrain");
+  EXPECT_EQ(cmd[3], runs[3].dir.string());
+  prepare_run_dir(s, runs[3], 2, tools, "/w");
+  EXPECT_NE(read_file(runs[3].dir / "command.sh").find("/opt/mmaux/bin/mmaux pretrain --train.out"),
+            std::string::npos);
+  EXPECT_NE(read_file(runs[3].dir / "run.json").find("\"command\": \"pretrain\""),
+            std::string::npos);
+  // The default command is train; others, and the loss axis in a pretrain sweep, are refused.
+  EXPECT_EQ(parse_sweep_spec("[axes]\ntrain.seed = 1\n", "s.ini").command, "train");
+  EXPECT_NE(error_of("[sweep]\ncommand = finetune\n")
+                .find("s.ini:2: command = 'finetune'; "
+                      "expected train"),
+            std::string::npos);
+  EXPECT_NE(error_of("[sweep]\ncommand = pretrain\n[axes]\nloss = ce itc\n")
+                .find("pretrain.itc, pretrain.itm and pretrain.mlm"),
+            std::string::npos);
+  // Option names are checked against the command's own options.
+  try {
+    check_option_names(
+        parse_sweep_spec("[sweep]\ncommand = pretrain\n[options]\nloss.itc = 1\n", "s.ini"),
+        {"pretrain.itc", "train.seed"});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'loss.itc' is not an option of mmaux pretrain"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(BatchScript, CpuTemplateHasPreemptionAndRequeue) {
   SweepSpec s = parse_sweep_spec(kSpec, "s.ini");
   std::string b = render_batch_script(s, 2, 5, "/r/.sweep/t/tasks.txt", "/r/.sweep/t", "/w");
