@@ -9,6 +9,11 @@
 /// {relation: {scores}}, "extensions": [RunExtension], "timings": {"train_s", "test_eval_s",
 /// "total_s", "train_samples_per_s"}, "peak_memory_mb"}. Files written before trajectory_keys,
 /// data_fingerprint and extensions existed lack them; they read as empty.
+///
+/// `mmaux pretrain` writes a results.json of its own shape (trainer.cpp, Trainer::finish):
+/// "kind": "pretrain", the fields above that apply (no validation/test scores, no best_epoch),
+/// "towers", "start" and "final"; `mmaux aggregate` recognises it by "kind" and does not read
+/// it as RunResults.
 
 #include <cstdint>
 #include <filesystem>
