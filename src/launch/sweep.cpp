@@ -329,7 +329,9 @@ std::vector<RunPlan> expand_sweep(const SweepSpec& spec, const fs::path& runs_di
     double itc = run.options.count("loss.itc") ? std::atof(run.options["loss.itc"].c_str()) : 0;
     double itm = run.options.count("loss.itm") ? std::atof(run.options["loss.itm"].c_str()) : 0;
     run.loss_setting = spec.command == "pretrain" ? "pretrain" : loss_setting_name(itc, itm);
-    std::string canonical;
+    // A pretrain sweep's ids differ from a train sweep's with the same options (they may share
+    // a runs directory); train's ids stay what they were.
+    std::string canonical = spec.command == "train" ? "" : "command=" + spec.command + "\n";
     for (const auto& c : run.configs) canonical += "--config=" + c + "\n";
     for (const auto& [k, v] : run.options) canonical += k + "=" + v + "\n";
     uint64_t h = fnv1a64(canonical);

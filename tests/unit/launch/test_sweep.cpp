@@ -230,6 +230,9 @@ TEST(RunDir, PretrainSweepRunsMmauxPretrain) {
             std::string::npos);
   EXPECT_NE(read_file(runs[3].dir / "run.json").find("\"command\": \"pretrain\""),
             std::string::npos);
+  // The same options as a train sweep give other run ids (the two may share a runs directory).
+  SweepSpec t = parse_sweep_spec("[axes]\npretrain.mlm = 0 1\ntrain.seed = 1 2\n", "s.ini");
+  EXPECT_NE(expand_sweep(t, tmp.path())[3].id, runs[3].id);
   // The default command is train; others, and the loss axis in a pretrain sweep, are refused.
   EXPECT_EQ(parse_sweep_spec("[axes]\ntrain.seed = 1\n", "s.ini").command, "train");
   EXPECT_NE(error_of("[sweep]\ncommand = finetune\n")
