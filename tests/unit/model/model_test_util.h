@@ -2,7 +2,9 @@
 // Helpers shared by the model tests: option structs and random inputs.
 
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "mmaux/config/model_options.h"
@@ -41,6 +43,22 @@ inline ModelInput random_input(int64_t b, int64_t length, int64_t h, int64_t w, 
 /// Largest absolute difference.
 inline double max_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+/// Two float64 computations of the same value that differ only in summation order: equal to
+/// 1e-12 of the larger magnitude (float64 rounding is ~1e-16 relative; any real difference in
+/// what is computed is many orders larger).
+inline ::testing::AssertionResult equal_up_to_rounding(const at::Tensor& got,
+                                                       const at::Tensor& want) {
+  if (got.scalar_type() != at::kDouble || want.scalar_type() != at::kDouble)
+    return ::testing::AssertionFailure() << "compare float64 tensors";
+  if (got.sizes() != want.sizes())
+    return ::testing::AssertionFailure() << "shapes " << got.sizes() << " vs " << want.sizes();
+  const double scale = std::max(got.abs().max().item<double>(), want.abs().max().item<double>());
+  if (at::allclose(got, want, /*rtol=*/0, /*atol=*/1e-12 * scale))
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "largest difference " << max_diff(got, want) << " at magnitude " << scale;
 }
 
 }  // namespace mmaux::model::testing
