@@ -100,12 +100,8 @@ double worst_parameter_diff(TwoTower& got, TwoTower& want) {
 class ContrastiveAccumulation : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
-    DistOptions o;
-    o.backend = CommBackend::kMpi;
-    o.timeout_s = 60;
-    o.bucket_mb = 0.0005;  // several buckets
-    options_ = o;
-    comm_ = dist::make_communicator(o, false, testing::mpi_topology());
+    options_ = testing::mpi_test_options(60, 0.0005);  // several buckets
+    comm_ = testing::mpi_test_communicator(options_);
     local_ = dist::make_local_communicator();
     w_ = comm_->world_size();
   }

@@ -71,11 +71,9 @@ double rel_diff(const at::Tensor& a, const at::Tensor& b) {
 class Equivalence : public ::testing::Test {
  protected:
   void SetUp() override {
-    DistOptions o;
-    o.backend = CommBackend::kMpi;
-    o.timeout_s = 60;
-    o.bucket_mb = 0.0005;  // a few hundred bytes: several buckets even for this small model
-    comm_ = dist::make_communicator(o, false, testing::mpi_topology());
+    // Buckets of a few hundred bytes: several buckets even for this small model.
+    const DistOptions o = testing::mpi_test_options(60, 0.0005);
+    comm_ = testing::mpi_test_communicator(o);
     local_ = dist::make_local_communicator();
     w_ = comm_->world_size();
     ASSERT_EQ(kGlobalBatch % w_, 0);

@@ -184,11 +184,8 @@ struct Case {
 class LxmertEquivalence : public ::testing::TestWithParam<Case> {};
 
 TEST_P(LxmertEquivalence, RanksTrainLikeOneProcessOnTheGlobalBatch) {
-  DistOptions o;
-  o.backend = CommBackend::kMpi;
-  o.timeout_s = 60;
-  o.bucket_mb = 0.001;
-  auto comm = dist::make_communicator(o, false, testing::mpi_topology());
+  const DistOptions o = testing::mpi_test_options(60, 0.001);
+  auto comm = testing::mpi_test_communicator(o);
   auto local = dist::make_local_communicator();
   const int64_t w = comm->world_size(), b = kGlobalBatch / w, offset = b * comm->rank();
   ASSERT_EQ(kGlobalBatch % w, 0);

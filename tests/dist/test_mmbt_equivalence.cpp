@@ -125,10 +125,8 @@ double train_step(Mmbt& m, const data::Batch& local, dist::Communicator& comm, d
 }
 
 TEST(MmbtEquivalence, RanksTrainLikeOneProcessOnTheGlobalBatch) {
-  DistOptions o;
-  o.backend = CommBackend::kMpi;
-  o.timeout_s = 60;
-  auto comm = dist::make_communicator(o, false, testing::mpi_topology());
+  const DistOptions o = testing::mpi_test_options(60);
+  auto comm = testing::mpi_test_communicator(o);
   auto local = dist::make_local_communicator();
   const int64_t w = comm->world_size();
   ASSERT_EQ(kGlobalBatch % w, 0);

@@ -164,11 +164,8 @@ class PretrainEquivalence : public ::testing::TestWithParam<int> {};
 
 TEST_P(PretrainEquivalence, RanksAndMicroBatchesTrainLikeOneProcess) {
   const int k = GetParam();
-  DistOptions o;
-  o.backend = CommBackend::kMpi;
-  o.timeout_s = 60;
-  o.bucket_mb = 0.0005;
-  auto comm = dist::make_communicator(o, false, testing::mpi_topology());
+  const DistOptions o = testing::mpi_test_options(60, 0.0005);
+  auto comm = testing::mpi_test_communicator(o);
   auto local = dist::make_local_communicator();
   const int w = comm->world_size();
   ASSERT_EQ(kRows % (k * w), 0);

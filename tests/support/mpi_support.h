@@ -11,7 +11,12 @@ namespace mmaux::testing {
 /// passes down in a real run).
 const dist::Topology& mpi_topology();
 
+/// Options of backend mpi with `timeout_s` and gradient buckets of `bucket_mb` (the default, or
+/// a fraction of a kilobyte to get several buckets even for a tiny model).
+DistOptions mpi_test_options(double timeout_s, double bucket_mb = DistOptions{}.bucket_mb);
+
 /// A communicator of backend mpi over the whole job (collective).
+std::shared_ptr<dist::Communicator> mpi_test_communicator(const DistOptions& options);
 std::shared_ptr<dist::Communicator> mpi_test_communicator(double timeout_s);
 
 }  // namespace mmaux::testing

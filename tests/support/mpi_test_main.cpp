@@ -13,11 +13,21 @@ mmaux::dist::Topology g_topology;
 
 const mmaux::dist::Topology& mmaux::testing::mpi_topology() { return g_topology; }
 
-std::shared_ptr<mmaux::dist::Communicator> mmaux::testing::mpi_test_communicator(double timeout_s) {
+mmaux::DistOptions mmaux::testing::mpi_test_options(double timeout_s, double bucket_mb) {
   mmaux::DistOptions options;
   options.backend = mmaux::CommBackend::kMpi;
   options.timeout_s = timeout_s;
+  options.bucket_mb = bucket_mb;
+  return options;
+}
+
+std::shared_ptr<mmaux::dist::Communicator> mmaux::testing::mpi_test_communicator(
+    const mmaux::DistOptions& options) {
   return mmaux::dist::make_communicator(options, false, g_topology);
+}
+
+std::shared_ptr<mmaux::dist::Communicator> mmaux::testing::mpi_test_communicator(double timeout_s) {
+  return mpi_test_communicator(mpi_test_options(timeout_s));
 }
 
 int main(int argc, char** argv) {
