@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <utility>
+#include <vector>
 
 #include "mmaux/data/batch.h"
 
@@ -30,6 +31,22 @@ inline data::Batch slice(const data::Batch& g, int64_t offset, int64_t b) {
   s.global_batch_size = g.global_batch_size;
   s.row_offset = offset;
   return s;
+}
+
+/// This rank's share of the k micro-batches of global batch g (g.global_batch_size rows, divisible
+/// by k·w): micro-batch j is rows [j·N/k, (j+1)·N/k), of which rank r holds the r-th slice, with
+/// the global rows and offsets the loader gives it (numbered within the micro-batch).
+inline std::vector<data::Batch> micro_batches(const data::Batch& g, int k, int w, int rank) {
+  const int64_t per_micro = g.global_batch_size / k, b = per_micro / w;
+  std::vector<data::Batch> out;
+  for (int j = 0; j < k; ++j) {
+    data::Batch s = slice(g, j * per_micro + rank * b, b);
+    s.global_batch_size = per_micro;
+    s.row_offset = rank * b;
+    s.global_row = at::arange(rank * b, rank * b + b, at::kLong);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace mmaux::testing

@@ -28,7 +28,7 @@ namespace {
 
 using testing::global_batch;
 using testing::make_two_tower;
-using testing::slice;
+using testing::micro_batches;
 using testing::TwoTower;
 
 constexpr int64_t kRows = 16;  // the accumulated global batch
@@ -57,21 +57,6 @@ train::JointLossOptions objective(ItmMode mode, int64_t random_group) {
   o.sampling_seed = kSeed;
   o.random_itm_group = random_group;
   return o;
-}
-
-/// This rank's share of the k micro-batches of global batch g: micro-batch j is global batch
-/// rows [j·N/k, (j+1)·N/k), of which rank r holds the r-th slice (the loader's layout).
-std::vector<data::Batch> micro_batches(const data::Batch& g, int k, int w, int rank) {
-  const int64_t per_micro = kRows / k, b = per_micro / w;
-  std::vector<data::Batch> out;
-  for (int j = 0; j < k; ++j) {
-    data::Batch s = slice(g, j * per_micro + rank * b, b);
-    s.global_batch_size = per_micro;
-    s.row_offset = rank * b;
-    s.global_row = at::arange(rank * b, rank * b + b, at::kLong);
-    out.push_back(std::move(s));
-  }
-  return out;
 }
 
 train::LossModel loss_model(TwoTower& m) {

@@ -95,20 +95,6 @@ data::Batch global_batch(int64_t step) {
   return g;
 }
 
-/// Rank `rank`'s share of the k micro-batches of the global batch (the loader's layout).
-std::vector<data::Batch> micro_batches(const data::Batch& g, int k, int w, int rank) {
-  const int64_t per_micro = kRows / k, b = per_micro / w;
-  std::vector<data::Batch> out;
-  for (int j = 0; j < k; ++j) {
-    data::Batch s = testing::slice(g, j * per_micro + rank * b, b);
-    s.global_batch_size = per_micro;
-    s.row_offset = rank * b;
-    s.global_row = at::arange(rank * b, rank * b + b, at::kLong);
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
 train::JointLossOptions objective() {
   train::JointLossOptions o;
   o.weights = LossWeights{0, 0.5, 0.3};
@@ -174,7 +160,8 @@ TEST_P(PretrainEquivalence, RanksAndMicroBatchesTrainLikeOneProcess) {
   for (int64_t step = 0; step < kSteps; ++step) {
     data::Batch g = global_batch(step);
     const Values want = step_once(reference, {g}, step, *local, nullptr);
-    const Values got = step_once(ranked, micro_batches(g, k, w, comm->rank()), step, *comm, &sync);
+    const Values got =
+        step_once(ranked, testing::micro_batches(g, k, w, comm->rank()), step, *comm, &sync);
     const std::string at = "k=" + std::to_string(k) + " step " + std::to_string(step);
     expect_close(got.itc, want.itc, "ITC " + at);
     expect_close(got.itm, want.itm, "ITM " + at);
@@ -215,8 +202,8 @@ TEST(PretrainMlm, ValueIsTheFloat64MeanOverSelectedTokens) {
   m.head->eval();
   const data::Batch g = global_batch(0);
   train::LossModel lm{*m.model, m.logit_scale, at::Tensor(), c10::Device(c10::kCPU)};
-  train::AccumulatedStep s = train::pretrain_step(lm, *m.head, micro_batches(g, 1, 1, 0), 0,
-                                                  objective(), mlm(), *local, {});
+  train::AccumulatedStep s = train::pretrain_step(lm, *m.head, testing::micro_batches(g, 1, 1, 0),
+                                                  0, objective(), mlm(), *local, {});
   at::NoGradGuard no_grad;
   std::vector<int64_t> rows(kRows);
   for (int64_t i = 0; i < kRows; ++i) rows[i] = i;
